@@ -1,0 +1,165 @@
+"""Masks, masked softmax, scaled dot-product attention and multi-head attention.
+
+Mask convention: boolean, **True = may attend** (Keras' `attention_mask`). The book uses the
+inverse (1 = masked out, added as -1e9 to the scores); we keep the Keras convention so the
+same mask feeds both backends unchanged.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .basic import linear_backward
+
+
+def padding_mask(ids, pad_id=0):
+    """(B, T) ids → (B, 1, 1, T) boolean, True where the *key* is a real token. Broadcasts over
+    heads and query positions, so no query attends to padding."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2:
+        raise ValueError(f"padding_mask expects ids of shape (batch, seq_len), got {ids.shape}")
+    return (ids != pad_id)[:, None, None, :]
+
+
+def causal_mask(T):
+    """(T, T) boolean, True on and below the diagonal: query t may attend to keys 0..t only
+    (the book's look-ahead mask, inverted)."""
+    return np.tril(np.ones((T, T), dtype=bool))
+
+
+def _check_mask(mask, scores_shape):
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"attention mask must be boolean (True = may attend), got dtype {mask.dtype}")
+    try:
+        np.broadcast_shapes(mask.shape, scores_shape)
+    except ValueError:
+        raise ValueError(f"attention mask of shape {mask.shape} does not broadcast to the "
+                         f"scores' shape {scores_shape}") from None
+    return mask
+
+
+def softmax_forward(x, mask=None):
+    """p = exp(x - max) / Σ exp(x - max) over the last axis (subtracting the row max keeps
+    exp finite). Masked entries (mask False) get p = 0 exactly; a row with no allowed entry
+    gets all zeros instead of NaN (Keras would give a uniform row there)."""
+    if mask is not None:
+        x = np.where(mask, x, -np.inf)
+    m = np.max(x, axis=-1, keepdims=True)
+    if mask is not None:
+        m[~np.isfinite(m)] = 0  # fully masked rows: exp(-inf - 0) = 0, no NaN
+    e = np.exp(x - m)
+    s = np.sum(e, axis=-1, keepdims=True)
+    if mask is not None:
+        s[s == 0] = 1
+    e /= s
+    return e
+
+
+def softmax_backward(dp, p):
+    """∂p_i/∂x_j = p_i (δ_ij − p_j), so dx = p · (dp − Σ_j dp_j p_j). Masked entries have p = 0
+    and so receive zero gradient."""
+    return p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    """Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(d_k)) V for q (..., Tq, d_k), k (..., Tk, d_k),
+    v (..., Tk, d_v); 2-D arrays work too. `mask` (bool, True = may attend) broadcasts to
+    (..., Tq, Tk). Returns the output (..., Tq, d_v) and the weights (..., Tq, Tk)."""
+    out, cache = sdpa_forward(q, k, v, mask)
+    return out, cache[3]
+
+
+def sdpa_forward(q, k, v, mask=None):
+    """Forward of scaled dot-product attention; the cache is (q, k, v, p, scale)."""
+    for name, a in (("q", q), ("k", k), ("v", v)):
+        if a.ndim < 2:
+            raise ValueError(f"attention input {name} must have at least 2 dims (..., T, d), got {a.shape}")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"attention shapes do not fit: q {q.shape}, k {k.shape}, v {v.shape}")
+    scale = q.dtype.type(1.0 / math.sqrt(q.shape[-1]))
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))
+    scores *= scale
+    if mask is not None:
+        mask = _check_mask(mask, scores.shape)
+    p = softmax_forward(scores, mask)
+    return np.matmul(p, v), (q, k, v, p, scale)
+
+
+def sdpa_backward(dout, cache):
+    """With S = scale·Q Kᵀ, P = softmax(S), O = P V:
+    dV = Pᵀ dO, dP = dO Vᵀ, dS = softmax_backward(dP, P), dQ = scale·dS K, dK = scale·dSᵀ Q.
+    Returns dq, dk, dv."""
+    q, k, v, p, scale = cache
+    dv = np.matmul(np.swapaxes(p, -1, -2), dout)
+    dp = np.matmul(dout, np.swapaxes(v, -1, -2))
+    ds = softmax_backward(dp, p)
+    ds *= scale
+    return np.matmul(ds, k), np.matmul(np.swapaxes(ds, -1, -2), q), dv
+
+
+# ---------------------------------------------------------------- multi-head attention
+# p holds the local names {wq, wk, wv, wo}.{weight, bias}, each projection (d_model, d_model)
+# = (d_model, num_heads·d_k) (errata 1: per-head projections side by side, scale 1/sqrt(d_k)).
+
+def _split_heads(x, num_heads, n):
+    """(B, T, n·H·d_k) → n arrays (B, H, T, d_k): one strided view per projection."""
+    B, T, _ = x.shape
+    x = x.reshape(B, T, n, num_heads, -1).transpose(2, 0, 3, 1, 4)
+    return tuple(x)
+
+
+def _merge_heads(x):
+    """(B, H, T, d_k) → (B, T, H·d_k): the concatenation of the heads."""
+    B, H, T, dk = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(B, T, H * dk)
+
+
+def mha_forward(xq, xkv, p, num_heads, mask=None):
+    """MultiHead(Q, K, V) = Concat(head_1..head_h) W_o + b_o, head_i = Attention(x_q W_q^i, x_kv W_k^i,
+    x_kv W_v^i). `xkv=None` is self-attention: the three projections then run as one fused GEMM
+    with [W_q | W_k | W_v] (same math, one BLAS call); cross-attention fuses [W_k | W_v].
+    xq (B, Tq, d_model), xkv (B, Tk, d_model). Returns out (B, Tq, d_model), cache."""
+    if xkv is None:
+        w = np.concatenate([p["wq.weight"], p["wk.weight"], p["wv.weight"]], axis=1)
+        b = np.concatenate([p["wq.bias"], p["wk.bias"], p["wv.bias"]])
+        q, k, v = _split_heads(np.matmul(xq, w) + b, num_heads, 3)
+    else:
+        (q,) = _split_heads(np.matmul(xq, p["wq.weight"]) + p["wq.bias"], num_heads, 1)
+        w = np.concatenate([p["wk.weight"], p["wv.weight"]], axis=1)
+        b = np.concatenate([p["wk.bias"], p["wv.bias"]])
+        k, v = _split_heads(np.matmul(xkv, w) + b, num_heads, 2)
+    o, attn_cache = sdpa_forward(q, k, v, mask)
+    concat = _merge_heads(o)
+    out = np.matmul(concat, p["wo.weight"]) + p["wo.bias"]
+    return out, (xq, xkv, concat, attn_cache)
+
+
+def mha_backward(dout, cache, p):
+    """Back through W_o (linear), the head merge (a reshape: its gradient is the inverse
+    reshape), attention (sdpa_backward) and the projections (linear). For self-attention all
+    three projections read xq, so dxq = dQ W_qᵀ + dK W_kᵀ + dV W_vᵀ = [dQ|dK|dV] [W_q|W_k|W_v]ᵀ.
+    Returns dxq, dxkv (None for self-attention) and the grads under p's names."""
+    xq, xkv, concat, attn_cache = cache
+    num_heads = attn_cache[0].shape[1]
+    dconcat, dwo, dbo = linear_backward(dout, concat, p["wo.weight"])
+    B, Tq, _ = dconcat.shape
+    do = dconcat.reshape(B, Tq, num_heads, -1).transpose(0, 2, 1, 3)
+    dq, dk, dv = sdpa_backward(do, attn_cache)
+    grads = {"wo.weight": dwo, "wo.bias": dbo}
+    if xkv is None:
+        dqkv = np.concatenate([_merge_heads(dq), _merge_heads(dk), _merge_heads(dv)], axis=-1)
+        w = np.concatenate([p["wq.weight"], p["wk.weight"], p["wv.weight"]], axis=1)
+        dxq, dw, db = linear_backward(dqkv, xq, w)
+        dxkv = None
+        names = ("wq", "wk", "wv")
+    else:
+        dxq, grads["wq.weight"], grads["wq.bias"] = linear_backward(_merge_heads(dq), xq, p["wq.weight"])
+        dkv = np.concatenate([_merge_heads(dk), _merge_heads(dv)], axis=-1)
+        w = np.concatenate([p["wk.weight"], p["wv.weight"]], axis=1)
+        dxkv, dw, db = linear_backward(dkv, xkv, w)
+        names = ("wk", "wv")
+    for name, dw_i, db_i in zip(names, np.split(dw, len(names), axis=1), np.split(db, len(names))):
+        grads[f"{name}.weight"], grads[f"{name}.bias"] = dw_i, db_i
+    return dxq, dxkv, grads

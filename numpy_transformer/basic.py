@@ -1,0 +1,48 @@
+"""Element-wise and dense ops: linear, ReLU, inverted dropout. Forward and backward side by side."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def linear_forward(x, weight, bias):
+    """y = x @ W + b over the last axis; x (..., in), W (in, out), b (out,).
+    The cache is x itself (the backward needs it for dW)."""
+    return np.matmul(x, weight) + bias, x
+
+
+def linear_backward(dy, x, weight):
+    """With y = x W + b and the leading axes flattened to rows (x: N×in, dy: N×out):
+    dW = xᵀ dy (each y[n, j] = Σ_i x[n, i] W[i, j]), db = Σ_n dy[n], dx = dy Wᵀ.
+    Returns dx, dW, db."""
+    x2 = x.reshape(-1, x.shape[-1])
+    dy2 = dy.reshape(-1, dy.shape[-1])
+    return np.matmul(dy, weight.T), np.matmul(x2.T, dy2), dy2.sum(axis=0)
+
+
+def relu_forward(x):
+    """y = max(x, 0). The cache is the output (y > 0 marks where the gradient flows)."""
+    y = np.maximum(x, 0)
+    return y, y
+
+
+def relu_backward(dy, y):
+    """dy/dx = 1 where x > 0 else 0 (we take 0 at the kink), so dx = dy · [y > 0]."""
+    return dy * (y > 0)
+
+
+def dropout_forward(x, p, rng, training):
+    """Inverted dropout: y = x · m with m = keep/(1-p), keep ~ Bernoulli(1-p), so E[y] = x and
+    inference is the identity. Returns y and the scaled mask m (None when it is a no-op);
+    pass the same `rng` state to reproduce the mask (gradient checks do this)."""
+    if not training or p == 0.0:
+        return x, None
+    if rng is None:
+        raise ValueError("dropout in training mode needs a numpy Generator `rng`")
+    keep = rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32) >= p
+    mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    return x * mask, mask
+
+
+def dropout_backward(dy, mask):
+    """y = x · m is linear in x, so dx = dy · m (identity when the forward was a no-op)."""
+    return dy if mask is None else dy * mask

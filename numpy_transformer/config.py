@@ -1,0 +1,156 @@
+"""TransformerConfig: the one description of a model, shared by every backend.
+
+The NumPy reference, the Keras model, checkpoints and benchmarks all read the same
+dataclass, so a config is written once (JSON via `to_dict`/`from_dict`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import numbers
+
+_DTYPES = ("float32", "float64")
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformerConfig:
+    """Hyper-parameters of the encoder-decoder Transformer (Vaswani et al., 2017).
+
+    d_k = d_v = d_model // num_heads is the width of one attention head; the paper and
+    the book use d_model=512, num_heads=8 (so d_k=64), d_ff=2048, num_layers=6.
+    `max_len` bounds both source and target lengths (size of the position-encoding
+    table). `norm_first=False` is the paper's post-LN layer; `True` is pre-LN with a
+    final LayerNorm after each stack.
+    """
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 512
+    num_heads: int = 8
+    d_ff: int = 2048
+    num_layers: int = 6
+    dropout: float = 0.1
+    max_len: int = 128
+    pad_id: int = 0
+    layer_norm_eps: float = 1e-6
+    norm_first: bool = False
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        ints = ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "d_ff",
+                "num_layers", "max_len", "pad_id")
+        for name in ints:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"TransformerConfig.{name} must be an int, got {v!r}")
+            object.__setattr__(self, name, int(v))
+        for name in ints[:-1]:
+            if getattr(self, name) < 1:
+                raise ValueError(f"TransformerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
+        if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
+            raise ValueError(f"pad_id={self.pad_id} is outside the vocabularies "
+                             f"({self.src_vocab_size}, {self.tgt_vocab_size})")
+        if not isinstance(self.dropout, numbers.Real) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.layer_norm_eps, numbers.Real) or not self.layer_norm_eps > 0:
+            raise ValueError(f"layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+        if not isinstance(self.norm_first, bool):
+            raise TypeError(f"norm_first must be a bool, got {self.norm_first!r}")
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {_DTYPES}, got {self.dtype!r}")
+        object.__setattr__(self, "dropout", float(self.dropout))
+        object.__setattr__(self, "layer_norm_eps", float(self.layer_norm_eps))
+
+    @property
+    def d_k(self) -> int:
+        """Width of one head's query/key/value vectors."""
+        return self.d_model // self.num_heads
+
+    def replace(self, **changes) -> "TransformerConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TransformerConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown TransformerConfig keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, s: str) -> "TransformerConfig":
+        return cls.from_dict(json.loads(s))
+
+
+def parameter_shapes(cfg: TransformerConfig) -> dict:
+    """Every parameter's name and shape, in a fixed order: the one naming scheme that all
+    backends, checkpoints and tests share. Weights are stored (in, out): y = x @ W + b."""
+    d, f = cfg.d_model, cfg.d_ff
+    shapes = {}
+
+    def attn(prefix):
+        for w in ("wq", "wk", "wv", "wo"):
+            shapes[f"{prefix}.{w}.weight"] = (d, d)
+            shapes[f"{prefix}.{w}.bias"] = (d,)
+
+    def norm(prefix):
+        shapes[f"{prefix}.gamma"] = (d,)
+        shapes[f"{prefix}.beta"] = (d,)
+
+    def ffn(prefix):
+        shapes[f"{prefix}.linear1.weight"] = (d, f)
+        shapes[f"{prefix}.linear1.bias"] = (f,)
+        shapes[f"{prefix}.linear2.weight"] = (f, d)
+        shapes[f"{prefix}.linear2.bias"] = (d,)
+
+    shapes["encoder.embedding.weight"] = (cfg.src_vocab_size, d)
+    for i in range(cfg.num_layers):
+        p = f"encoder.layers.{i}"
+        attn(f"{p}.self_attn"); norm(f"{p}.norm1"); ffn(f"{p}.ffn"); norm(f"{p}.norm2")
+    if cfg.norm_first:
+        norm("encoder.final_norm")
+    shapes["decoder.embedding.weight"] = (cfg.tgt_vocab_size, d)
+    for i in range(cfg.num_layers):
+        p = f"decoder.layers.{i}"
+        attn(f"{p}.self_attn"); norm(f"{p}.norm1")
+        attn(f"{p}.cross_attn"); norm(f"{p}.norm2")
+        ffn(f"{p}.ffn"); norm(f"{p}.norm3")
+    if cfg.norm_first:
+        norm("decoder.final_norm")
+    shapes["output.weight"] = (d, cfg.tgt_vocab_size)
+    shapes["output.bias"] = (cfg.tgt_vocab_size,)
+    return shapes
+
+
+def check_state_dict(state: dict, cfg: TransformerConfig) -> None:
+    """Strict check of a state dict against `cfg`: raises ValueError naming every missing,
+    unexpected or mis-shaped key, and any tensor holding NaN/inf."""
+    import numpy as np  # local: config stays importable as pure metadata
+
+    expected = parameter_shapes(cfg)
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {missing}")
+    if extra:
+        problems.append(f"unexpected keys: {extra}")
+    for k, shape in expected.items():
+        if k in state and tuple(np.shape(state[k])) != shape:
+            problems.append(f"{k}: expected shape {shape}, got {tuple(np.shape(state[k]))}")
+    if problems:
+        raise ValueError("state dict does not match the config: " + "; ".join(problems))
+    for k in expected:
+        a = np.asarray(state[k])
+        if not np.issubdtype(a.dtype, np.floating):
+            raise TypeError(f"{k}: expected a floating-point array, got dtype {a.dtype}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{k}: contains NaN or inf")
