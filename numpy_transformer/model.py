@@ -138,6 +138,21 @@ class Transformer:
 
     __call__ = forward
 
+    def attention_weights(self):
+        """Softmax weights of every attention block in the last forward, (B, H, Tq, Tk) each,
+        under names like `encoder.layers.0.self_attn` and `decoder.layers.1.cross_attn`."""
+        if self._cache is None:
+            raise RuntimeError("attention_weights() needs a forward() first")
+        enc_cache, dec_cache = self._cache[:2]
+        out = {}
+        for stack, cache, names in (("encoder", enc_cache, ("self_attn", "ffn")),
+                                    ("decoder", dec_cache, ("self_attn", "cross_attn", "ffn"))):
+            for i, layer_cache in enumerate(cache[2]):
+                for name, sub_cache in zip(names, layer_cache):
+                    if name != "ffn":  # residual cache → MHA cache → sdpa cache → p
+                        out[f"{stack}.layers.{i}.{name}"] = sub_cache[1][3][3]
+        return out
+
     # ------------------------------------------------------------------ backward
     def backward(self, dlogits):
         """Gradients of a scalar loss w.r.t. every parameter, given dloss/dlogits of the last

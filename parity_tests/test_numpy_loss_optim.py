@@ -1,0 +1,126 @@
+"""Loss, accuracy, position encoding, Adam, the warm-up schedule and clipping, each against an
+independent formulation written out here."""
+import math
+
+import numpy as np
+import pytest
+from scipy.special import log_softmax
+
+from numpy_transformer import (Adam, WarmupSchedule, clip_grad_norm, gradcheck, masked_accuracy,
+                               masked_cross_entropy, positional_encoding)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_masked_cross_entropy_value_and_gradient(rng, eps):
+    logits = rng.standard_normal((3, 4, 7)) * 3
+    labels = rng.integers(1, 7, (3, 4))
+    labels[0, 2:] = labels[2, 1:] = 0
+    loss, dlogits = masked_cross_entropy(logits, labels, pad_id=0, label_smoothing=eps)
+    # reference: explicit smoothed one-hot targets and SciPy's log-softmax, loop over tokens
+    lp = log_softmax(logits, axis=-1)
+    terms = []
+    for b, t in zip(*np.nonzero(labels != 0)):
+        q = np.full(7, eps / 7)
+        q[labels[b, t]] += 1 - eps
+        terms.append(-(q * lp[b, t]).sum())
+    assert loss == pytest.approx(np.mean(terms), rel=1e-12)
+    assert np.all(dlogits[labels == 0] == 0)
+    gradcheck(lambda: masked_cross_entropy(logits, labels, 0, eps)[0], {"z": logits}, {"z": dlogits})
+
+
+def test_cross_entropy_is_stable_for_huge_logits_and_rejects_all_padding():
+    logits = np.array([[[1000.0, 0.0, -1000.0]]], dtype=np.float32)
+    loss, d = masked_cross_entropy(logits, np.array([[2]]), pad_id=0)
+    assert loss == pytest.approx(2000.0) and np.all(np.isfinite(d)) and d.dtype == np.float32
+    with pytest.raises(ValueError, match="every label is padding"):
+        masked_cross_entropy(logits, np.array([[0]]))
+    with pytest.raises(ValueError, match="do not fit"):
+        masked_cross_entropy(logits, np.array([[1, 2]]))
+    with pytest.raises(ValueError, match="outside"):
+        masked_cross_entropy(logits, np.array([[3]]))
+
+
+def test_masked_accuracy_ignores_padding():
+    logits = np.eye(4)[[[1, 2, 3, 0], [2, 2, 0, 0]]]   # argmax = those ids
+    labels = np.array([[1, 2, 1, 0], [2, 3, 0, 0]])
+    assert masked_accuracy(logits, labels) == pytest.approx(3 / 5)
+
+
+def test_positional_encoding_matches_the_papers_formula():
+    P = positional_encoding(50, 16, n=10000, dtype=np.float64)
+    ref = np.zeros((50, 16))
+    for k in range(50):                       # the book's loop, written out
+        for i in range(8):
+            denom = 10000 ** (2 * i / 16)
+            ref[k, 2 * i] = math.sin(k / denom)
+            ref[k, 2 * i + 1] = math.cos(k / denom)
+    np.testing.assert_allclose(P, ref, rtol=0, atol=1e-14)
+    assert positional_encoding(3, 5).dtype == np.float32
+    assert positional_encoding(3, 5, dtype=np.float64)[1, 4] == pytest.approx(math.sin(1 / 10000 ** 0.8))
+
+
+def test_warmup_schedule():
+    s = WarmupSchedule(512, 4000)
+    assert s(4000) == pytest.approx(512 ** -0.5 * 4000 ** -0.5)   # the peak, where both arms meet
+    assert s(1) == pytest.approx(512 ** -0.5 * 4000 ** -1.5)      # the book's step 0 gave 0
+    assert s(2000) == pytest.approx(s(1) * 2000)                  # linear warm-up
+    assert s(16000) == pytest.approx(s(4000) / 2)                 # 1/sqrt decay
+    with pytest.raises(ValueError, match="count from 1"):
+        s(0)
+
+
+def _paper_adam(theta, grads, lr, b1, b2, eps, steps):
+    """Algorithm 1 of Kingma & Ba with ε on sqrt(v̂). Keras' form equals it with
+    ε_t = ε / sqrt(1 − β2^t), which is what this reference uses."""
+    m = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+    for t in range(1, steps + 1):
+        g = grads[t - 1]
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        mhat, vhat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        theta = theta - lr(t) * mhat / (np.sqrt(vhat) + eps / math.sqrt(1 - b2 ** t))
+    return theta
+
+
+def test_adam_matches_the_paper_form_with_kerass_epsilon_placement(rng):
+    theta0 = rng.standard_normal((5, 3))
+    grads = [rng.standard_normal((5, 3)) * 1e-3 for _ in range(12)]
+    sched = WarmupSchedule(64, 4)
+    opt = Adam(sched, 0.9, 0.98, eps=1e-3)   # a large ε so its placement matters
+    params = {"w": theta0.copy()}
+    for g in grads:
+        opt.step(params, {"w": g.copy()})
+    ref = _paper_adam(theta0, grads, sched, 0.9, 0.98, 1e-3, 12)
+    np.testing.assert_allclose(params["w"], ref, rtol=1e-12, atol=1e-15)
+    wrong = _paper_adam(theta0, grads, sched, 0.9, 0.98, 1e-3 * math.sqrt(1 - 0.98), 12)
+    assert not np.allclose(params["w"], wrong, rtol=1e-6, atol=0)   # placement is observable
+
+
+def test_adam_state_round_trip_continues_identically(rng):
+    p1 = {"w": rng.standard_normal(4)}
+    p2 = {"w": p1["w"].copy()}
+    gs = [rng.standard_normal(4) for _ in range(6)]
+    a = Adam(1e-2)
+    for g in gs[:3]:
+        a.step(p1, {"w": g.copy()})
+    b = Adam(1e-2)
+    b.load_state_dict(a.state_dict())
+    p2["w"] = p1["w"].copy()
+    for g in gs[3:]:
+        a.step(p1, {"w": g.copy()})
+        b.step(p2, {"w": g.copy()})
+    assert np.array_equal(p1["w"], p2["w"]) and b.t == 6
+
+
+def test_clip_grad_norm(rng):
+    g = {"a": rng.standard_normal(3), "b": rng.standard_normal((2, 2))}
+    total = math.sqrt(sum((x ** 2).sum() for x in g.values()))
+    before = {k: v.copy() for k, v in g.items()}
+    assert clip_grad_norm(g, total * 2) == pytest.approx(total)
+    assert all(np.array_equal(g[k], before[k]) for k in g)        # under the limit: untouched
+    clip_grad_norm(g, 0.5)
+    assert math.sqrt(sum((x ** 2).sum() for x in g.values())) == pytest.approx(0.5)
+    assert np.allclose(g["a"] / before["a"], 0.5 / total)         # direction kept
+    with pytest.raises(FloatingPointError, match="NaN"):
+        clip_grad_norm({"a": np.array([np.nan])}, 1.0)
