@@ -1,0 +1,20 @@
+"""keras_transformer: the encoder-decoder Transformer in Keras 3 (TensorFlow backend), built
+from the same TransformerConfig as the NumPy reference and exchanging weights with it through
+state dicts (same names, shapes and (in, out) layout). Mirrors the classes of "Building
+Transformer Models with Attention", with the book's errata fixed.
+
+Only numpy_transformer.config is imported from the NumPy package: the Keras math is written
+independently, which is what keeps the parity tests meaningful."""
+from .attention import (DotProductAttention, MultiHeadAttention, decoder_self_mask, lookahead_mask,
+                        padding_mask)
+from .blocks import Decoder, DecoderLayer, Encoder, EncoderLayer
+from .decoding import greedy_decode
+from .layers import AddNormalization, FeedForward, PositionEmbedding, positional_encoding
+from .losses import MaskedLoss, masked_accuracy, masked_loss
+from .model import TransformerModel, check_ids
+from .schedule import WarmupSchedule
+
+__all__ = ["TransformerModel", "Encoder", "Decoder", "EncoderLayer", "DecoderLayer", "MultiHeadAttention",
+           "DotProductAttention", "AddNormalization", "FeedForward", "PositionEmbedding",
+           "positional_encoding", "padding_mask", "lookahead_mask", "decoder_self_mask", "masked_loss",
+           "masked_accuracy", "MaskedLoss", "WarmupSchedule", "greedy_decode", "check_ids"]

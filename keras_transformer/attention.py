@@ -1,0 +1,106 @@
+"""Masks, scaled dot-product attention and multi-head attention (the book's chapter 13 and 14
+classes, corrected).
+
+Mask convention: boolean, **True = may attend** (as Keras' `attention_mask` and the NumPy
+reference). The book builds the inverse (1 = masked) and adds -1e9 to the scores.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+_NEG = -1e9  # the book's "-inf": exp(-1e9 - max) is exactly 0 in float32 and float64
+
+
+def padding_mask(ids, pad_id=0):
+    """(B, T) ids -> (B, 1, 1, T) bool, True where the *key* is a real token. It broadcasts
+    over heads and query positions (the book's `padding_mask`, inverted)."""
+    return ops.not_equal(ids, pad_id)[:, None, None, :]
+
+
+def lookahead_mask(seq_len):
+    """(T, T) bool, True on and below the diagonal: query t sees keys 0..t (the book's
+    `lookahead_mask`, inverted). `seq_len` may be a symbolic scalar inside a tf.function."""
+    i = ops.arange(seq_len)
+    return ops.greater_equal(i[:, None], i[None, :])
+
+
+def decoder_self_mask(tgt_ids, pad_id=0):
+    """(B, 1, T, T): causal AND target key padding (the decoder's self-attention mask)."""
+    return ops.logical_and(lookahead_mask(ops.shape(tgt_ids)[1]), padding_mask(tgt_ids, pad_id))
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class DotProductAttention(keras.layers.Layer):
+    """softmax(Q Kᵀ / sqrt(d_k)) V over the last two axes. Masked scores are replaced by -1e9
+    before the softmax, which gives them exactly zero weight in every row with at least one
+    allowed key; the weights are then multiplied by the mask, so a row with no allowed key
+    gets all-zero weights (as in the NumPy reference) instead of a uniform row. That product
+    changes nothing anywhere else (x·1 = x, and the masked weights are already 0)."""
+
+    def call(self, queries, keys, values, attention_mask=None, return_attention_scores=False):
+        scale = ops.cast(1.0 / math.sqrt(queries.shape[-1]), queries.dtype)
+        scores = ops.matmul(queries, ops.swapaxes(keys, -1, -2)) * scale
+        if attention_mask is not None:
+            attention_mask = ops.cast(attention_mask, "bool")
+            scores = ops.where(attention_mask, scores, ops.cast(_NEG, scores.dtype))
+        weights = ops.softmax(scores, axis=-1)
+        if attention_mask is not None:
+            weights = weights * ops.cast(attention_mask, weights.dtype)
+        out = ops.matmul(weights, values)
+        return (out, weights) if return_attention_scores else out
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class MultiHeadAttention(keras.layers.Layer):
+    """MultiHead(Q, K, V) = Concat(head_1..head_h) W_o + b_o with head_i = Attention(Q W_q^i,
+    K W_k^i, V W_v^i). Errata 1: the per-head projections sit side by side in one Dense of
+    width num_heads·d_k (= d_model) and the scale is 1/sqrt(d_k), d_k = d_model // num_heads.
+
+    call(queries, keys, values, attention_mask=None, return_attention_scores=False) ->
+    (B, Tq, d_model) [and the weights (B, H, Tq, Tk)]."""
+
+    def __init__(self, num_heads, d_model, **kwargs):
+        super().__init__(**kwargs)
+        if d_model % num_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        self.num_heads, self.d_model = int(num_heads), int(d_model)
+        self.d_k = self.d_model // self.num_heads
+        self.attention = DotProductAttention(dtype=self.dtype_policy, name="attention")
+        self.W_q = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="W_q")
+        self.W_k = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="W_k")
+        self.W_v = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="W_v")
+        self.W_o = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="W_o")
+
+    def build(self, input_shape=None):
+        for dense in (self.W_q, self.W_k, self.W_v, self.W_o):
+            dense.build((None, None, self.d_model))
+
+    def reshape_tensor(self, x, heads_first):
+        """(B, T, H·d_k) <-> (B, H, T, d_k): split into heads or concatenate them back."""
+        if heads_first:
+            B, T = ops.shape(x)[0], ops.shape(x)[1]
+            return ops.transpose(ops.reshape(x, (B, T, self.num_heads, self.d_k)), (0, 2, 1, 3))
+        x = ops.transpose(x, (0, 2, 1, 3))
+        B, T = ops.shape(x)[0], ops.shape(x)[1]
+        return ops.reshape(x, (B, T, self.d_model))
+
+    def call(self, queries, keys, values, attention_mask=None, return_attention_scores=False):
+        q = self.reshape_tensor(self.W_q(queries), True)
+        k = self.reshape_tensor(self.W_k(keys), True)
+        v = self.reshape_tensor(self.W_v(values), True)
+        o, weights = self.attention(q, k, v, attention_mask, return_attention_scores=True)
+        out = self.W_o(self.reshape_tensor(o, False))
+        return (out, weights) if return_attention_scores else out
+
+    def variable_map(self):
+        """Shared local names (NumPy reference) -> this layer's Keras variables."""
+        out = {}
+        for name, dense in (("wq", self.W_q), ("wk", self.W_k), ("wv", self.W_v), ("wo", self.W_o)):
+            out[f"{name}.weight"], out[f"{name}.bias"] = dense.kernel, dense.bias
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "d_model": self.d_model}

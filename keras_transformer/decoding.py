@@ -1,0 +1,60 @@
+"""Greedy decoding for TransformerModel, the book's way: the whole decoder is re-run on the
+growing prefix for every new token (no key/value cache). The encoder runs once per batch;
+each step is one compiled tf.function with dynamic (batch, length) shapes, so it is traced
+once per model and reused for every length and batch size."""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from .model import check_ids
+
+
+def _compiled(model):
+    fns = getattr(model, "_greedy_fns", None)
+    if fns is None:
+        spec = tf.TensorSpec((None, None), tf.int32)
+        mem_spec = tf.TensorSpec((None, None, model.cfg.d_model), model.cfg.dtype)
+
+        @tf.function(input_signature=[spec])
+        def encode(src):
+            return model.encode(src, training=False)
+
+        @tf.function(input_signature=[spec, mem_spec, spec])
+        def next_token(prefix, memory, src):
+            logits = model.decode(prefix, memory, src, training=False)[:, -1]
+            return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+        fns = model._greedy_fns = (encode, next_token)
+    return fns
+
+
+def greedy_decode(model, src_ids, start_id, eos_id, max_len):
+    """Pick argmax tokens one at a time until every sequence has emitted `eos_id` or `max_len`
+    tokens are out. Returns int64 ids (B, L <= max_len) without <start>; a sequence that ended
+    is padded with pad_id after its <eos> (and the pad is fed back for it, as the NumPy
+    reference does)."""
+    cfg = model.cfg
+    src_ids = check_ids(np.asarray(src_ids), cfg.src_vocab_size, cfg.max_len, "src_ids")
+    if not 1 <= max_len <= cfg.max_len:
+        raise ValueError(f"max_len must be in [1, {cfg.max_len}] (the model's max_len), got {max_len}")
+    for name, tok in (("start_id", start_id), ("eos_id", eos_id)):
+        if not 0 <= tok < cfg.tgt_vocab_size:
+            raise ValueError(f"{name}={tok} is outside the target vocabulary [0, {cfg.tgt_vocab_size})")
+    if not model.built:
+        model.build()
+    encode, next_token = _compiled(model)
+    src = tf.constant(src_ids, tf.int32)
+    memory = encode(src)
+    B, pad = src_ids.shape[0], cfg.pad_id
+    out = np.full((B, max_len), pad, dtype=np.int64)
+    done = np.zeros(B, bool)
+    for t in range(max_len):
+        prefix = np.concatenate([np.full((B, 1), start_id, np.int64), out[:, :t]], axis=1)
+        tok = next_token(tf.constant(prefix, tf.int32), memory, src).numpy().astype(np.int64)
+        tok = np.where(done, pad, tok)
+        out[:, t] = tok
+        done |= tok == eos_id
+        if done.all():
+            return out[:, : t + 1]
+    return out

@@ -1,0 +1,136 @@
+"""TransformerModel: the whole encoder-decoder as a keras.Model (the book's chapter 17 class,
+corrected), plus input validation."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from numpy_transformer.config import TransformerConfig
+
+from . import state as _state
+from .attention import decoder_self_mask, padding_mask
+from .blocks import Decoder, Encoder
+
+
+def check_ids(ids, vocab_size, max_len, name="ids"):
+    """Validate a (batch, seq_len) tensor/array of token ids: integer dtype, rank 2, not empty,
+    seq_len <= max_len (static checks, also inside a graph) and, when the values are concrete
+    (NumPy or eager), 0 <= id < vocab_size. Raises TypeError/ValueError."""
+    if isinstance(ids, (list, tuple)):
+        ids = np.asarray(ids)
+    dtype = keras.backend.standardize_dtype(ids.dtype)
+    if not dtype.startswith(("int", "uint")):
+        raise TypeError(f"{name} must be an integer tensor of token ids, got dtype {dtype}")
+    shape = tuple(ids.shape)
+    if len(shape) != 2:
+        raise ValueError(f"{name} must have shape (batch, seq_len), got {shape}"
+                         + (" (use ids[None] for a single sequence)" if len(shape) == 1 else ""))
+    if 0 in shape:
+        raise ValueError(f"{name} is empty: shape {shape}")
+    if shape[1] is not None and shape[1] > max_len:
+        raise ValueError(f"{name} has length {shape[1]} > max_len={max_len}")
+    if isinstance(ids, np.ndarray) or (tf.executing_eagerly() and hasattr(ids, "numpy")):
+        values = np.asarray(ids)
+        lo, hi = values.min(), values.max()
+        if lo < 0 or hi >= vocab_size:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{name} contains id {bad} outside the vocabulary [0, {vocab_size})")
+    return ids
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class TransformerModel(keras.Model):
+    """Encoder-decoder Transformer built from a TransformerConfig, dtype cfg.dtype throughout.
+
+    model([src_ids, tgt_ids], training=False) -> logits (B, T_tgt, tgt_vocab); tgt_ids is the
+    decoder input (<start>-prefixed). Parameters are exchanged with the NumPy reference through
+    state_dict()/load_state_dict() (same names, shapes and (in, out) weight layout).
+    Sub-layers: model.encoder.layers[i], model.decoder.layers[i], model.output_layer."""
+
+    def __init__(self, cfg, **kwargs):
+        if isinstance(cfg, dict):
+            cfg = TransformerConfig.from_dict(cfg)
+        if not isinstance(cfg, TransformerConfig):
+            raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
+        kwargs.pop("dtype", None)
+        super().__init__(dtype=cfg.dtype, **kwargs)
+        self.cfg = cfg
+        self.encoder = Encoder(cfg, name="encoder")
+        self.decoder = Decoder(cfg, name="decoder")
+        self.output_layer = keras.layers.Dense(cfg.tgt_vocab_size, dtype=self.dtype_policy, name="output")
+
+    def build(self, input_shape=None):
+        """Creates every variable; shapes depend on the config only."""
+        self.encoder.build()
+        self.decoder.build()
+        self.output_layer.build((None, None, self.cfg.d_model))
+
+    # ------------------------------------------------------------------ forward
+    def check_inputs(self, src_ids, tgt_ids):
+        cfg = self.cfg
+        src_ids = check_ids(src_ids, cfg.src_vocab_size, cfg.max_len, "src_ids")
+        tgt_ids = check_ids(tgt_ids, cfg.tgt_vocab_size, cfg.max_len, "tgt_ids")
+        bs, bt = src_ids.shape[0], tgt_ids.shape[0]
+        if bs is not None and bt is not None and bs != bt:
+            raise ValueError(f"batch sizes differ: src_ids {tuple(src_ids.shape)}, tgt_ids {tuple(tgt_ids.shape)}")
+        return src_ids, tgt_ids
+
+    def encode(self, src_ids, training=None, return_attention_scores=False):
+        """Encoder output (B, S, d_model) [and the per-layer attention weights]."""
+        return self.encoder(src_ids, padding_mask(src_ids, self.cfg.pad_id), training=training,
+                            return_attention_scores=return_attention_scores)
+
+    def decode(self, tgt_ids, memory, src_ids, training=None, return_attention_scores=False):
+        """Logits (B, T, tgt_vocab) for decoder input tgt_ids given the encoder output."""
+        pad = self.cfg.pad_id
+        out = self.decoder(tgt_ids, memory, decoder_self_mask(tgt_ids, pad), padding_mask(src_ids, pad),
+                           training=training, return_attention_scores=return_attention_scores)
+        if return_attention_scores:
+            return self.output_layer(out[0]), out[1]
+        return self.output_layer(out)
+
+    def call(self, inputs, training=None):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError("TransformerModel expects inputs [src_ids, tgt_ids]")
+        src_ids, tgt_ids = self.check_inputs(*inputs)
+        memory = self.encode(src_ids, training=training)
+        return self.decode(tgt_ids, memory, src_ids, training=training)
+
+    def attention_weights(self, src_ids, tgt_ids):
+        """Softmax weights (B, H, Tq, Tk) of every attention block (inference mode), as NumPy
+        arrays under the reference's names: encoder.layers.{i}.self_attn,
+        decoder.layers.{i}.self_attn and decoder.layers.{i}.cross_attn."""
+        src_ids, tgt_ids = self.check_inputs(src_ids, tgt_ids)
+        memory, enc_w = self.encode(src_ids, training=False, return_attention_scores=True)
+        _, dec_w = self.decode(tgt_ids, memory, src_ids, training=False, return_attention_scores=True)
+        out = {f"encoder.layers.{i}.self_attn": ops.convert_to_numpy(w) for i, w in enumerate(enc_w)}
+        for i, (w_self, w_cross) in enumerate(dec_w):
+            out[f"decoder.layers.{i}.self_attn"] = ops.convert_to_numpy(w_self)
+            out[f"decoder.layers.{i}.cross_attn"] = ops.convert_to_numpy(w_cross)
+        return out
+
+    # ------------------------------------------------------------------ state
+    def variable_map(self):
+        """{shared parameter name: Keras variable}, in parameter_shapes order."""
+        return _state.variable_map(self)
+
+    def state_dict(self):
+        """A copy of every parameter (NumPy arrays) under the shared names."""
+        return _state.state_dict(self)
+
+    def load_state_dict(self, state):
+        """Strict load of a state dict (e.g. a NumPy Transformer's); builds the model first if
+        needed. Raises ValueError/TypeError on missing, extra, mis-shaped or non-finite entries."""
+        _state.load_state_dict(self, state)
+
+    def get_config(self):
+        base = super().get_config()
+        base.pop("dtype", None)
+        return {**base, "cfg": self.cfg.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(config.pop("cfg"), **config)

@@ -1,0 +1,36 @@
+"""The paper's warm-up learning-rate schedule as a Keras LearningRateSchedule."""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """lr = d_model^-0.5 · min(step^-0.5, step · warmup_steps^-1.5) (paper, eq. 3), with
+    step = iterations + 1: Keras optimizers call the schedule with their 0-based `iterations`
+    counter *before* incrementing it, so the first update uses step 1. (Erratum: the book
+    used `iterations` directly, which makes the first learning rate 0.) Computed in float64,
+    the optimizer casts it to each variable's dtype, so float64 training matches the NumPy
+    reference (numpy_transformer.optim.WarmupSchedule) bit for bit.
+
+    Use it as in the paper: keras.optimizers.Adam(WarmupSchedule(d_model), beta_1=0.9,
+    beta_2=0.98, epsilon=1e-9). Keras 3's Adam adds epsilon to sqrt(v) of the *uncorrected*
+    second moment and folds the bias corrections into the step size,
+        alpha_t = lr_t · sqrt(1 − β2^t) / (1 − β1^t),  θ ← θ − alpha_t · m / (sqrt(v) + ε),
+    which is the form numpy_transformer.optim.Adam implements (the paper's Algorithm 1 adds ε
+    to sqrt(v̂) instead; the two agree up to ε·(1 − sqrt(1 − β2^t)) in the denominator)."""
+
+    def __init__(self, d_model, warmup_steps=4000):
+        if d_model < 1 or warmup_steps < 1:
+            raise ValueError(f"WarmupSchedule needs d_model >= 1 and warmup_steps >= 1, got {d_model}, {warmup_steps}")
+        self.d_model, self.warmup_steps = int(d_model), int(warmup_steps)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float64") + 1.0
+        arg1 = ops.power(step, -0.5)
+        arg2 = step * (self.warmup_steps ** -1.5)
+        return (self.d_model ** -0.5) * ops.minimum(arg1, arg2)
+
+    def get_config(self):
+        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps}
