@@ -137,6 +137,7 @@ class _Stack(ConfigLayer):
 
     def __init__(self, cfg, **kwargs):
         super().__init__(cfg, **kwargs)
+        cfg = self.cfg
         self.embedding = PositionEmbedding(getattr(cfg, self.vocab_attr), cfg.max_len, cfg.d_model,
                                            dtype=self.dtype_policy, name="embedding")
         self.dropout = self._dropout("dropout")

@@ -128,11 +128,11 @@ def _emit(terminalreporter):
     REPORT.printed = True
     tr = terminalreporter
     tr.section("NumPy vs Keras parity (worst case per quantity)")
-    tr.write_line(f"{'quantity':36} {'dtype':8} {'metric':8} {'tol':>7} {'worst':>9} {'n':>4}  worst case")
+    tr.write_line(f"{'quantity':46} {'dtype':8} {'metric':8} {'tol':>7} {'worst':>9} {'n':>4}  worst case")
     for n, r in sorted(REPORT.summary(), key=lambda t: (t[1].dtype, t[1].group)):
         flag = "" if r.passed else "  <-- OVER"
         where = r.config if r.group == r.quantity else f"{r.quantity}, {r.config}"
-        tr.write_line(f"{r.group[:36]:36} {r.dtype:8} {r.metric:8} {r.tolerance:7.0e} {r.observed:9.2e} "
+        tr.write_line(f"{r.group[:46]:46} {r.dtype:8} {r.metric:8} {r.tolerance:7.0e} {r.observed:9.2e} "
                       f"{n:4d}  {where}{flag}")
     target = os.environ.get("PARITY_REPORT")
     if target:
