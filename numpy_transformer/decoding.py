@@ -1,0 +1,124 @@
+"""Autoregressive decoding: greedy and beam search, with a key/value cache.
+
+The book re-runs the whole decoder on the growing prefix for every new token, O(T²) layer
+work per token. Causal masking means earlier positions never change, so each layer's self-
+attention keys/values for positions < t can be kept: a step then embeds one token, projects
+it, attends over the cache and costs O(t). Cross-attention keys/values come from the fixed
+encoder output and are computed once per sentence.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .attention import padding_mask, sdpa_forward
+from .basic import linear_forward
+from .layernorm import layernorm_forward
+from .layers import feed_forward_forward, sub
+
+
+class KVCache:
+    """Per decoder layer: self-attention K/V buffers (B, H, max_len, d_k) filled one position
+    per step, and the cross-attention K/V of the encoder output (B, H, S, d_k)."""
+
+    def __init__(self, model, memory, src_mask, max_len):
+        cfg = model.cfg
+        B, S, _ = memory.shape
+        H, dk = cfg.num_heads, cfg.d_k
+        self.src_mask, self.t = src_mask, 0
+        self.self_k = [np.zeros((B, H, max_len, dk), model.dtype) for _ in range(cfg.num_layers)]
+        self.self_v = [np.zeros((B, H, max_len, dk), model.dtype) for _ in range(cfg.num_layers)]
+        self.cross_k, self.cross_v = [], []
+        for i in range(cfg.num_layers):
+            p = sub(model.params, f"decoder.layers.{i}.cross_attn")
+            k = linear_forward(memory, p["wk.weight"], p["wk.bias"])[0]
+            v = linear_forward(memory, p["wv.weight"], p["wv.bias"])[0]
+            self.cross_k.append(k.reshape(B, S, H, dk).transpose(0, 2, 1, 3))
+            self.cross_v.append(v.reshape(B, S, H, dk).transpose(0, 2, 1, 3))
+
+    def reorder(self, index):
+        """Keep rows `index` of the batch (beam search re-ranks hypotheses each step)."""
+        for lists in (self.self_k, self.self_v, self.cross_k, self.cross_v):
+            for i, a in enumerate(lists):
+                lists[i] = a[index]
+        self.src_mask = self.src_mask[index]
+
+
+def _attend(x, p, H, k_all, v_all, mask):
+    """One query position against given keys/values; x (B, 1, d_model)."""
+    B = x.shape[0]
+    q = linear_forward(x, p["wq.weight"], p["wq.bias"])[0].reshape(B, 1, H, -1).transpose(0, 2, 1, 3)
+    o = sdpa_forward(q, k_all, v_all, mask)[0]
+    return linear_forward(o.transpose(0, 2, 1, 3).reshape(B, 1, -1), p["wo.weight"], p["wo.bias"])[0]
+
+
+def decode_step(model, token_ids, cache):
+    """Logits (B, tgt_vocab) for position cache.t given that position's input tokens (B,),
+    with dropout off. Appends this position's self-attention K/V to the cache."""
+    cfg, P = model.cfg, model.params
+    B, H, t = token_ids.shape[0], cfg.num_heads, cache.t
+    if t >= cache.self_k[0].shape[2]:
+        raise ValueError(f"decode_step past the cache's max_len={cache.self_k[0].shape[2]}")
+    x = P["decoder.embedding.weight"][token_ids][:, None, :] * model.dtype.type(math.sqrt(cfg.d_model))
+    x += model.pe[t]
+    eps = cfg.layer_norm_eps
+    for i in range(cfg.num_layers):
+        p = sub(P, f"decoder.layers.{i}")
+        sa, ca = sub(p, "self_attn"), sub(p, "cross_attn")
+
+        def self_attn(h):
+            k = linear_forward(h, sa["wk.weight"], sa["wk.bias"])[0].reshape(B, H, -1)
+            v = linear_forward(h, sa["wv.weight"], sa["wv.bias"])[0].reshape(B, H, -1)
+            cache.self_k[i][:, :, t], cache.self_v[i][:, :, t] = k, v
+            return _attend(h, sa, H, cache.self_k[i][:, :, : t + 1], cache.self_v[i][:, :, : t + 1], None)
+
+        subs = ((self_attn, "norm1"),
+                (lambda h: _attend(h, ca, H, cache.cross_k[i], cache.cross_v[i], cache.src_mask), "norm2"),
+                (lambda h: feed_forward_forward(h, sub(p, "ffn"))[0], "norm3"))
+        for f, norm in subs:   # the residual connection, as in layers.residual_forward
+            g, b = p[f"{norm}.gamma"], p[f"{norm}.beta"]
+            if cfg.norm_first:
+                x = x + f(layernorm_forward(x, g, b, eps)[0])
+            else:
+                x = layernorm_forward(x + f(x), g, b, eps)[0]
+    if cfg.norm_first:
+        x = layernorm_forward(x, P["decoder.final_norm.gamma"], P["decoder.final_norm.beta"], eps)[0]
+    cache.t += 1
+    return linear_forward(x[:, 0], P["output.weight"], P["output.bias"])[0]
+
+
+def _start(model, src_ids, max_len):
+    from .model import check_ids
+    cfg = model.cfg
+    src_ids = check_ids(src_ids, cfg.src_vocab_size, cfg.max_len, "src_ids")
+    if not 1 <= max_len <= cfg.max_len:
+        raise ValueError(f"max_len must be in [1, {cfg.max_len}] (the model's max_len), got {max_len}")
+    memory, _ = model.encode(src_ids)
+    return src_ids, memory, padding_mask(src_ids, cfg.pad_id)
+
+
+def greedy_decode(model, src_ids, start_id, eos_id, max_len, use_cache=True):
+    """Pick argmax tokens one at a time until every sequence has emitted `eos_id` or `max_len`
+    tokens are out. Returns int64 ids (B, L ≤ max_len) without <start>; a sequence that ended
+    is padded with pad_id after its <eos>. use_cache=False re-runs the full decoder per token
+    (the book's way; kept to show both agree and to measure the cache's gain)."""
+    src_ids, memory, src_mask = _start(model, src_ids, max_len)
+    B, pad = src_ids.shape[0], model.cfg.pad_id
+    out = np.full((B, max_len), pad, dtype=np.int64)
+    done = np.zeros(B, bool)
+    cache = KVCache(model, memory, src_mask, max_len) if use_cache else None
+    prev = np.full(B, start_id, dtype=np.int64)
+    for t in range(max_len):
+        if use_cache:
+            logits = decode_step(model, prev, cache)
+        else:
+            dec_in = np.concatenate([np.full((B, 1), start_id), out[:, :t]], axis=1)
+            h, _ = model.decode(dec_in, memory, src_mask)
+            logits = linear_forward(h[:, -1], model.params["output.weight"], model.params["output.bias"])[0]
+        prev = np.where(done, pad, logits.argmax(-1))
+        out[:, t] = prev
+        done |= prev == eos_id
+        if done.all():
+            return out[:, : t + 1]
+    return out
