@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="keras_transformer")
 def masked_loss(y_true, y_pred, pad_id=0, label_smoothing=0.0):
     """Mean token cross-entropy over the positions whose label is not `pad_id`:
     L = (1/N) Σ_t −Σ_c q_tc log softmax(z_t)_c with q = (1−ε)·onehot(label) + ε/V (Keras'
@@ -20,6 +21,7 @@ def masked_loss(y_true, y_pred, pad_id=0, label_smoothing=0.0):
     return ops.sum(per_token * mask) / ops.sum(mask)
 
 
+@keras.saving.register_keras_serializable(package="keras_transformer")
 def masked_accuracy(y_true, y_pred, pad_id=0):
     """Fraction of non-pad positions where argmax(logits) equals the label."""
     keep = ops.not_equal(y_true, pad_id)

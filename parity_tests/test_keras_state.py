@@ -162,3 +162,22 @@ def test_import_wall():
             "bad = [m for m in ('keras_transformer', 'keras', 'tensorflow') if m in sys.modules];"
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras' saver
+def test_compile_fit_save_load(tmp_path):
+    """The model trains with model.fit (MaskedLoss, masked_accuracy, Adam + WarmupSchedule) and
+    a compiled model survives a .keras round trip (every custom object is registered)."""
+    cfg = cfg_of("float32", False)
+    km = kt.TransformerModel(cfg)
+    src, tgt, lab = make_batch(cfg, B=8, seed=6)
+    km.compile(optimizer=keras.optimizers.Adam(kt.WarmupSchedule(cfg.d_model, 10), beta_1=0.9, beta_2=0.98,
+                                               epsilon=1e-9),
+               loss=kt.MaskedLoss(cfg.pad_id, 0.1), metrics=[kt.masked_accuracy])
+    hist = km.fit((src, tgt), lab, epochs=8, batch_size=4, verbose=0).history
+    assert hist["loss"][-1] < hist["loss"][0]
+    path = tmp_path / "compiled.keras"
+    km.save(path)
+    loaded = keras.models.load_model(path)
+    assert np.array_equal(loaded((src, tgt)).numpy(), km((src, tgt)).numpy())
+    assert isinstance(loaded.loss, kt.MaskedLoss) and loaded.loss.label_smoothing == 0.1
