@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .basic import linear_backward
+from .basic import linear_backward, linear_forward
 
 
 def padding_mask(ids, pad_id=0):
@@ -124,15 +124,15 @@ def mha_forward(xq, xkv, p, num_heads, mask=None):
     if xkv is None:
         w = np.concatenate([p["wq.weight"], p["wk.weight"], p["wv.weight"]], axis=1)
         b = np.concatenate([p["wq.bias"], p["wk.bias"], p["wv.bias"]])
-        q, k, v = _split_heads(np.matmul(xq, w) + b, num_heads, 3)
+        q, k, v = _split_heads(linear_forward(xq, w, b)[0], num_heads, 3)
     else:
-        (q,) = _split_heads(np.matmul(xq, p["wq.weight"]) + p["wq.bias"], num_heads, 1)
+        (q,) = _split_heads(linear_forward(xq, p["wq.weight"], p["wq.bias"])[0], num_heads, 1)
         w = np.concatenate([p["wk.weight"], p["wv.weight"]], axis=1)
         b = np.concatenate([p["wk.bias"], p["wv.bias"]])
-        k, v = _split_heads(np.matmul(xkv, w) + b, num_heads, 2)
+        k, v = _split_heads(linear_forward(xkv, w, b)[0], num_heads, 2)
     o, attn_cache = sdpa_forward(q, k, v, mask)
     concat = _merge_heads(o)
-    out = np.matmul(concat, p["wo.weight"]) + p["wo.bias"]
+    out = linear_forward(concat, p["wo.weight"], p["wo.bias"])[0]
     return out, (xq, xkv, concat, attn_cache)
 
 

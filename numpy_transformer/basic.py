@@ -4,10 +4,19 @@ from __future__ import annotations
 import numpy as np
 
 
+def matmul2d(x, w):
+    """x (..., k) @ w (k, n) as one 2-D GEMM over the flattened leading axes. np.matmul on a
+    3-D x would instead loop over the batch axis with one small GEMM per matrix."""
+    y = np.matmul(x.reshape(-1, x.shape[-1]), w)
+    return y.reshape(*x.shape[:-1], w.shape[-1])
+
+
 def linear_forward(x, weight, bias):
     """y = x @ W + b over the last axis; x (..., in), W (in, out), b (out,).
     The cache is x itself (the backward needs it for dW)."""
-    return np.matmul(x, weight) + bias, x
+    y = matmul2d(x, weight)
+    y += bias
+    return y, x
 
 
 def linear_backward(dy, x, weight):
@@ -16,7 +25,7 @@ def linear_backward(dy, x, weight):
     Returns dx, dW, db."""
     x2 = x.reshape(-1, x.shape[-1])
     dy2 = dy.reshape(-1, dy.shape[-1])
-    return np.matmul(dy, weight.T), np.matmul(x2.T, dy2), dy2.sum(axis=0)
+    return matmul2d(dy, weight.T), np.matmul(x2.T, dy2), dy2.sum(axis=0)
 
 
 def relu_forward(x):

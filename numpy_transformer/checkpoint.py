@@ -56,6 +56,7 @@ def save_checkpoint(run_dir, cfg, weights, optimizer=None, meta=None, src_tok=No
     metadata = {"format": FORMAT, "version": VERSION, "config": cfg.to_json(),
                 "meta": json.dumps(meta or {})}
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     if src_tok is not None:
         src_tok.save(run_dir / "src_tokenizer.json")
     if tgt_tok is not None:

@@ -1,0 +1,94 @@
+"""Inference: translate sentences with a trained checkpoint (either backend), and score a test
+split with corpus BLEU and chrF (sacrebleu)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import load_checkpoint
+from .corpus import default_corpus
+from .data import clean_sentence, encode_source, load_pairs, prepare_dataset, pad_sequences
+from .train import TrainArgs, make_backend
+
+
+def load_splits(meta):
+    """Rebuild the train/val/test split a run was trained on, from its checkpoint metadata."""
+    data = meta.get("data", "embedded")
+    if data == "embedded":
+        pairs, clean = default_corpus(), False
+    else:
+        if not Path(data).exists():
+            raise FileNotFoundError(f"the run was trained on {data}, which is not there any more")
+        pairs, clean = load_pairs(data, meta.get("n")), True
+    return prepare_dataset(pairs, n=meta.get("n"), seed=meta.get("data_seed", 1), clean=clean,
+                           umlauts=meta.get("umlauts", "keep"))
+
+
+class Translator:
+    """A checkpoint, its tokenizers and a backend, ready to translate cleaned or raw English."""
+
+    def __init__(self, checkpoint, backend="numpy"):
+        ck = load_checkpoint(checkpoint)
+        if ck["src_tok"] is None or ck["tgt_tok"] is None:
+            raise FileNotFoundError(f"{ck['dir']}: src_tokenizer.json / tgt_tokenizer.json missing beside the checkpoint")
+        self.cfg, self.meta, self.dir = ck["cfg"], ck["meta"], ck["dir"]
+        self.src_tok, self.tgt_tok = ck["src_tok"], ck["tgt_tok"]
+        self.backend = make_backend(backend, self.cfg, TrainArgs(**ck["meta"].get("train_args", {})))
+        self.backend.set_weights(ck["weights"])
+
+    def encode(self, sentence):
+        """Clean like the training data, then ids + <eos>. Clear errors for an empty sentence,
+        a sentence of unknown words only, and one longer than the model's max_len."""
+        words = clean_sentence(sentence, "en")
+        if not words:
+            raise ValueError(f"nothing to translate in {sentence!r} (empty after cleaning)")
+        ids = encode_source(words, self.src_tok)
+        unk = [w for w, i in zip(words.split(), ids) if i == self.src_tok.unk_id]
+        if len(unk) == len(ids) - 1:
+            raise ValueError(f"none of the words of {sentence!r} is in the training vocabulary")
+        if len(ids) > self.cfg.max_len:
+            raise ValueError(f"{sentence!r} has {len(ids) - 1} words; this model takes at most "
+                             f"{self.cfg.max_len - 1} (its max_len is {self.cfg.max_len}, with <eos>)")
+        return ids, unk
+
+    def translate_ids(self, id_lists, beam=1, alpha=0.6, batch_size=64):
+        out = []
+        for i in range(0, len(id_lists), batch_size):
+            src = pad_sequences(id_lists[i:i + batch_size], self.cfg.pad_id)
+            out += self.backend.decode(src, self.tgt_tok.start_id, self.tgt_tok.eos_id, self.cfg.max_len, beam, alpha)
+        return [self.tgt_tok.decode(ids) for ids in out]
+
+    def translate(self, sentences, beam=1, alpha=0.6):
+        """German for each English sentence (a list); unknown words are kept as <unk>."""
+        return self.translate_ids([self.encode(s)[0] for s in sentences], beam, alpha)
+
+    def attention(self, sentence, translation):
+        """Cross-attention of the last decoder layer, (heads, target words + <eos>, source
+        words + <eos>), from a NumPy forward over the translation (teacher-forced)."""
+        from .model import Transformer
+        model = Transformer(self.cfg)
+        model.load_state_dict(self.backend.get_weights())
+        src = np.array([self.encode(sentence)[0]])
+        tgt = [self.tgt_tok.start_id] + self.tgt_tok.encode(translation)
+        model.forward(src, np.array([tgt]))
+        return model.attention_weights()[f"decoder.layers.{self.cfg.num_layers - 1}.cross_attn"][0]
+
+
+def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None):
+    """Corpus BLEU and chrF of the run's own test split (rebuilt from its metadata). Pairs whose
+    source is too long for the model are skipped and counted."""
+    import sacrebleu
+    pairs = getattr(load_splits(translator.meta), split)[:limit]
+    ids, refs, skipped = [], [], 0
+    for en, de in pairs:
+        try:
+            ids.append(translator.encode(en)[0])
+            refs.append(de)
+        except ValueError:
+            skipped += 1
+    hyps = translator.translate_ids(ids, beam, alpha)
+    return {"split": split, "sentences": len(hyps), "skipped": skipped, "beam": beam,
+            "bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
+            "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
+            "examples": [{"en": p[0], "ref": r, "hyp": h} for p, r, h in zip(pairs, refs, hyps)][:10]}
