@@ -111,11 +111,12 @@ def test_forward_loss_and_every_gradient(cfg):
                       group="d wk.bias = 0 (NumPy)")
         else:
             check_grad(f"model d{k}", k_grads[k], grads[k], dtype, label, group="model d(every param)")
-    if cfg.d_model >= 512:
+    if cfg.d_model >= 512 and not cfg.norm_first:
         # At book size the float32 gradients of the deepest attention projections differ by up
         # to ~6e-5 between the backends. That is float32 rounding, not a modelling difference:
         # against the same weights run by the NumPy model in float64, NumPy float32 and Keras
-        # float32 are both off by that much (recorded here, same 1e-4 tolerance).
+        # float32 are both off by that much (recorded here, same 1e-4 tolerance; post-LN only,
+        # to save time).
         truth = Transformer(cfg.replace(dtype="float64"))
         truth.load_state_dict(npm.state_dict())
         _, d64 = masked_cross_entropy(truth.forward(src, tgt), lab, cfg.pad_id, SMOOTHING)
