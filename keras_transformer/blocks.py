@@ -10,6 +10,12 @@ from .attention import MultiHeadAttention
 from .layers import AddNormalization, FeedForward, PositionEmbedding, prefixed
 
 
+def _check_dtype(cfg, dtype):
+    """A `dtype` passed next to a config must agree with cfg.dtype (variables and compute)."""
+    if dtype is not None and keras.dtype_policies.get(dtype).name != cfg.dtype:
+        raise ValueError(f"dtype={dtype!r} disagrees with cfg.dtype={cfg.dtype!r}; set it in the config")
+
+
 class ConfigLayer(keras.layers.Layer):
     """A layer described by a TransformerConfig: its dtype (variables and compute) is cfg.dtype,
     and its Keras config is {"cfg": cfg.to_dict(), name, trainable}."""
@@ -19,7 +25,7 @@ class ConfigLayer(keras.layers.Layer):
             cfg = TransformerConfig.from_dict(cfg)
         if not isinstance(cfg, TransformerConfig):
             raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
-        kwargs.pop("dtype", None)  # always cfg.dtype (a saved config repeats it)
+        _check_dtype(cfg, kwargs.pop("dtype", None))  # always cfg.dtype
         super().__init__(dtype=cfg.dtype, **kwargs)
         self.cfg = cfg
 

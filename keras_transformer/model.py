@@ -11,7 +11,7 @@ from numpy_transformer.config import TransformerConfig
 
 from . import state as _state
 from .attention import decoder_self_mask, padding_mask
-from .blocks import Decoder, Encoder
+from .blocks import Decoder, Encoder, _check_dtype
 
 
 def check_ids(ids, vocab_size, max_len, name="ids"):
@@ -54,7 +54,7 @@ class TransformerModel(keras.Model):
             cfg = TransformerConfig.from_dict(cfg)
         if not isinstance(cfg, TransformerConfig):
             raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
-        kwargs.pop("dtype", None)
+        _check_dtype(cfg, kwargs.pop("dtype", None))  # always cfg.dtype
         super().__init__(dtype=cfg.dtype, **kwargs)
         self.cfg = cfg
         self.encoder = Encoder(cfg, name="encoder")

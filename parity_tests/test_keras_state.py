@@ -131,6 +131,8 @@ def test_bad_inputs_raise_clear_errors():
         kt.greedy_decode(km, src, 1, 2, cfg.max_len + 1)
     with pytest.raises(TypeError, match="TransformerConfig"):
         kt.TransformerModel(3)
+    with pytest.raises(ValueError, match="cfg.dtype"):
+        kt.TransformerModel(cfg, dtype="float32")
 
 
 def test_dropout_only_in_training_and_dtype_is_per_model():

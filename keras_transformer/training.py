@@ -1,0 +1,98 @@
+"""KerasBackend: the Keras model behind the training loop of numpy_transformer.train
+(`python -m numpy_transformer train --backend keras`). Same batches, same loss, same Adam
+(Keras' own), same warm-up schedule; checkpoints hold weights and Adam moments under the
+shared parameter names, so a run can be continued or served by either backend.
+
+Dropout masks come from Keras' own generator (seeded from the run's seed), so a Keras run
+resumes from its checkpoint exactly in weights and optimizer state but not bit-for-bit in
+its later dropout draws; the NumPy backend resumes bit-for-bit.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .decoding import greedy_decode
+from .losses import masked_accuracy, masked_loss
+from .model import TransformerModel
+from .schedule import WarmupSchedule
+
+
+class KerasBackend:
+    name = "keras"
+
+    def __init__(self, cfg, args):
+        self.cfg, self.args = cfg, args
+        keras.utils.set_random_seed(args.seed)
+        self.model = TransformerModel(cfg)
+        self.model.build()
+        self.opt = keras.optimizers.Adam(WarmupSchedule(cfg.d_model, args.warmup), beta_1=args.beta1,
+                                         beta_2=args.beta2, epsilon=args.eps, global_clipnorm=args.clipnorm)
+        self.opt.build(self.model.trainable_variables)
+        spec = tf.TensorSpec((None, None), tf.int32)
+
+        @tf.function(input_signature=[spec, spec, spec])
+        def train_step(src, tgt_in, tgt_out):
+            with tf.GradientTape() as tape:
+                logits = self.model([src, tgt_in], training=True)
+                loss = masked_loss(tgt_out, logits, cfg.pad_id, args.label_smoothing)
+            grads = tape.gradient(loss, self.model.trainable_variables)
+            self.opt.apply_gradients(zip(grads, self.model.trainable_variables))
+            return loss, masked_accuracy(tgt_out, logits, cfg.pad_id)
+
+        @tf.function(input_signature=[spec, spec, spec])
+        def eval_step(src, tgt_in, tgt_out):
+            logits = self.model([src, tgt_in], training=False)
+            return (masked_loss(tgt_out, logits, cfg.pad_id, args.label_smoothing),
+                    masked_accuracy(tgt_out, logits, cfg.pad_id))
+
+        self._train_step, self._eval_step = train_step, eval_step
+
+    def _run(self, fn, batch):
+        n = int((batch.tgt_out != self.cfg.pad_id).sum())
+        loss, acc = fn(*(tf.constant(a, tf.int32) for a in (batch.src, batch.tgt_in, batch.tgt_out)))
+        return float(loss), round(float(acc) * n), n
+
+    def train_step(self, batch, rng=None):
+        return self._run(self._train_step, batch)
+
+    def eval_step(self, batch):
+        loss, correct, n = self._run(self._eval_step, batch)
+        return loss * n, correct, n
+
+    def get_weights(self):
+        return self.model.state_dict()
+
+    def set_weights(self, sd):
+        self.model.load_state_dict(sd)
+
+    def _slots(self):
+        """{shared name: (m variable, v variable)} through Keras' own variable index."""
+        vmap = self.model.variable_map()
+        return {k: (self.opt._momentums[self.opt._get_variable_index(v)],
+                    self.opt._velocities[self.opt._get_variable_index(v)]) for k, v in vmap.items()}
+
+    def get_optimizer_state(self):
+        """Adam state in numpy_transformer.optim.Adam.state_dict() form: t, m.<name>, v.<name>."""
+        sd = {"t": np.array(int(self.opt.iterations.numpy()), dtype=np.int64)}
+        for k, (m, v) in self._slots().items():
+            sd[f"m.{k}"], sd[f"v.{k}"] = np.array(m.numpy()), np.array(v.numpy())
+        return sd
+
+    def set_optimizer_state(self, sd):
+        slots = self._slots()
+        missing = [k for k in slots if f"m.{k}" not in sd or f"v.{k}" not in sd]
+        if missing:
+            raise ValueError(f"optimizer state lacks moments for {missing[:3]}{'...' if len(missing) > 3 else ''}")
+        for k, (m, v) in slots.items():
+            m.assign(np.asarray(sd[f"m.{k}"], m.dtype))
+            v.assign(np.asarray(sd[f"v.{k}"], v.dtype))
+        self.opt.iterations.assign(int(np.asarray(sd["t"]).reshape(())))
+
+    def decode(self, src_ids, start_id, eos_id, max_len, beam=1, alpha=0.6):
+        if beam != 1:
+            raise ValueError("beam search is implemented in the NumPy backend: use --backend numpy "
+                             "(the checkpoint loads there unchanged) or --beam 1")
+        out = greedy_decode(self.model, src_ids, start_id, eos_id, max_len)
+        return [list(row[: list(row).index(eos_id) + 1] if eos_id in row else row) for row in out]
