@@ -86,9 +86,10 @@ def _translate(a):
         print(f"{s} -> {o}" + (f"   (unknown words: {', '.join(unk)})" if unk else ""))
     if a.plot_attention:
         from .plots import plot_attention
+        from .data import clean_sentence
         w = tr.attention(a.sentences[0], outs[0])
-        plot_attention(w, tr.encode(a.sentences[0])[0] and (tr.src_tok.decode(tr.encode(a.sentences[0])[0]).split() + ["<eos>"]),
-                       outs[0].split() + ["<eos>"], a.plot_attention, f"{a.sentences[0]} → {outs[0]}")
+        src_words = clean_sentence(a.sentences[0], "en").split() + ["<eos>"]
+        plot_attention(w, src_words, outs[0].split() + ["<eos>"], a.plot_attention, f"{a.sentences[0]} → {outs[0]}")
         print(f"attention maps: {a.plot_attention}")
     return 0
 

@@ -91,7 +91,7 @@ class Adam:
         return sd
 
     def load_state_dict(self, sd):
-        self.t = int(sd["t"])
+        self.t = int(np.asarray(sd["t"]).reshape(()))   # safetensors stores scalars as (1,)
         self.m = {k[2:]: np.array(a) for k, a in sd.items() if k.startswith("m.")}
         self.v = {k[2:]: np.array(a) for k, a in sd.items() if k.startswith("v.")}
         if set(self.m) != set(self.v):

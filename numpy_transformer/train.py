@@ -91,6 +91,8 @@ def make_backend(name, cfg, args):
     if name == "numpy":
         return NumpyBackend(cfg, args)
     if name == "keras":
+        import os
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's start-up chatter
         from keras_transformer.training import KerasBackend   # lazy: only the CLI crosses the wall
         return KerasBackend(cfg, args)
     raise ValueError(f"unknown backend {name!r} (numpy or keras)")
