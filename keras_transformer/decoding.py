@@ -20,9 +20,10 @@ def _compiled(model):
         def encode(src):
             return model.encode(src, training=False)
 
-        @tf.function(input_signature=[spec, mem_spec, spec])
-        def next_token(prefix, memory, src):
+        @tf.function(input_signature=[spec, mem_spec, spec, tf.TensorSpec((None,), tf.bool)])
+        def next_token(prefix, memory, src, banned):
             logits = model.decode(prefix, memory, src, training=False)[:, -1]
+            logits = tf.where(banned, tf.constant(-np.inf, logits.dtype), logits)
             return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
         fns = model._greedy_fns = (encode, next_token)
@@ -31,9 +32,9 @@ def _compiled(model):
 
 def greedy_decode(model, src_ids, start_id, eos_id, max_len):
     """Pick argmax tokens one at a time until every sequence has emitted `eos_id` or `max_len`
-    tokens are out. Returns int64 ids (B, L <= max_len) without <start>; a sequence that ended
-    is padded with pad_id after its <eos> (and the pad is fed back for it, as the NumPy
-    reference does)."""
+    tokens are out; <pad> and <start> are never chosen. Returns int64 ids (B, L <= max_len)
+    without <start>; a sequence that ended is padded with pad_id after its <eos> (and the pad
+    is fed back for it). Same rules as numpy_transformer.decoding.greedy_decode."""
     cfg = model.cfg
     src_ids = check_ids(np.asarray(src_ids), cfg.src_vocab_size, cfg.max_len, "src_ids")
     if not 1 <= max_len <= cfg.max_len:
@@ -46,12 +47,15 @@ def greedy_decode(model, src_ids, start_id, eos_id, max_len):
     encode, next_token = _compiled(model)
     src = tf.constant(src_ids, tf.int32)
     memory = encode(src)
+    banned = np.zeros(cfg.tgt_vocab_size, bool)
+    banned[[cfg.pad_id, start_id]] = True
+    banned = tf.constant(banned)
     B, pad = src_ids.shape[0], cfg.pad_id
     out = np.full((B, max_len), pad, dtype=np.int64)
     done = np.zeros(B, bool)
     for t in range(max_len):
         prefix = np.concatenate([np.full((B, 1), start_id, np.int64), out[:, :t]], axis=1)
-        tok = next_token(tf.constant(prefix, tf.int32), memory, src).numpy().astype(np.int64)
+        tok = next_token(tf.constant(prefix, tf.int32), memory, src, banned).numpy().astype(np.int64)
         tok = np.where(done, pad, tok)
         out[:, t] = tok
         done |= tok == eos_id

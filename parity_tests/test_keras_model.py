@@ -194,27 +194,21 @@ def test_padding_is_invisible(dtype):
 
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_greedy_decode_matches_numpy(norm_first):
-    """keras_transformer.greedy_decode against a NumPy loop that re-runs Transformer.forward on
-    the growing prefix (float64, so no argmax can flip on a rounding tie)."""
+    """keras_transformer.greedy_decode against numpy_transformer.decoding.greedy_decode, both
+    the book's re-run-the-decoder way and the key/value-cached one (float64, so no argmax can
+    flip on a rounding tie)."""
+    from numpy_transformer.decoding import greedy_decode as numpy_greedy
     cfg = small_cfg("float64", norm_first, 2)
     npm, km = pair(cfg, seed=4)
     src, _, _ = make_batch(cfg, seed=4)
-    start, eos, max_len = 1, 2, 8
-    B = src.shape[0]
-    ref = np.full((B, max_len), cfg.pad_id, np.int64)
-    done = np.zeros(B, bool)
-    for t in range(max_len):
-        prefix = np.concatenate([np.full((B, 1), start), ref[:, :t]], axis=1)
-        tok = np.where(done, cfg.pad_id, npm.forward(src, prefix)[:, -1].argmax(-1))
-        ref[:, t] = tok
-        done |= tok == eos
-        if done.all():
-            ref = ref[:, : t + 1]
-            break
+    start, eos, max_len = 1, 7, 8  # eos 7: a token these weights do emit, at different steps per row
     got = kt.greedy_decode(km, src, start, eos, max_len)
-    assert got.dtype == np.int64
-    np.testing.assert_array_equal(got, ref)
+    assert np.any(got == eos)  # the early-stop / pad-after-<eos> path is exercised
+    assert got.dtype == np.int64 and got.shape[0] == src.shape[0] and got.shape[1] <= max_len
+    for use_cache in (False, True):
+        np.testing.assert_array_equal(got, numpy_greedy(npm, src, start, eos, max_len, use_cache=use_cache))
     assert len(set(got.ravel().tolist())) > 1  # not a degenerate constant output
+    assert not np.any(got[:, 0] == cfg.pad_id) and not np.any(got == start)
 
 
 def test_decoder_uses_three_distinct_norms():
