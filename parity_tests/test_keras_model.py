@@ -96,6 +96,7 @@ def test_forward_loss_and_every_gradient(cfg):
     assert k_logits.dtype == dtype and all(v.dtype == dtype for v in vmap.values())
     check_forward("model logits", k_logits.numpy(), logits, dtype, label)
     check_forward("masked loss (label smoothing 0.1)", float(k_loss), loss, dtype, label)
+    book_tol = 2e-4 if cfg.d_model >= 512 else None  # see the float64 reference below
     n = np.sum(lab != cfg.pad_id)  # same number of hits (the Keras metric is float32)
     assert round(float(kt.masked_accuracy(lab, k_logits, cfg.pad_id)) * n) == round(
         masked_accuracy(logits, lab, cfg.pad_id) * n)
@@ -110,22 +111,24 @@ def test_forward_loss_and_every_gradient(cfg):
             check_abs(f"model d{k} (=0, NumPy)", grads[k], 0 * grads[k], tol, dtype, label,
                       group="d wk.bias = 0 (NumPy)")
         else:
-            check_grad(f"model d{k}", k_grads[k], grads[k], dtype, label, group="model d(every param)")
-    if cfg.d_model >= 512 and not cfg.norm_first:
-        # At book size the float32 gradients of the deepest attention projections differ by up
-        # to ~6e-5 between the backends. That is float32 rounding, not a modelling difference:
-        # against the same weights run by the NumPy model in float64, NumPy float32 and Keras
-        # float32 are both off by that much (recorded here, same 1e-4 tolerance; post-LN only,
-        # to save time).
+            check_grad(f"model d{k}", k_grads[k], grads[k], dtype, label, tol=book_tol,
+                       group="model d(every param)" + (", book size" if book_tol else ""))
+    if cfg.d_model >= 512:
+        # Why 2e-4 above at book size: the worst-conditioned tensors (post-LN, the last decoder
+        # layer's self-attention wq/wk) come out of *each* float32 backend ~4-5e-5 away from the
+        # exact (float64) gradient, so the two float32 results can be up to the sum apart
+        # (8e-5 observed). What matters is that Keras is as close to the exact answer as the
+        # NumPy float32 model is; that is checked here at the brief's 1e-4, against the NumPy
+        # model run in float64 on the same weights.
         truth = Transformer(cfg.replace(dtype="float64"))
         truth.load_state_dict(npm.state_dict())
         _, d64 = masked_cross_entropy(truth.forward(src, tgt), lab, cfg.pad_id, SMOOTHING)
         g64 = truth.backward(d64)
         for k in (k for k in grads if not k.endswith("wk.bias")):
             check_grad(f"model d{k} Keras f32 vs NumPy f64", k_grads[k], g64[k], dtype, label,
-                       group="model d(every param) Keras f32 vs NumPy f64")
+                       group="model d(every param), book size, Keras f32 vs NumPy f64")
             check_grad(f"model d{k} NumPy f32 vs NumPy f64", grads[k], g64[k], dtype, label,
-                       group="model d(every param) NumPy f32 vs NumPy f64")
+                       group="model d(every param), book size, NumPy f32 vs NumPy f64")
 
 
 @pytest.mark.parametrize("cfg", [c for c in CONFIGS if c.values[0].d_model < 512])
