@@ -136,6 +136,9 @@ def _to_ascii(s: str) -> str:
     return _strip_marks(s.translate(_ASCII_FOLD)).encode("ascii", "ignore").decode("ascii")
 
 
+_LONE_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
+
+
 def clean_sentence(s: str, lang: str, umlauts: str = "keep") -> str:
     """The book's cleaning, with its bugs fixed (see the module docstring).
 
@@ -176,6 +179,8 @@ def clean_sentence(s: str, lang: str, umlauts: str = "keep") -> str:
         s = _to_ascii(s)
     elif umlauts == "translit":
         s = transliterate_german(s)
+    # folding can drop the letter beside a kept apostrophe ("0'ф" -> "0'"): drop it then too
+    s = _LONE_APOSTROPHE.sub("", s)
     return _WS.sub(" ", s).strip()
 
 

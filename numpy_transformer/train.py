@@ -94,7 +94,10 @@ def make_backend(name, cfg, args):
         import os
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's start-up chatter
         from keras_transformer.training import KerasBackend   # lazy: only the CLI crosses the wall
-        return KerasBackend(cfg, args)
+        from .model import init_params
+        backend = KerasBackend(cfg, args)
+        backend.set_weights(init_params(cfg, args.seed))   # the same start as a NumPy run of this seed
+        return backend
     raise ValueError(f"unknown backend {name!r} (numpy or keras)")
 
 
