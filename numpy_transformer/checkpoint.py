@@ -10,34 +10,16 @@ Layout of a run directory:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .config import TransformerConfig, check_state_dict
+from .fileio import atomic_write
 from .tokenizer import Tokenizer
 
 FORMAT, VERSION = "numpy-transformer-checkpoint", "1"
 CHECKPOINT = "checkpoint.safetensors"
-
-
-def atomic_write(path, write):
-    """Call write(tmp_path) on a temporary file beside `path`, then rename it over `path`
-    (os.replace is atomic on POSIX and Windows): readers see the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path, obj):

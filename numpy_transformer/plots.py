@@ -6,7 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .checkpoint import atomic_write  # noqa: E402
+from .fileio import atomic_write  # noqa: E402
 
 
 def plot_curves(histories, path, labels=None):

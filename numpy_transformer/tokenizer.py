@@ -10,13 +10,13 @@ Standard library and NumPy only.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from .fileio import atomic_write
 
 __all__ = ["Tokenizer", "PAD", "UNK", "START", "EOS", "SPECIALS", "FORMAT", "FORMAT_VERSION"]
 
@@ -202,19 +202,7 @@ class Tokenizer:
         """Write JSON atomically: a temporary file in the same directory, then os.replace."""
         path = Path(path)
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
     @classmethod
     def load(cls, path) -> "Tokenizer":

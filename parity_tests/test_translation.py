@@ -35,6 +35,12 @@ def test_run_directory_contents(trained):
     for name in ("checkpoint.safetensors", "src_tokenizer.json", "tgt_tokenizer.json", "history.json",
                  "curves.png", "eval_test.json"):
         assert (trained / name).exists(), name
+    import os
+    umask = os.umask(0)
+    os.umask(umask)
+    # atomic writes go through mkstemp (mode 0600): the result must still get the usual mode
+    assert (trained / "checkpoint.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (trained / "src_tokenizer.json").stat().st_mode & 0o777 == 0o666 & ~umask
     hist = json.loads((trained / "history.json").read_text())
     assert [h["epoch"] for h in hist] == [1, 2]
     assert all(np.isfinite(h[k]) for h in hist for k in ("train_loss", "val_loss", "val_acc"))
