@@ -210,3 +210,16 @@ def test_decoder_layer_with_masks_and_dropout(norm_first):
     for k in ("self_attn.wk.bias", "cross_attn.wk.bias"):
         inputs.pop(k)
     gradcheck(lambda: _loss(run()[0], R), inputs, analytic, tol=TOL)
+
+
+def test_attention_on_plain_2d_arrays_matches_the_formula():
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 2))
+    from numpy_transformer import scaled_dot_product_attention
+    out, w = scaled_dot_product_attention(q, k, v, causal_mask(5)[:3])
+    s = q @ k.T / 2.0                          # sqrt(d_k) = 2
+    s[np.triu(np.ones((3, 5), bool), 1)] = -np.inf
+    ref_w = np.exp(s - s.max(1, keepdims=True))
+    ref_w /= ref_w.sum(1, keepdims=True)
+    np.testing.assert_allclose(w, ref_w, rtol=1e-14)
+    np.testing.assert_allclose(out, ref_w @ v, rtol=1e-13)

@@ -160,3 +160,21 @@ def test_embedded_corpus_is_learned_well(tmp_path):
     assert main(["train", "--run-dir", str(run), "--epochs", "4", "--d-model", "64", "--d-ff", "256"]) == 0
     result = json.loads((run / "eval_test.json").read_text())
     assert result["sentences"] == 600 and result["bleu"] >= 60, result["bleu"]
+
+
+def test_ctrl_c_keeps_the_last_completed_epoch(tmp_path, small_tsv, monkeypatch, capsys):
+    import numpy_transformer.train as train_mod
+    run = tmp_path / "f"
+    calls = {"n": 0}
+    real = train_mod.NumpyBackend.train_step
+
+    def interrupted(self, batch, rng):
+        calls["n"] += 1
+        if calls["n"] > 10:                 # in epoch 2 (8 steps per epoch)
+            raise KeyboardInterrupt
+        return real(self, batch, rng)
+
+    monkeypatch.setattr(train_mod.NumpyBackend, "train_step", interrupted)
+    assert main(["train", "--data", str(small_tsv), "--run-dir", str(run), "--epochs", "3", *TINY]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert load_checkpoint(run)["meta"]["epoch"] == 1
