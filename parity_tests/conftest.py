@@ -8,3 +8,15 @@ def rng():
 
 # NumPy-vs-Keras parity report (table at session end; markdown too if PARITY_REPORT is set)
 from parity_report import parity_report, pytest_terminal_summary  # noqa: E402,F401
+
+# the smallest translation model the CLI trains in tests (seconds per epoch on 300 pairs)
+TINY = ["--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="session")
+def small_tsv(tmp_path_factory):
+    """300 pairs of the embedded corpus as a deu.txt-style file (CRLF line ends)."""
+    from numpy_transformer.corpus import default_corpus
+    path = tmp_path_factory.mktemp("data") / "pairs.tsv"
+    path.write_text("".join(f"{en}\t{de}\r\n" for en, de in default_corpus()[:300]), encoding="utf-8")
+    return path

@@ -8,17 +8,9 @@ pytest.importorskip("safetensors", reason="checkpoints need the [train] extra")
 
 from numpy_transformer.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.cli import main  # noqa: E402
-from numpy_transformer.corpus import default_corpus  # noqa: E402
 from numpy_transformer.translate import Translator  # noqa: E402
 
-TINY = ["--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1", "--batch-size", "32"]
-
-
-@pytest.fixture(scope="module")
-def small_tsv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "pairs.tsv"
-    path.write_text("".join(f"{en}\t{de}\n" for en, de in default_corpus()[:300]), encoding="utf-8")
-    return path
+from conftest import TINY  # noqa: E402
 
 
 def test_numpy_checkpoint_translates_identically_in_keras(tmp_path, small_tsv):

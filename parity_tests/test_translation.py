@@ -14,14 +14,7 @@ from numpy_transformer.corpus import default_corpus  # noqa: E402
 from numpy_transformer.train import NumpyBackend, TrainArgs, TrainingDiverged, fit  # noqa: E402
 from numpy_transformer.translate import Translator  # noqa: E402
 
-TINY = ["--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1", "--batch-size", "32"]
-
-
-@pytest.fixture(scope="module")
-def small_tsv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "pairs.tsv"
-    path.write_text("".join(f"{en}\t{de}\r\n" for en, de in default_corpus()[:300]), encoding="utf-8")
-    return path
+from conftest import TINY  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,205 @@
+"""Tests of the benchmark harness (benchmarks/): the analytic FLOP counter against a hand
+count and against the matmuls the NumPy model actually performs, the statistics and the
+interleaving, the targets, and end-to-end runs on the tiny config writing JSON/markdown."""
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import cli, configs, flops, machine, plots, report
+from benchmarks.timing import Skip, run_interleaved, summarize
+from numpy_transformer import Transformer, TransformerConfig
+from numpy_transformer.decoding import greedy_decode
+
+
+def tiny_cfg(**kw):
+    base = dict(src_vocab_size=5, tgt_vocab_size=6, d_model=4, num_heads=2, d_ff=8, num_layers=1, max_len=8,
+                dropout=0.0)
+    return TransformerConfig(**{**base, **kw})
+
+
+def test_forward_flops_hand_count():
+    # d=4, d_ff=8, 1+1 layers, V_tgt=6, B=1, S=2, T=3; every GEMM 2·m·n·k:
+    # encoder: Q,K,V 3·(2·2·4·4)=192, QKᵀ 2·2·2·4=32, PV 32, W_o 2·2·4·4=64, FFN 2·(2·2·4·8)=256 -> 576
+    # decoder self: QKV 3·(2·3·4·4)=288, QKᵀ 2·3·3·4=72, PV 72, W_o 96 -> 528
+    # decoder cross: Q 96, K,V 2·(2·2·4·4)=128, QKᵀ 2·3·2·4=48, PV 48, W_o 96 -> 416; FFN 2·(2·3·4·8)=384
+    # output layer 2·3·4·6 = 144;  total 576 + 528 + 416 + 384 + 144 = 2048
+    shape = configs.Shape(1, 2, 3)
+    assert flops.forward(tiny_cfg(), shape) == 2048
+    assert flops.workload_flops("train_step", tiny_cfg(), shape) == 3 * 2048
+    # two layers double everything but the output layer
+    assert flops.forward(tiny_cfg(num_layers=2), shape) == 2 * (2048 - 144) + 144
+
+
+class MatmulCounter:
+    """Wraps np.matmul and adds 2·m·n·k (times the broadcast batch) for every call."""
+
+    def __init__(self, monkeypatch):
+        self.total, self.calls, orig = 0, 0, np.matmul
+
+        def counting(a, b, *args, **kw):
+            a_, b_ = np.asarray(a), np.asarray(b)
+            A = a_.shape if a_.ndim > 1 else (1,) + a_.shape
+            Bs = b_.shape if b_.ndim > 1 else b_.shape + (1,)
+            batch = np.broadcast_shapes(A[:-2], Bs[:-2])
+            assert A[-1] == Bs[-2]
+            self.total += 2 * int(np.prod(batch, dtype=np.int64)) * A[-2] * Bs[-1] * A[-1]
+            self.calls += 1
+            return orig(a, b, *args, **kw)
+        monkeypatch.setattr(np, "matmul", counting)
+
+    def take(self):
+        t, self.total = self.total, 0
+        return t
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_flops_equal_the_matmuls_the_numpy_model_performs(monkeypatch, norm_first):
+    cfg = TransformerConfig(src_vocab_size=11, tgt_vocab_size=13, d_model=8, num_heads=2, d_ff=12, num_layers=2,
+                            max_len=10, norm_first=norm_first)
+    shape = configs.Shape(3, 5, 4)
+    src, tgt, _, dlogits = configs.make_batch(cfg, shape)
+    model = Transformer(cfg)
+    model.load_state_dict(configs.shared_state(cfg))
+    counter = MatmulCounter(monkeypatch)
+    model.forward(src, tgt, training=True)
+    assert counter.calls > 0, "the model no longer calls np.matmul: update this test's counter"
+    fwd = counter.take()
+    assert fwd == flops.forward(cfg, shape)
+    model.backward(dlogits)
+    assert fwd + counter.take() == flops.forward_backward(cfg, shape)
+    L = 6
+    assert greedy_decode(model, src, configs.START_ID, configs.EOS_ID, L, use_cache=True).shape[1] == L
+    assert counter.take() == flops.decode(cfg, 3, 5, L, "cache")
+    greedy_decode(model, src, configs.START_ID, configs.EOS_ID, L, use_cache=False)
+    assert counter.take() == flops.decode(cfg, 3, 5, L, "nocache")
+
+
+def test_decode_flop_modes_order():
+    cfg, S, L = configs.PRESETS["book"].cfg, 7, 12
+    c, n, a, p = (flops.decode(cfg, 64, S, L, m) for m in ("cache", "nocache", "nocache_all", "padded"))
+    assert c < n < a < p
+    with pytest.raises(ValueError):
+        flops.decode(cfg, 64, S, L, "beam")
+
+
+def test_summarize_matches_percentiles():
+    s = summarize([5.0, 1.0, 4.0, 2.0, 3.0])
+    assert (s["median_s"], s["q1_s"], s["q3_s"], s["min_s"], s["max_s"], s["n"]) == (3.0, 2.0, 4.0, 1.0, 5.0, 5)
+    assert s["iqr_s"] == 2.0 and s["rel_iqr"] == pytest.approx(2 / 3)
+
+
+def test_interleaving_is_round_robin_and_isolates_failures():
+    calls = []
+
+    def make(name):
+        return lambda: calls.append(name) or name
+
+    def broken():
+        raise RuntimeError("boom")
+
+    def skipped():
+        raise Skip("no GPU")
+    fns = {"a": make("a"), "b": make("b"), "c": make("c"), "bad": broken, "gpu": skipped}
+    res = run_interleaved(fns, reps=3, warmup=2)
+    assert calls[:6] == ["a", "a", "b", "b", "c", "c"]          # warm-up first, per implementation
+    assert calls[6:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # rotated round-robin
+    assert res["_order"] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
+    assert res["a"]["status"] == "ok" and len(res["a"]["times_s"]) == 3 and res["a"]["output"] == "a"
+    assert res["bad"]["status"].startswith("failed: RuntimeError") and res["bad"]["times_s"] == []
+    assert res["gpu"]["status"] == "skipped: no GPU"
+
+
+def _row(impl, workload, times, **kw):
+    return {"config": "book", "workload": workload, "impl": impl, "status": "ok", "times_s": times,
+            "median_s": float(np.median(times)), **kw}
+
+
+def test_targets_ratios_and_pass_fail():
+    rows = [_row("numpy", "train_step", [2.0, 2.2, 1.8], mfu=0.4, gflops_per_s=80.0,
+                 memory={"status": "ok", "model_peak_mb": 600.0, "peak_rss_mb": 650.0}),
+            _row("keras-graph", "train_step", [1.0, 1.0, 1.0],
+                 memory={"status": "ok", "model_peak_mb": 800.0, "peak_rss_mb": 1400.0}),
+            _row("numpy", "decode", [1.0, 1.0, 1.0]), _row("numpy-nocache", "decode", [5.0, 4.0, 6.0]),
+            _row("keras-graph", "decode", [0.5, 0.5, 0.5])]
+    t = {x["key"]: x for x in report.compute_targets(rows)}
+    assert t["train_vs_keras_graph"]["value"] == pytest.approx(2.0) and t["train_vs_keras_graph"]["passed"] is False
+    assert t["numpy_train_mfu"]["value"] == 0.4 and t["numpy_train_mfu"]["passed"] is True
+    assert t["kv_cache_speedup"]["value"] == 5.0 and t["kv_cache_speedup"]["passed"] is True
+    assert t["kv_cache_vs_keras"]["value"] == 0.5 and t["kv_cache_vs_keras"]["passed"] is False
+    assert t["train_memory_vs_keras"]["value"] == 0.75 and t["train_memory_vs_keras"]["passed"] is True
+    md = "\n".join(report.targets_markdown(list(t.values())))
+    assert md.count("✅ pass") == 3 and md.count("❌ fail") == 2
+    assert all(x["value"] is None for x in report.compute_targets(rows[:1], config="small"))
+
+
+def test_sweep_plot_writes_a_png(tmp_path):
+    rows = [{"sweep": "batch", "x": x, "impl": i, "workload": "train_step", "status": "ok", "median_s": m,
+             "q1_s": 0.9 * m, "q3_s": 1.1 * m} for x in (4, 16) for i, m in (("numpy", 0.01 * x), ("keras-graph", 0.02 * x))]
+    name = plots.sweep_plot(rows, "batch", str(tmp_path / "sweep_batch.png"))
+    data = (tmp_path / name).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 200_000
+    assert plots.sweep_plot(rows, "seq", str(tmp_path / "none.png")) is None
+
+
+def test_quick_defaults():
+    o = cli.parse_args(["--quick"])
+    assert o.configs == ["tiny", "small"] and o.reps == 3 and o.sweep_backends == ["numpy", "keras-graph"]
+    o = cli.parse_args(["--backends", "numpy,keras", "--reps", "12"])
+    assert o.backends == ["numpy", "keras-eager", "keras-graph", "keras-xla"] and o.reps == 12
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--backends", "torch"])
+
+
+def _run(tmp_path, *args):
+    try:
+        assert cli.main(["--configs", "tiny", "--reps", "2", "--warmup", "1", "--sweeps", "none",
+                         "--out", str(tmp_path), *args]) == 0
+    finally:
+        machine.unpin()
+    result = json.loads((tmp_path / "results.json").read_text())
+    md = (tmp_path / "results.md").read_text()
+    return result, md
+
+
+def test_end_to_end_tiny_numpy(tmp_path):
+    result, md = _run(tmp_path, "--backends", "numpy", "--memory-workloads", "train_step", "--profile", "tiny")
+    rows = {(r["workload"], r["impl"]): r for r in result["rows"]}
+    assert set(rows) == {("forward", "numpy"), ("fwd_bwd", "numpy"), ("train_step", "numpy"),
+                         ("decode", "numpy"), ("decode", "numpy-nocache")}
+    p = configs.PRESETS["tiny"]
+    for (w, impl), r in rows.items():
+        assert r["status"] == "ok" and len(r["times_s"]) == 2 and r["median_s"] > 0
+        assert r["flops"] == flops.workload_flops(w, p.cfg, p.shape, "nocache" if "nocache" in impl else "cache")
+        assert r["gflops_per_s"] == pytest.approx(r["flops"] / r["median_s"] / 1e9)
+    assert rows[("decode", "numpy-nocache")]["tokens_agree_with_numpy"] == 1.0
+    assert rows[("decode", "numpy")]["decoded_len"] == p.shape.tgt_len
+    mem = rows[("train_step", "numpy")]["memory"]
+    assert mem["status"] == "ok" and mem["model_peak_mb"] > 0 and mem["peak_rss_mb"] > mem["model_peak_mb"]
+    assert result["gemm_peak"]["peak_gflops"] > 0 and result["meta"]["threads"] >= 1
+    assert result["meta"]["machine"]["numpy"] == np.__version__
+    assert "## Targets" in md and "| tiny | train_step | numpy |" in md
+    assert "not run" not in md and "n/a" in md    # the targets need the book config
+    prof = (tmp_path / result["profile"]["file"]).read_text()
+    assert "matmul" in prof and len(result["profile"]["top"]) >= 10
+
+
+def test_end_to_end_tiny_keras(tmp_path):
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("keras")
+    result, md = _run(tmp_path, "--backends", "numpy,keras-eager,keras-graph,keras-gpu,numpy-cupy",
+                      "--workloads", "train_step,decode", "--memory-workloads", "none", "--profile", "none",
+                      "--decode-backends", "numpy,keras-eager,keras-graph,keras-xla,gpu")
+    rows = {(r["workload"], r["impl"]): r for r in result["rows"]}
+    assert ("train_step", "keras-xla") not in rows
+    assert rows[("decode", "keras-xla")]["status"] == "ok"
+    assert rows[("decode", "keras-xla")]["tokens_agree_with_numpy"] >= 0.9
+    assert rows[("decode", "keras-eager")]["tokens_agree_with_numpy"] >= 0.9
+    for w in ("train_step", "decode"):
+        for impl in ("keras-eager", "keras-graph"):
+            assert rows[(w, impl)]["status"] == "ok", rows[(w, impl)]["status"]
+        assert rows[(w, "keras-gpu")]["status"].startswith("skipped") or result["meta"]["machine"]["gpus"]
+        assert rows[(w, "numpy-cupy")]["status"].startswith(("skipped", "ok", "failed"))
+    assert rows[("decode", "keras-graph")]["tokens_agree_with_numpy"] >= 0.9
+    assert rows[("decode", "keras-graph")]["flops"] == flops.decode(configs.PRESETS["tiny"].cfg, 8, 7, 12, "nocache_all")
+    assert "| tiny | decode | keras-graph |" in md
