@@ -1,0 +1,151 @@
+"""The Keras model's workloads as zero-argument callables: eager, graph (tf.function) and XLA
+(tf.function(jit_compile=True)); with a GPU also graph mode on the GPU."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .configs import EOS_ID, START_ID
+
+MODES = ("keras-eager", "keras-graph", "keras-xla")
+
+
+def _tf():
+    # decoding a 1-token prefix makes Keras warn about a softmax over an axis of size 1
+    warnings.filterwarnings("ignore", message="You are using a softmax over axis")
+    import keras
+    import tensorflow as tf
+
+    import keras_transformer as kt
+    return tf, keras, kt
+
+
+def make_model(cfg, state, device=None):
+    tf, _, kt = _tf()
+    with tf.device(device or "/CPU:0"):
+        km = kt.TransformerModel(cfg)
+        km.build()
+        km.load_state_dict(state)
+    return km
+
+
+def _compile(fn, mode):
+    tf, _, _ = _tf()
+    if mode == "keras-eager":
+        return fn
+    return tf.function(fn, jit_compile=(mode == "keras-xla"))
+
+
+def _banned(cfg):
+    tf, _, _ = _tf()
+    b = np.zeros(cfg.tgt_vocab_size, bool)
+    b[[cfg.pad_id, START_ID]] = True   # the decoders never emit <pad>/<start>
+    return tf.constant(b)
+
+
+def _greedy_loop(next_token, B, L, pad):
+    """The host-side loop shared by the eager and XLA decoders (same rules as the library's
+    greedy_decode; <eos> never wins here, see configs.shared_state)."""
+    out = np.full((B, L), pad, np.int64)
+    done = np.zeros(B, bool)
+    for t in range(L):
+        tok = np.where(done, pad, next_token(out, t))
+        out[:, t] = tok
+        done |= tok == EOS_ID
+        if done.all():
+            return out[:, : t + 1]
+    return out
+
+
+def _decoders(km, src, L, mode):
+    tf, _, kt = _tf()
+    cfg, B, pad = km.cfg, src.shape[0], km.cfg.pad_id
+    s = tf.constant(src, tf.int32)
+    banned = _banned(cfg)
+    start = np.full((B, 1), START_ID, np.int64)
+    if mode == "keras-graph":   # the library's decoder: a tf.function with dynamic shapes
+        return lambda: kt.greedy_decode(km, src, START_ID, EOS_ID, L)
+    if mode == "keras-eager":
+        def eager():
+            memory = km.encode(s, training=False)
+
+            def next_token(out, t):
+                prefix = tf.constant(np.concatenate([start, out[:, :t]], axis=1), tf.int32)
+                logits = km.decode(prefix, memory, s, training=False)[:, -1]
+                logits = tf.where(banned, tf.cast(-np.inf, logits.dtype), logits)
+                return tf.argmax(logits, axis=-1).numpy()
+            return _greedy_loop(next_token, B, L, pad)
+        return eager
+
+    # XLA needs static shapes: the prefix is always L long, pad-filled after position t (the
+    # causal and padding masks hide those keys), and the logits are read at position t
+    encode = tf.function(lambda x: km.encode(x, training=False), jit_compile=True)
+
+    @tf.function(jit_compile=True)
+    def step(prefix, t, memory):
+        logits = tf.gather(km.decode(prefix, memory, s, training=False), t, axis=1)
+        logits = tf.where(banned, tf.cast(-np.inf, logits.dtype), logits)
+        return tf.argmax(logits, axis=-1)
+
+    def xla():
+        memory = encode(s)
+
+        def next_token(out, t):
+            prefix = tf.constant(np.concatenate([start, out[:, : L - 1]], axis=1), tf.int32)
+            return step(prefix, tf.constant(t, tf.int32), memory).numpy()
+        return _greedy_loop(next_token, B, L, pad)
+    return xla
+
+
+def workloads(km, workload, shape, data, modes=MODES, device=None):
+    """{mode: callable} for one workload; each callable returns once the result is computed
+    (TF on CPU executes synchronously; loss/tokens are fetched to the host)."""
+    tf, keras, kt = _tf()
+    src, tgt, lab, dlogits = data
+    cfg = km.cfg
+    with tf.device(device or "/CPU:0"):
+        s, t, y = (tf.constant(a, tf.int32) for a in (src, tgt, lab))
+        dl = tf.constant(dlogits)
+    variables = km.trainable_variables
+    out = {}
+    for mode in modes:
+        if workload == "forward":
+            f = _compile(lambda a, b: km([a, b], training=False), mode)
+            call = (lambda f=f: f(s, t))
+        elif workload == "fwd_bwd":
+            def fb(a, b, d):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_sum(km([a, b], training=True) * d)   # dloss/dlogits = d
+                return tape.gradient(loss, variables)
+            f = _compile(fb, mode)
+            call = (lambda f=f: f(s, t, dl))
+        elif workload == "train_step":
+            opt = keras.optimizers.Adam(kt.WarmupSchedule(cfg.d_model, 4000), beta_1=0.9, beta_2=0.98,
+                                        epsilon=1e-9)
+            opt.build(variables)
+
+            def ts(a, b, c, opt=opt):
+                with tf.GradientTape() as tape:
+                    loss = kt.masked_loss(c, km([a, b], training=True), cfg.pad_id)
+                opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+                return loss
+            f = _compile(ts, mode)
+            call = (lambda f=f: float(f(s, t, y)))
+        elif workload == "decode":
+            call = _decoders(km, src, shape.tgt_len, mode)
+        else:
+            raise ValueError(f"unknown workload {workload!r}")
+        if device:
+            call = _on_device(call, device)
+        out[mode] = call
+    return out
+
+
+def _on_device(call, device):
+    tf, _, _ = _tf()
+
+    def run():
+        with tf.device(device):
+            return call()
+    return run

@@ -1,0 +1,103 @@
+"""Peak memory of one workload, measured in a fresh subprocess.
+
+tracemalloc sees only allocations made through Python's allocator hooks (NumPy's data
+buffers, but not BLAS work buffers, TensorFlow's allocator or XLA), so instead each
+(config, workload, implementation) runs in its own interpreter and the kernel's resident-set
+counters are read from /proc/self/status:
+
+  rss_import    VmRSS after the imports (Python + NumPy, plus TensorFlow/Keras for Keras);
+  rss_ready     VmRSS after building the model and one warm-up call (tracing/compilation,
+                optimizer slots, allocator caches);
+  peak          VmHWM over `steps` further calls; the high-water mark is reset just before
+                them (writing 5 to /proc/self/clear_refs), so build-time spikes do not count.
+
+Reported: peak_rss_mb (whole process), model_peak_mb = peak − rss_import (what the model,
+optimizer state, activations and runtime caches add on top of the libraries: the number to
+compare between backends) and step_peak_mb = peak − rss_ready (transient memory of a step).
+Without clear_refs (non-Linux) ru_maxrss is used and the reset is skipped (noted)."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _status_kb(key):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _child(spec):
+    from . import configs, machine
+    machine.pin_numpy_threads(spec["threads"])
+    impl, workload = spec["impl"], spec["workload"]
+    keras_impl = impl.startswith("keras")
+    if keras_impl:
+        machine.pin_tf_threads(spec["threads"])
+        from . import keras_backend
+        keras_backend._tf()   # TensorFlow, Keras and keras_transformer count as libraries
+    from . import np_backend
+    rss_import = _status_kb("VmRSS")
+    from numpy_transformer.config import TransformerConfig
+    cfg = TransformerConfig.from_dict(spec["cfg"])
+    shape = configs.Shape(**spec["shape"])
+    state = configs.shared_state(cfg)
+    data = configs.make_batch(cfg, shape)
+    if keras_impl:
+        fn = keras_backend.workloads(keras_backend.make_model(cfg, state), workload, shape, data, modes=(impl,))[impl]
+    else:
+        fn = np_backend.workloads(np_backend.make_model(cfg, state), workload, shape, data)[impl]
+    del state
+    fn()
+    rss_ready = _status_kb("VmRSS")
+    reset = _reset_peak()
+    for _ in range(spec.get("steps", 2)):
+        fn()
+    peak = _status_kb("VmHWM") if reset else None
+    if peak is None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # kB on Linux
+    mb = 1 / 1024
+    return {"peak_rss_mb": peak * mb, "rss_import_mb": rss_import * mb, "rss_ready_mb": rss_ready * mb,
+            "model_peak_mb": (peak - rss_import) * mb, "step_peak_mb": (peak - rss_ready) * mb,
+            "hwm_reset": reset, "steps": spec.get("steps", 2)}
+
+
+def measure(cfg, shape, workload, impl, threads, steps=2, timeout=600):
+    """Run the child for one implementation; returns its dict, or {"status": "failed: ..."}."""
+    spec = {"cfg": cfg.to_dict(), "shape": shape.to_dict(), "workload": workload, "impl": impl,
+            "threads": threads, "steps": steps}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
+    try:
+        p = subprocess.run([sys.executable, "-m", "benchmarks.memory", json.dumps(spec)], cwd=_ROOT, env=env,
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": f"failed: timeout after {timeout} s"}
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not lines:
+        tail = (p.stderr.strip().splitlines() or ["?"])[-1]
+        return {"status": f"failed: exit {p.returncode}: {tail[:200]}"}
+    return {"status": "ok", **json.loads(lines[-1])}
+
+
+if __name__ == "__main__":
+    print(json.dumps(_child(json.loads(sys.argv[1]))))

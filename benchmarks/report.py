@@ -1,0 +1,205 @@
+"""Targets (measured, with pass/fail against stated thresholds) and the markdown report."""
+from __future__ import annotations
+
+import numpy as np
+
+TARGET_CONFIG = "book"
+# (key, description, comparison, threshold, unit); the thresholds are the project's targets
+# (issue "Benchmarks"), measured here and reported as pass/fail, never asserted in tests
+TARGETS = (
+    ("train_vs_keras_graph", "NumPy training step time / Keras graph (tf.function) training step time",
+     "<=", 1.0, "x"),
+    ("numpy_train_mfu", "NumPy training step model FLOP utilisation vs the measured float32 GEMM peak",
+     ">=", 0.60, "%"),
+    ("kv_cache_speedup", "NumPy greedy decoding (12 tokens): no-cache time / KV-cache time", ">=", 5.0, "x"),
+    ("kv_cache_vs_keras", "Keras graph greedy decoding time / NumPy KV-cache decoding time", ">=", 1.0, "x"),
+    ("train_memory_vs_keras", "NumPy / Keras graph training-step peak memory (model_peak_mb)", "<=", 1.0, "x"),
+)
+
+
+def _find(rows, config, workload, impl):
+    for r in rows:
+        if (r["config"], r["workload"], r["impl"]) == (config, workload, impl) and "sweep" not in r:
+            return r
+    return None
+
+
+def paired_ratio(num, den):
+    """Median and quartiles of per-repetition time ratios num/den. Repetition r of both ran in
+    the same round of the interleaved loop, so the pairs share the machine's state."""
+    a, b = np.asarray(num["times_s"]), np.asarray(den["times_s"])
+    n = min(a.size, b.size)
+    if n == 0:
+        return None
+    q1, med, q3 = np.percentile(a[:n] / b[:n], [25, 50, 75])
+    return {"median": float(med), "q1": float(q1), "q3": float(q3), "n": int(n)}
+
+
+def compute_targets(rows, config=TARGET_CONFIG):
+    ok = lambda r: r is not None and r["status"] == "ok"  # noqa: E731
+    get = lambda w, i: _find(rows, config, w, i)  # noqa: E731
+    out = []
+    for key, desc, op, thr, unit in TARGETS:
+        value, detail = None, None
+        if key == "train_vs_keras_graph":
+            a, b = get("train_step", "numpy"), get("train_step", "keras-graph")
+            if ok(a) and ok(b):
+                detail = paired_ratio(a, b)
+                value = detail["median"]
+        elif key == "numpy_train_mfu":
+            a = get("train_step", "numpy")
+            if ok(a):
+                value = a.get("mfu")
+                detail = {"gflops_per_s": a.get("gflops_per_s")}
+        elif key == "kv_cache_speedup":
+            a, b = get("decode", "numpy-nocache"), get("decode", "numpy")
+            if ok(a) and ok(b):
+                detail = paired_ratio(a, b)
+                value = detail["median"]
+        elif key == "kv_cache_vs_keras":
+            a, b = get("decode", "keras-graph"), get("decode", "numpy")
+            if ok(a) and ok(b):
+                detail = paired_ratio(a, b)
+                value = detail["median"]
+        elif key == "train_memory_vs_keras":
+            a, b = get("train_step", "numpy"), get("train_step", "keras-graph")
+            ma, mb = (r.get("memory", {}) if r else {} for r in (a, b))
+            if ma.get("status") == "ok" and mb.get("status") == "ok":
+                value = ma["model_peak_mb"] / mb["model_peak_mb"]
+                detail = {"numpy_mb": ma["model_peak_mb"], "keras_graph_mb": mb["model_peak_mb"],
+                          "numpy_process_mb": ma["peak_rss_mb"], "keras_graph_process_mb": mb["peak_rss_mb"]}
+        passed = None if value is None else (value <= thr if op == "<=" else value >= thr)
+        out.append({"key": key, "description": desc, "op": op, "threshold": thr, "unit": unit,
+                    "value": value, "detail": detail, "passed": passed, "config": config})
+    return out
+
+
+def _fmt_val(v, unit):
+    if v is None:
+        return "n/a"
+    return f"{100 * v:.1f} %" if unit == "%" else f"{v:.2f}×"
+
+
+def targets_markdown(targets):
+    lines = ["| target | measured | threshold | result |", "|---|---|---|---|"]
+    for t in targets:
+        thr = f"{t['op']} {_fmt_val(t['threshold'], t['unit'])}"
+        meas = _fmt_val(t["value"], t["unit"])
+        d = t["detail"] or {}
+        if "q1" in d:
+            meas += f" (paired IQR {d['q1']:.2f}–{d['q3']:.2f}, n={d['n']})"
+        elif "numpy_mb" in d:
+            meas += f" ({d['numpy_mb']:.0f} MB vs {d['keras_graph_mb']:.0f} MB)"
+        elif d.get("gflops_per_s"):
+            meas += f" ({d['gflops_per_s']:.1f} GFLOP/s)"
+        res = "—" if t["passed"] is None else ("✅ pass" if t["passed"] else "❌ fail")
+        lines.append(f"| {t['description']} | {meas} | {thr} | {res} |")
+    return lines
+
+
+def _ms(s):
+    return "" if s is None else (f"{s * 1e3:.1f}" if s < 10 else f"{s * 1e3:.0f}")
+
+
+def _load(r):
+    o = r.get("other_processes_cores")
+    return "" if o is None else f"{o:.2f}"
+
+
+def contention(rows):
+    """Mean and max number of cores other processes kept busy during the comparisons."""
+    o = [r["other_processes_cores"] for r in rows if r.get("other_processes_cores") is not None]
+    return (float(np.mean(o)), float(np.max(o))) if o else (None, None)
+
+
+def results_table(rows):
+    lines = ["| config | workload | impl | median ms | IQR ms | min–max ms | first call s | GFLOP | GFLOP/s | MFU "
+             "| vs numpy | mem MB (model / process) | other load |", "|" + "---|" * 13]
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"| {r['config']} | {r['workload']} | {r['impl']} | {r['status']} |" + " |" * 9)
+            continue
+        ref = next((x for x in rows if x["status"] == "ok" and x["impl"] == "numpy"
+                    and (x["config"], x["workload"]) == (r["config"], r["workload"])), None)
+        rel = f"{r['median_s'] / ref['median_s']:.2f}×" if ref else ""
+        m = r.get("memory") or {}
+        mem = f"{m['model_peak_mb']:.0f} / {m['peak_rss_mb']:.0f}" if m.get("status") == "ok" else m.get("status", "")
+        lines.append(f"| {r['config']} | {r['workload']} | {r['impl']} | {_ms(r['median_s'])} | {_ms(r['iqr_s'])} | "
+                     f"{_ms(r['min_s'])}–{_ms(r['max_s'])} | {r['first_call_s']:.2f} | {r['flops'] / 1e9:.3g} | "
+                     f"{r['gflops_per_s']:.1f} | {100 * r['mfu']:.1f} % | {rel} | {mem} | {_load(r)} |")
+    return lines
+
+
+def sweep_table(rows, sweep):
+    rows = [r for r in rows if r.get("sweep") == sweep]
+    impls = list(dict.fromkeys(r["impl"] for r in rows))
+    xs = list(dict.fromkeys(r["x"] for r in rows))
+    wl = list(dict.fromkeys(r["workload"] for r in rows))
+    lines = []
+    for w in wl:
+        lines += [f"{w}, median ms (GFLOP/s):", "", "| " + sweep + " | " + " | ".join(impls) + " |",
+                  "|" + "---|" * (len(impls) + 1)]
+        for x in xs:
+            cells = []
+            for i in impls:
+                r = next((r for r in rows if (r["x"], r["impl"], r["workload"]) == (x, i, w)), None)
+                cells.append(f"{_ms(r['median_s'])} ({r['gflops_per_s']:.0f})" if r and r["status"] == "ok"
+                             else (r["status"] if r else ""))
+            lines.append(f"| {x} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def _contention_lines(rows, cores):
+    mean, mx = contention(rows)
+    if mean is None:
+        return []
+    line = (f"- other processes kept {mean:.2f} cores busy on average (max {mx:.2f}) during the timed comparisons "
+            "(from /proc/stat minus this process; column 'other load' per row)")
+    if mean > 0.2 * cores:
+        line += (f". **The machine was shared**: absolute times and the GEMM peak are lower than on an idle "
+                 "machine, and multi-threaded OpenBLAS suffers more from oversubscription than TensorFlow")
+    return [line]
+
+
+def markdown(result):
+    meta, gemm = result["meta"], result["gemm_peak"]
+    mi = meta["machine"]
+    blas = "; ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads, "
+                     f"{p.get('architecture')})" for p in meta["numpy_threadpools"])
+    tf = meta.get("tf_threads") or {}
+    L = [f"# numpy-transformer benchmarks ({'quick' if meta['quick'] else 'full'} run)", "",
+         f"`{meta['command']}` — {mi['date']}, {meta['duration_s']:.0f} s, git {mi['git_head']}"
+         + (" (numpy_transformer had uncommitted changes)" if mi.get("numpy_transformer_dirty") else ""), "",
+         "## Machine", "",
+         f"- CPU: {mi['cpu_model']}, {mi['cores_available']} cores available ({mi['logical_cpus']} logical), "
+         f"{mi['mem_total_gb']} GiB",
+         f"- threads: {meta['threads']} (NumPy BLAS via threadpoolctl: {blas}; TensorFlow intra_op "
+         f"{tf.get('intra_op')}, inter_op {tf.get('inter_op')})",
+         f"- Python {mi['python']}, NumPy {mi['numpy']}, TensorFlow {mi.get('tensorflow')}, Keras {mi.get('keras')}, "
+         f"CuPy {mi.get('cupy')}; GPUs: {mi.get('gpus') or 'none'}",
+         f"- float32 GEMM peak ({gemm['method']}): NumPy {gemm['numpy_gflops']:.1f} GFLOP/s"
+         + (f", TensorFlow {gemm['tf_gflops']:.1f} GFLOP/s" if "tf_gflops" in gemm else "")
+         + f"; MFU below is against {gemm['peak_gflops']:.1f} GFLOP/s",
+         f"- load average (1/5/15 min) at start {mi['loadavg_at_start']}, at end {meta['loadavg_at_end']}"
+         " (other processes share this machine: compare ratios within one table, not absolute times"
+         " across runs)", *_contention_lines(result["rows"], mi["cores_available"]), "",
+         f"## Targets ({TARGET_CONFIG} config, float32, {meta['threads']} threads)", "",
+         *targets_markdown(result["targets"]), "",
+         "Ratios of times are medians of per-repetition ratios (interleaved repetitions are paired).", "",
+         "## Results", "", *results_table([r for r in result["rows"] if "sweep" not in r]), ""]
+    sweeps = list(dict.fromkeys(r["sweep"] for r in result["rows"] if "sweep" in r))
+    if sweeps:
+        L += ["## Scaling sweeps (base: small config)", ""]
+        for s in sweeps:
+            L += [f"### {s}", "", *sweep_table(result["rows"], s), f"![{s}](sweep_{s}.png)", ""]
+    if result.get("profile"):
+        p = result["profile"]
+        L += ["## Profile of the NumPy training step", "",
+              f"{p['config']} config, {p['steps']} steps, {p['tool']}; full output in `{p['file']}`.", "",
+              "| function | tottime s | cumtime s | calls |", "|---|---|---|---|"]
+        L += [f"| `{h['function']}` | {h['tottime_s']:.3f} | {h['cumtime_s']:.3f} | {h['calls']} |"
+              for h in p["top"][:10]]
+        L.append("")
+    L += ["## Method", "", *(f"- {m}" for m in result["method"]), ""]
+    return "\n".join(L)

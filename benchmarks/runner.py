@@ -1,0 +1,193 @@
+"""Runs the comparisons: every selected implementation of one (config, workload) interleaved
+in one process, then the scaling sweeps, then per-implementation memory in subprocesses."""
+from __future__ import annotations
+
+import gc
+import sys
+import time
+
+import numpy as np
+
+from . import configs, flops, gpu, machine, memory
+from .timing import run_interleaved
+
+CPU_KERAS = ("keras-eager", "keras-graph", "keras-xla")
+ALL_BACKENDS = ("numpy",) + CPU_KERAS + ("keras-gpu", "numpy-cupy")
+WORKLOADS = ("forward", "fwd_bwd", "train_step", "decode")
+DECODE_MODE = {"numpy": "cache", "numpy-cupy": "cache", "numpy-nocache": "nocache",
+               "numpy-nocache-cupy": "nocache", "keras-eager": "nocache_all", "keras-graph": "nocache_all",
+               "keras-gpu": "nocache_all", "keras-xla": "padded"}
+
+
+_T0 = time.time()
+
+
+def log(msg):
+    print(f"[{time.time() - _T0:6.0f} s] {msg}", file=sys.stderr, flush=True)
+
+
+def keras_missing():
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+        import keras_transformer  # noqa: F401
+    except ImportError as e:
+        return f"keras not available ({e})"
+    return None
+
+
+class Models:
+    """One NumPy and one Keras model per preset, built from the same shared state."""
+
+    def __init__(self, preset):
+        self.preset, self.state = preset, configs.shared_state(preset.cfg)
+        self._np = self._keras = None
+
+    def numpy(self):
+        if self._np is None:
+            from . import np_backend
+            self._np = np_backend.make_model(self.preset.cfg, self.state)
+        return self._np
+
+    def keras(self):
+        if self._keras is None:
+            from . import keras_backend
+            self._keras = keras_backend.make_model(self.preset.cfg, self.state)
+        return self._keras
+
+
+def _skip(reason):
+    from .timing import Skip
+
+    def run():
+        raise Skip(reason)
+    return run
+
+
+def implementations(models, workload, backends, data):
+    """{impl name: callable} for the selected backends (decode's numpy gives two)."""
+    preset, fns = models.preset, {}
+    if "numpy" in backends:
+        from . import np_backend
+        fns.update(np_backend.workloads(models.numpy(), workload, preset.shape, data))
+    modes = [b for b in CPU_KERAS if b in backends]
+    if modes:
+        reason = keras_missing()
+        if reason:
+            fns.update({m: _skip(reason) for m in modes})
+        else:
+            from . import keras_backend
+            fns.update(keras_backend.workloads(models.keras(), workload, preset.shape, data, modes=modes))
+    if "keras-gpu" in backends:
+        fns.update(gpu.keras_gpu(preset.cfg, models.state, workload, preset.shape, data))
+    if "numpy-cupy" in backends:
+        fns.update(gpu.numpy_cupy(preset.cfg, models.state, workload, preset.shape, data))
+    return fns
+
+
+def _agreement(outputs, ref="numpy"):
+    """Fraction of decoded tokens equal to the NumPy KV-cache decoder's, per implementation."""
+    r = outputs.get(ref)
+    if r is None:
+        return {}
+    r = np.asarray(r)
+    out = {}
+    for name, o in outputs.items():
+        if o is None or name == ref:
+            continue
+        o = np.asarray(o if not hasattr(o, "get") else o.get())
+        out[name] = float(np.mean(o == r)) if o.shape == r.shape else 0.0
+    return out
+
+
+def compare(models, workload, backends, opts, peak_gflops, extra=None):
+    """Time every implementation of one workload, interleaved. Returns result rows."""
+    preset = models.preset
+    cfg, shape = preset.cfg, preset.shape
+    data = configs.make_batch(cfg, shape)
+    fns = implementations(models, workload, backends, data)
+    load_before, cpu0, t0 = machine.loadavg(), machine.cpu_sample(), time.time()
+    res = run_interleaved(fns, opts.reps, opts.warmup, opts.cooldown, log=log)
+    other = machine.foreign_cpu(cpu0, machine.cpu_sample(), time.time() - t0)
+    agree = _agreement({k: v["output"] for k, v in res.items() if k != "_order"}) if workload == "decode" else {}
+    rows = []
+    for impl in fns:
+        r = res[impl]
+        row = {"config": preset.name, "workload": workload, "impl": impl, **shape.to_dict(),
+               "d_model": cfg.d_model, "num_layers": cfg.num_layers, "status": r["status"],
+               "first_call_s": r["first_call_s"], "times_s": r["times_s"],
+               "loadavg_before": load_before, "loadavg_after": machine.loadavg(),
+               "other_processes_cores": other, **(extra or {})}
+        row.update({k: v for k, v in r.items() if k.endswith("_s") and k not in row or k in ("n", "rel_iqr")})
+        fl = flops.workload_flops(workload, cfg, shape, DECODE_MODE.get(impl, "cache"))
+        row["flops"] = fl
+        if r["status"] == "ok" and r.get("median_s"):
+            row["gflops_per_s"] = fl / r["median_s"] / 1e9
+            row["mfu"] = row["gflops_per_s"] / peak_gflops
+        if impl in agree:
+            row["tokens_agree_with_numpy"] = agree[impl]
+        if workload == "decode" and r["output"] is not None:
+            row["decoded_len"] = int(np.asarray(r["output"] if not hasattr(r["output"], "get")
+                                                else r["output"].get()).shape[1])
+        rows.append(row)
+        if r["status"] == "ok":
+            log(f"  {preset.name:>12} {workload:<10} {impl:<18} median {r['median_s'] * 1e3:9.2f} ms  "
+                f"IQR {r['iqr_s'] * 1e3:7.2f} ms  first {r['first_call_s']:.2f} s  "
+                f"{row['gflops_per_s']:.1f} GFLOP/s")
+        else:
+            log(f"  {preset.name:>12} {workload:<10} {impl:<18} {r['status']}")
+    if other is not None and other > 0.25:
+        log(f"  note: other processes used {other:.2f} cores on average during this comparison")
+    del fns, res
+    gc.collect()
+    return rows
+
+
+def _release():
+    gc.collect()
+    if not keras_missing():
+        import keras
+        keras.backend.clear_session()
+        gc.collect()
+
+
+def run_main(opts, peak_gflops):
+    rows = []
+    for name in opts.configs:
+        models = Models(configs.PRESETS[name])
+        for workload in opts.workloads:
+            backends = opts.decode_backends if workload == "decode" else opts.backends
+            rows += compare(models, workload, backends, opts, peak_gflops)
+        del models
+        _release()
+    return rows
+
+
+def run_sweeps(opts, peak_gflops):
+    rows = []
+    for sweep in opts.sweeps:
+        for x, preset in configs.sweep_points(sweep, opts.quick):
+            models = Models(preset)
+            for workload in opts.sweep_workloads:
+                rows += compare(models, workload, opts.sweep_backends, opts, peak_gflops,
+                                extra={"sweep": sweep, "x": x})
+            del models
+            _release()
+    return rows
+
+
+def add_memory(rows, opts):
+    """Peak memory (subprocess per row) for the rows of the selected workloads that ran."""
+    for row in rows:
+        if (row["status"] != "ok" or row["workload"] not in opts.memory_workloads
+                or row["config"] not in opts.memory_configs
+                or row["impl"].replace("-nocache", "") not in opts.memory_backends
+                or row["impl"] in ("keras-gpu",) or row["impl"].endswith("cupy")):
+            continue
+        preset = configs.PRESETS[row["config"]]
+        row["memory"] = memory.measure(preset.cfg, preset.shape, row["workload"], row["impl"], opts.threads)
+        m = row["memory"]
+        log(f"  memory {row['config']:>6} {row['workload']:<10} {row['impl']:<14} "
+            + (f"model+step peak {m['model_peak_mb']:8.1f} MB (process {m['peak_rss_mb']:.0f} MB)"
+               if m["status"] == "ok" else m["status"]))
+    return rows
