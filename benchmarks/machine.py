@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 _limiter = None
+_threads = None   # what pin_numpy_threads set: NumPy-side threads (BLAS pools and Adam's pool)
 
 
 def available_cores():
@@ -23,10 +24,16 @@ def available_cores():
 def pin_numpy_threads(n):
     """Limit every BLAS/OpenMP pool NumPy loaded (threadpoolctl) to n threads, for the rest of
     the process. Returns the pools as threadpoolctl reports them afterwards."""
-    global _limiter
+    global _limiter, _threads
     from threadpoolctl import threadpool_info, threadpool_limits
     _limiter = threadpool_limits(limits=n)
+    _threads = n
     return threadpool_info()
+
+
+def numpy_threads():
+    """The thread count pinned for NumPy (None: not pinned, libraries choose)."""
+    return _threads
 
 
 def pin_tf_threads(n):
@@ -165,7 +172,9 @@ def gemm_peak(n=2048, repeats=10, with_tf=True):
 
 def unpin():
     """Undo pin_numpy_threads (the thread limits of this process go back to what they were)."""
-    global _limiter
+    global _limiter, _threads
     if _limiter is not None:
         _limiter.restore_original_limits()
         _limiter = None
+    _threads = None
+_threads = None   # what pin_numpy_threads set: NumPy-side threads (BLAS pools and Adam's pool)

@@ -30,7 +30,8 @@ def workloads(model, workload, shape, data):
             return model.backward(dlogits)
         return {"numpy": fwd_bwd}
     if workload == "train_step":
-        opt = Adam(WarmupSchedule(cfg.d_model, 4000), **ADAM)
+        from .machine import numpy_threads   # Adam's thread pool follows the pinned BLAS threads
+        opt = Adam(WarmupSchedule(cfg.d_model, 4000), **ADAM, threads=numpy_threads())
 
         def train_step():
             loss, d = masked_cross_entropy(model.forward(src, tgt, training=True), lab, cfg.pad_id)

@@ -116,24 +116,40 @@ def _merge_heads(x):
     return x.transpose(0, 2, 1, 3).reshape(B, T, H * dk)
 
 
+def _fused(p, names):
+    """[W_a | W_b | ...] and [b_a | b_b | ...]: the projections that read the same input, as
+    one (d_model, n·d_model) GEMM operand."""
+    return (np.concatenate([p[f"{n}.weight"] for n in names], axis=1),
+            np.concatenate([p[f"{n}.bias"] for n in names]))
+
+
 def mha_forward(xq, xkv, p, num_heads, mask=None):
     """MultiHead(Q, K, V) = Concat(head_1..head_h) W_o + b_o, head_i = Attention(x_q W_q^i, x_kv W_k^i,
     x_kv W_v^i). `xkv=None` is self-attention: the three projections then run as one fused GEMM
     with [W_q | W_k | W_v] (same math, one BLAS call); cross-attention fuses [W_k | W_v].
-    xq (B, Tq, d_model), xkv (B, Tk, d_model). Returns out (B, Tq, d_model), cache."""
+    xq (B, Tq, d_model), xkv (B, Tk, d_model). Returns out (B, Tq, d_model), cache (which keeps
+    the fused weight for the backward)."""
     if xkv is None:
-        w = np.concatenate([p["wq.weight"], p["wk.weight"], p["wv.weight"]], axis=1)
-        b = np.concatenate([p["wq.bias"], p["wk.bias"], p["wv.bias"]])
+        w, b = _fused(p, ("wq", "wk", "wv"))
         q, k, v = _split_heads(linear_forward(xq, w, b)[0], num_heads, 3)
     else:
         (q,) = _split_heads(linear_forward(xq, p["wq.weight"], p["wq.bias"])[0], num_heads, 1)
-        w = np.concatenate([p["wk.weight"], p["wv.weight"]], axis=1)
-        b = np.concatenate([p["wk.bias"], p["wv.bias"]])
+        w, b = _fused(p, ("wk", "wv"))
         k, v = _split_heads(linear_forward(xkv, w, b)[0], num_heads, 2)
     o, attn_cache = sdpa_forward(q, k, v, mask)
     concat = _merge_heads(o)
     out = linear_forward(concat, p["wo.weight"], p["wo.bias"])[0]
-    return out, (xq, xkv, concat, attn_cache)
+    return out, (xq, xkv, concat, attn_cache, w)
+
+
+def _merge_into(parts):
+    """n arrays (B, H, T, d_k) → (B, T, n·H·d_k), the layout of a fused projection's output
+    (inverse of _split_heads), written with one copy per part."""
+    B, H, T, dk = parts[0].shape
+    out = np.empty((B, T, len(parts), H, dk), dtype=parts[0].dtype)
+    for j, a in enumerate(parts):
+        out[:, :, j] = a.transpose(0, 2, 1, 3)
+    return out.reshape(B, T, -1)
 
 
 def mha_backward(dout, cache, p):
@@ -141,7 +157,7 @@ def mha_backward(dout, cache, p):
     reshape), attention (sdpa_backward) and the projections (linear). For self-attention all
     three projections read xq, so dxq = dQ W_qᵀ + dK W_kᵀ + dV W_vᵀ = [dQ|dK|dV] [W_q|W_k|W_v]ᵀ.
     Returns dxq, dxkv (None for self-attention) and the grads under p's names."""
-    xq, xkv, concat, attn_cache = cache
+    xq, xkv, concat, attn_cache, w = cache
     num_heads = attn_cache[0].shape[1]
     dconcat, dwo, dbo = linear_backward(dout, concat, p["wo.weight"])
     B, Tq, _ = dconcat.shape
@@ -149,16 +165,12 @@ def mha_backward(dout, cache, p):
     dq, dk, dv = sdpa_backward(do, attn_cache)
     grads = {"wo.weight": dwo, "wo.bias": dbo}
     if xkv is None:
-        dqkv = np.concatenate([_merge_heads(dq), _merge_heads(dk), _merge_heads(dv)], axis=-1)
-        w = np.concatenate([p["wq.weight"], p["wk.weight"], p["wv.weight"]], axis=1)
-        dxq, dw, db = linear_backward(dqkv, xq, w)
+        dxq, dw, db = linear_backward(_merge_into((dq, dk, dv)), xq, w)
         dxkv = None
         names = ("wq", "wk", "wv")
     else:
         dxq, grads["wq.weight"], grads["wq.bias"] = linear_backward(_merge_heads(dq), xq, p["wq.weight"])
-        dkv = np.concatenate([_merge_heads(dk), _merge_heads(dv)], axis=-1)
-        w = np.concatenate([p["wk.weight"], p["wv.weight"]], axis=1)
-        dxkv, dw, db = linear_backward(dkv, xkv, w)
+        dxkv, dw, db = linear_backward(_merge_into((dk, dv)), xkv, w)
         names = ("wk", "wv")
     for name, dw_i, db_i in zip(names, np.split(dw, len(names), axis=1), np.split(db, len(names))):
         grads[f"{name}.weight"], grads[f"{name}.bias"] = dw_i, db_i

@@ -28,15 +28,17 @@ def linear_backward(dy, x, weight):
     return matmul2d(dy, weight.T), np.matmul(x2.T, dy2), dy2.sum(axis=0)
 
 
-def relu_forward(x):
-    """y = max(x, 0). The cache is the output (y > 0 marks where the gradient flows)."""
-    y = np.maximum(x, 0)
+def relu_forward(x, out=None):
+    """y = max(x, 0). The cache is the output (y > 0 marks where the gradient flows).
+    `out=x` overwrites x (callers that own x and no longer need it save an allocation)."""
+    y = np.maximum(x, 0, out=out)
     return y, y
 
 
-def relu_backward(dy, y):
-    """dy/dx = 1 where x > 0 else 0 (we take 0 at the kink), so dx = dy · [y > 0]."""
-    return dy * (y > 0)
+def relu_backward(dy, y, out=None):
+    """dy/dx = 1 where x > 0 else 0 (we take 0 at the kink), so dx = dy · [y > 0].
+    `out=dy` overwrites dy (callers that own dy save an allocation)."""
+    return np.multiply(dy, y > 0, out=out)
 
 
 def dropout_forward(x, p, rng, training):
@@ -47,9 +49,10 @@ def dropout_forward(x, p, rng, training):
         return x, None
     if rng is None:
         raise ValueError("dropout in training mode needs a numpy Generator `rng`")
-    keep = rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32) >= p
-    mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
-    return x * mask, mask
+    mask = rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
+    np.greater_equal(mask, mask.dtype.type(p), out=mask)   # keep ∈ {0, 1}, written in place
+    mask *= mask.dtype.type(1.0 / (1.0 - p))
+    return x * mask, mask.astype(x.dtype, copy=False)
 
 
 def dropout_backward(dy, mask):

@@ -13,14 +13,17 @@ import math
 import numpy as np
 
 from .attention import padding_mask, sdpa_forward
-from .basic import linear_forward
+from .basic import linear_forward, relu_forward
 from .layernorm import layernorm_forward
-from .layers import feed_forward_forward, sub
+from .layers import sub
 
 
 class KVCache:
     """Per decoder layer: self-attention K/V buffers (B, H, max_len, d_k) filled one position
-    per step, and the cross-attention K/V of the encoder output (B, H, S, d_k)."""
+    per step, and the cross-attention K/V of the encoder output (B, H, S, d_k), computed once
+    with one GEMM over [W_k | W_v]. It also keeps each layer's parameters with the self-
+    attention projections fused as [W_q | W_k | W_v] (one GEMM per step instead of three):
+    the weights are read when the cache is made, so make a new cache after changing them."""
 
     def __init__(self, model, memory, src_mask, max_len):
         cfg = model.cfg
@@ -29,13 +32,17 @@ class KVCache:
         self.src_mask, self.t = src_mask, 0
         self.self_k = [np.zeros((B, H, max_len, dk), model.dtype) for _ in range(cfg.num_layers)]
         self.self_v = [np.zeros((B, H, max_len, dk), model.dtype) for _ in range(cfg.num_layers)]
-        self.cross_k, self.cross_v = [], []
+        self.cross_k, self.cross_v, self.layers = [], [], []
         for i in range(cfg.num_layers):
-            p = sub(model.params, f"decoder.layers.{i}.cross_attn")
-            k = linear_forward(memory, p["wk.weight"], p["wk.bias"])[0]
-            v = linear_forward(memory, p["wv.weight"], p["wv.bias"])[0]
-            self.cross_k.append(k.reshape(B, S, H, dk).transpose(0, 2, 1, 3))
-            self.cross_v.append(v.reshape(B, S, H, dk).transpose(0, 2, 1, 3))
+            p = sub(model.params, f"decoder.layers.{i}")
+            p["self_attn.wqkv.weight"] = np.concatenate([p[f"self_attn.{w}.weight"] for w in ("wq", "wk", "wv")], 1)
+            p["self_attn.wqkv.bias"] = np.concatenate([p[f"self_attn.{w}.bias"] for w in ("wq", "wk", "wv")])
+            self.layers.append(p)
+            w = np.concatenate([p["cross_attn.wk.weight"], p["cross_attn.wv.weight"]], axis=1)
+            b = np.concatenate([p["cross_attn.wk.bias"], p["cross_attn.wv.bias"]])
+            kv = linear_forward(memory, w, b)[0].reshape(B, S, 2, H, dk).transpose(2, 0, 3, 1, 4)
+            self.cross_k.append(np.ascontiguousarray(kv[0]))
+            self.cross_v.append(np.ascontiguousarray(kv[1]))
 
     def reorder(self, index):
         """Keep rows `index` of the batch (beam search re-ranks hypotheses each step)."""
@@ -45,39 +52,41 @@ class KVCache:
         self.src_mask = self.src_mask[index]
 
 
-def _attend(x, p, H, k_all, v_all, mask):
-    """One query position against given keys/values; x (B, 1, d_model)."""
-    B = x.shape[0]
-    q = linear_forward(x, p["wq.weight"], p["wq.bias"])[0].reshape(B, 1, H, -1).transpose(0, 2, 1, 3)
+def _attend(q, p, name, k_all, v_all, mask):
+    """One query position (B, H, 1, d_k) against given keys/values, then W_o: (B, d_model)."""
+    B = q.shape[0]
     o = sdpa_forward(q, k_all, v_all, mask)[0]
-    return linear_forward(o.transpose(0, 2, 1, 3).reshape(B, 1, -1), p["wo.weight"], p["wo.bias"])[0]
+    return linear_forward(o.reshape(B, -1), p[f"{name}.wo.weight"], p[f"{name}.wo.bias"])[0]
 
 
 def decode_step(model, token_ids, cache):
     """Logits (B, tgt_vocab) for position cache.t given that position's input tokens (B,),
-    with dropout off. Appends this position's self-attention K/V to the cache."""
+    with dropout off. Appends this position's self-attention K/V to the cache. The same
+    maths as Transformer.decode restricted to the newest position (tested to 1e-12)."""
     cfg, P = model.cfg, model.params
-    B, H, t = token_ids.shape[0], cfg.num_heads, cache.t
+    B, H, dk, t = token_ids.shape[0], cfg.num_heads, cfg.d_k, cache.t
     if t >= cache.self_k[0].shape[2]:
         raise ValueError(f"decode_step past the cache's max_len={cache.self_k[0].shape[2]}")
-    x = P["decoder.embedding.weight"][token_ids][:, None, :] * model.dtype.type(math.sqrt(cfg.d_model))
+    x = P["decoder.embedding.weight"][token_ids] * model.dtype.type(math.sqrt(cfg.d_model))   # (B, d_model)
     x += model.pe[t]
     eps = cfg.layer_norm_eps
-    for i in range(cfg.num_layers):
-        p = sub(P, f"decoder.layers.{i}")
-        sa, ca = sub(p, "self_attn"), sub(p, "cross_attn")
+    for i, p in enumerate(cache.layers):
+        def self_attn(h, i=i, p=p):
+            qkv = linear_forward(h, p["self_attn.wqkv.weight"], p["self_attn.wqkv.bias"])[0]
+            q, k, v = qkv.reshape(B, 3, H, 1, dk).transpose(1, 0, 2, 3, 4)
+            cache.self_k[i][:, :, t:t + 1], cache.self_v[i][:, :, t:t + 1] = k, v
+            return _attend(q, p, "self_attn", cache.self_k[i][:, :, : t + 1], cache.self_v[i][:, :, : t + 1], None)
 
-        def self_attn(h):
-            k = linear_forward(h, sa["wk.weight"], sa["wk.bias"])[0].reshape(B, H, -1)
-            v = linear_forward(h, sa["wv.weight"], sa["wv.bias"])[0].reshape(B, H, -1)
-            cache.self_k[i][:, :, t], cache.self_v[i][:, :, t] = k, v
-            return _attend(h, sa, H, cache.self_k[i][:, :, : t + 1], cache.self_v[i][:, :, : t + 1], None)
+        def cross_attn(h, i=i, p=p):
+            q = linear_forward(h, p["cross_attn.wq.weight"], p["cross_attn.wq.bias"])[0].reshape(B, H, 1, dk)
+            return _attend(q, p, "cross_attn", cache.cross_k[i], cache.cross_v[i], cache.src_mask)
 
-        subs = ((self_attn, "norm1"),
-                (lambda h: _attend(h, ca, H, cache.cross_k[i], cache.cross_v[i], cache.src_mask), "norm2"),
-                (lambda h: feed_forward_forward(h, sub(p, "ffn"))[0], "norm3"))
-        for f, norm in subs:   # the residual connection, as in layers.residual_forward
-            g, b = p[f"{norm}.gamma"], p[f"{norm}.beta"]
+        def ffn(h, p=p):
+            a = relu_forward(linear_forward(h, p["ffn.linear1.weight"], p["ffn.linear1.bias"])[0])[0]
+            return linear_forward(a, p["ffn.linear2.weight"], p["ffn.linear2.bias"])[0]
+
+        for f, norm in ((self_attn, "norm1"), (cross_attn, "norm2"), (ffn, "norm3")):
+            g, b = p[f"{norm}.gamma"], p[f"{norm}.beta"]   # the residual, as in layers.residual_forward
             if cfg.norm_first:
                 x = x + f(layernorm_forward(x, g, b, eps)[0])
             else:
@@ -85,7 +94,7 @@ def decode_step(model, token_ids, cache):
     if cfg.norm_first:
         x = layernorm_forward(x, P["decoder.final_norm.gamma"], P["decoder.final_norm.beta"], eps)[0]
     cache.t += 1
-    return linear_forward(x[:, 0], P["output.weight"], P["output.bias"])[0]
+    return linear_forward(x, P["output.weight"], P["output.bias"])[0]
 
 
 def _start(model, src_ids, max_len):

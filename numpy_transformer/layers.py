@@ -21,7 +21,7 @@ def sub(p, prefix):
 def feed_forward_forward(x, p):
     """FFN(x) = max(0, x W1 + b1) W2 + b2 (paper eq. 2), applied to each position alone."""
     h, x_cache = linear_forward(x, p["linear1.weight"], p["linear1.bias"])
-    a, relu_cache = relu_forward(h)
+    a, relu_cache = relu_forward(h, out=h)   # h is a fresh GEMM output, used nowhere else
     y, a_cache = linear_forward(a, p["linear2.weight"], p["linear2.bias"])
     return y, (x_cache, relu_cache, a_cache)
 
@@ -30,7 +30,7 @@ def feed_forward_backward(dy, cache, p):
     """Chain rule through linear2, ReLU, linear1. Returns dx and the grads."""
     x, relu_out, a = cache
     da, dw2, db2 = linear_backward(dy, a, p["linear2.weight"])
-    dh = relu_backward(da, relu_out)
+    dh = relu_backward(da, relu_out, out=da)   # da is ours: overwrite it
     dx, dw1, db1 = linear_backward(dh, x, p["linear1.weight"])
     return dx, {"linear1.weight": dw1, "linear1.bias": db1, "linear2.weight": dw2, "linear2.bias": db2}
 

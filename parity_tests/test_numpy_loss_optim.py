@@ -124,3 +124,51 @@ def test_clip_grad_norm(rng):
     assert np.allclose(g["a"] / before["a"], 0.5 / total)         # direction kept
     with pytest.raises(FloatingPointError, match="NaN"):
         clip_grad_norm({"a": np.array([np.nan])}, 1.0)
+
+
+def _keras_form_adam(theta, grads, lr, b1, b2, eps):
+    """The docstring's update written plainly (whole tensors, no slicing, no threads)."""
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    for t, g in enumerate(grads, start=1):
+        dt = theta.dtype.type
+        alpha = dt(lr) * np.sqrt(dt(1) - dt(b2) ** dt(t)) / (dt(1) - dt(b1) ** dt(t))
+        m = m + (g - m) * (dt(1) - dt(b1))
+        v = v + (g * g - v) * (dt(1) - dt(b2))
+        theta = theta - (m * alpha) / (np.sqrt(v) + dt(eps))
+    return theta
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_slices_and_threads_do_not_change_the_update(rng, dtype, monkeypatch):
+    """The in-place update runs on slices of optim._CHUNK elements across threads; the result
+    must be bit-identical to the plain whole-tensor formula whatever the slicing and the
+    thread count, also for non-contiguous gradients (split views) and parameters (views)."""
+    import numpy_transformer.optim as optim
+    monkeypatch.setattr(optim, "_CHUNK", 7)           # many slices, ragged last slice
+    big = rng.standard_normal((6, 10)).astype(dtype)
+    shapes = {"a": (5, 9), "b": (13,), "c": (3, 4, 2)}
+    theta0 = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    theta0["view"] = big[:, ::2]                      # a non-contiguous parameter
+    grads = [{k: rng.standard_normal(v.shape).astype(dtype) for k, v in theta0.items()} for _ in range(5)]
+    for g in grads:
+        g["a"] = np.split(rng.standard_normal((5, 18)).astype(dtype), 2, axis=1)[1]   # strided view
+    results = []
+    for threads in (1, 3):
+        params = {k: v.copy() for k, v in theta0.items()}
+        params["view"] = big.copy()[:, ::2]
+        opt = Adam(1e-2, 0.9, 0.98, 1e-7, threads=threads)
+        for g in grads:
+            opt.step(params, g)
+        results.append(params)
+    for k in theta0:
+        ref = _keras_form_adam(theta0[k], [g[k] for g in grads], 1e-2, 0.9, 0.98, 1e-7)
+        assert results[0][k].dtype == dtype
+        assert np.array_equal(results[0][k], ref), k
+        assert np.array_equal(results[1][k], ref), k
+
+
+def test_adam_rejects_a_mis_shaped_gradient():
+    with pytest.raises(ValueError, match="gradient of w has shape"):
+        Adam(1e-2).step({"w": np.zeros((2, 3))}, {"w": np.zeros((3, 2))})
+    with pytest.raises(ValueError, match="threads"):
+        Adam(1e-2, threads=0)
