@@ -40,16 +40,24 @@ def _check_mask(mask, scores_shape):
     return mask
 
 
-def softmax_forward(x, mask=None):
+def softmax_forward(x, mask=None, out=None):
     """p = exp(x - max) / Σ exp(x - max) over the last axis (subtracting the row max keeps
     exp finite). Masked entries (mask False) get p = 0 exactly; a row with no allowed entry
-    gets all zeros instead of NaN (Keras would give a uniform row there)."""
+    gets all zeros instead of NaN (Keras would give a uniform row there). `out=x` computes in
+    place (x is overwritten with p): attention scores can be (B, H, T, T), so no temporaries."""
+    if out is None:
+        e = x.copy()
+    else:
+        if out is not x:
+            np.copyto(out, x)
+        e = out
     if mask is not None:
-        x = np.where(mask, x, -np.inf)
-    m = np.max(x, axis=-1, keepdims=True)
+        np.copyto(e, -np.inf, where=~mask)
+    m = np.max(e, axis=-1, keepdims=True)
     if mask is not None:
         m[~np.isfinite(m)] = 0  # fully masked rows: exp(-inf - 0) = 0, no NaN
-    e = np.exp(x - m)
+    e -= m
+    np.exp(e, out=e)
     s = np.sum(e, axis=-1, keepdims=True)
     if mask is not None:
         s[s == 0] = 1
@@ -57,10 +65,13 @@ def softmax_forward(x, mask=None):
     return e
 
 
-def softmax_backward(dp, p):
+def softmax_backward(dp, p, out=None):
     """∂p_i/∂x_j = p_i (δ_ij − p_j), so dx = p · (dp − Σ_j dp_j p_j). Masked entries have p = 0
-    and so receive zero gradient."""
-    return p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
+    and so receive zero gradient. `out=dp` overwrites dp."""
+    s = np.einsum("...i,...i->...", dp, p)[..., None]   # Σ_j dp_j p_j, no (.., T, T) temporary
+    dx = np.subtract(dp, s, out=out)
+    dx *= p
+    return dx
 
 
 def scaled_dot_product_attention(q, k, v, mask=None):
@@ -72,31 +83,34 @@ def scaled_dot_product_attention(q, k, v, mask=None):
 
 
 def sdpa_forward(q, k, v, mask=None):
-    """Forward of scaled dot-product attention; the cache is (q, k, v, p, scale)."""
+    """Forward of scaled dot-product attention. The scale is applied to q, (..., Tq, d_k),
+    rather than to the (..., Tq, Tk) scores: same product, one pass over a smaller array.
+    The cache is (scale·q, k, v, p, scale)."""
     for name, a in (("q", q), ("k", k), ("v", v)):
         if a.ndim < 2:
             raise ValueError(f"attention input {name} must have at least 2 dims (..., T, d), got {a.shape}")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"attention shapes do not fit: q {q.shape}, k {k.shape}, v {v.shape}")
     scale = q.dtype.type(1.0 / math.sqrt(q.shape[-1]))
+    q = q * scale
     scores = np.matmul(q, np.swapaxes(k, -1, -2))
-    scores *= scale
     if mask is not None:
         mask = _check_mask(mask, scores.shape)
-    p = softmax_forward(scores, mask)
+    p = softmax_forward(scores, mask, out=scores)   # scores are ours: softmax in place
     return np.matmul(p, v), (q, k, v, p, scale)
 
 
 def sdpa_backward(dout, cache):
-    """With S = scale·Q Kᵀ, P = softmax(S), O = P V:
-    dV = Pᵀ dO, dP = dO Vᵀ, dS = softmax_backward(dP, P), dQ = scale·dS K, dK = scale·dSᵀ Q.
+    """With S = (scale·Q) Kᵀ, P = softmax(S), O = P V:
+    dV = Pᵀ dO, dP = dO Vᵀ, dS = softmax_backward(dP, P), dQ = scale·dS K, dK = dSᵀ (scale·Q).
     Returns dq, dk, dv."""
-    q, k, v, p, scale = cache
+    q_scaled, k, v, p, scale = cache
     dv = np.matmul(np.swapaxes(p, -1, -2), dout)
     dp = np.matmul(dout, np.swapaxes(v, -1, -2))
-    ds = softmax_backward(dp, p)
-    ds *= scale
-    return np.matmul(ds, k), np.matmul(np.swapaxes(ds, -1, -2), q), dv
+    ds = softmax_backward(dp, p, out=dp)
+    dq = np.matmul(ds, k)
+    dq *= scale
+    return dq, np.matmul(np.swapaxes(ds, -1, -2), q_scaled), dv
 
 
 # ---------------------------------------------------------------- multi-head attention

@@ -35,16 +35,20 @@ def masked_cross_entropy(logits, labels, pad_id=0, label_smoothing=0.0):
     if n == 0:
         raise ValueError("masked_cross_entropy: every label is padding, the mean is undefined")
     V = logits.shape[-1]
-    z = logits - logits.max(axis=-1, keepdims=True)
-    logsumexp = np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
-    logp = z - logsumexp
-    picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+    # one array of the logits' size: z = logits − max, then exp(z) in place, then p = softmax
+    e = logits - logits.max(axis=-1, keepdims=True)
+    z_label = np.take_along_axis(e, labels[..., None], axis=-1)[..., 0]
+    z_sum = e.sum(axis=-1) if label_smoothing else None
+    np.exp(e, out=e)
+    s = e.sum(axis=-1, keepdims=True)
+    logsumexp = np.log(s)[..., 0]
     eps = float(label_smoothing)
-    per_token = -(1.0 - eps) * picked
-    if eps:
-        per_token -= (eps / V) * logp.sum(axis=-1)
+    per_token = -(1.0 - eps) * (z_label - logsumexp)            # −(1−ε)·log p_label
+    if eps:                                                     # Σ_c log p_c = Σ_c z_c − V·logsumexp
+        per_token -= (eps / V) * (z_sum - V * logsumexp)
     loss = float(np.sum(per_token[keep], dtype=np.float64) / n)
-    dlogits = np.exp(logp)                       # p
+    dlogits = e
+    dlogits /= s                                 # p
     if eps:
         dlogits -= logits.dtype.type(eps / V)
     np.put_along_axis(dlogits, labels[..., None],
