@@ -37,7 +37,10 @@ def clip_grad_norm(grads, max_norm):
     return total
 
 
-_CHUNK = 1 << 15          # elements per work item: 6 such slices (θ, g, m, v, 2 scratch) fit in L2
+# elements per work item: the six slices in use (θ, g, m, v, two scratch) are 3 MB in float32,
+# about one core's L2; measured fastest at the book's size on 2 cores (2^15: 112 ms, 2^16: 87 ms,
+# 2^17: 76 ms, 2^18: 112 ms, whole tensors: 110 ms; smaller slices lose to per-call overhead)
+_CHUNK = 1 << 17
 _pool = None
 
 
