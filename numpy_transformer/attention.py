@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .basic import linear_backward, linear_forward
+from .basic import flush_tiny, linear_backward, linear_forward
 
 
 def padding_mask(ids, pad_id=0):
@@ -62,7 +62,7 @@ def softmax_forward(x, mask=None, out=None):
     if mask is not None:
         s[s == 0] = 1
     e /= s
-    return e
+    return flush_tiny(e)   # p of confident rows underflows: no subnormals into the GEMMs
 
 
 def softmax_backward(dp, p, out=None):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .basic import flush_tiny
+
 
 def _check(logits, labels):
     logits = np.asarray(logits)
@@ -55,7 +57,7 @@ def masked_cross_entropy(logits, labels, pad_id=0, label_smoothing=0.0):
                       np.take_along_axis(dlogits, labels[..., None], axis=-1) - logits.dtype.type(1.0 - eps),
                       axis=-1)
     dlogits *= (keep / logits.dtype.type(n)).astype(logits.dtype)[..., None]
-    return loss, dlogits
+    return loss, flush_tiny(dlogits)   # p/N of confident rows: no subnormals into the output GEMMs
 
 
 def masked_accuracy(logits, labels, pad_id=0):

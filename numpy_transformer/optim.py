@@ -41,6 +41,7 @@ def clip_grad_norm(grads, max_norm):
 # about one core's L2; measured fastest at the book's size on 2 cores (2^15: 112 ms, 2^16: 87 ms,
 # 2^17: 76 ms, 2^18: 112 ms, whole tensors: 110 ms; smaller slices lose to per-call overhead)
 _CHUNK = 1 << 17
+FLUSH_EVERY = 16   # steps between flushes of m, v entries below tiny/eps (see adam_update)
 _pool = None
 
 
@@ -63,10 +64,16 @@ def _default_threads():
     return max(1, min(n, 8))
 
 
-def adam_update(theta, g, m, v, alpha, one_minus_b1, one_minus_b2, eps, scratch):
+def adam_update(theta, g, m, v, alpha, one_minus_b1, one_minus_b2, eps, scratch, flush=False):
     """One Adam update, in place, in Keras' order of operations:
         m += (g − m)(1 − β1);  v += (g² − v)(1 − β2);  θ −= (α·m) / (sqrt(v) + ε).
-    `scratch` is two buffers of θ's shape; nothing else is allocated."""
+    `scratch` is two buffers of θ's shape; nothing else is allocated.
+    flush=True then zeroes entries of m and v below tiny/eps (float32: 1e-31). Where a parameter
+    stops receiving gradient (the embedding row of a word absent from recent batches) m and v
+    decay geometrically into the subnormal range, where every operation on them is ~10× slower
+    (TensorFlow flushes subnormals in hardware). Below 1e-31 they no longer move θ at float32
+    precision; flushing every FLUSH_EVERY steps catches them before they get there (m needs
+    ~150 steps at β1 = 0.9 to fall from 1e-31 to the subnormals)."""
     a, c = scratch
     np.subtract(g, m, out=a)
     a *= one_minus_b1
@@ -80,6 +87,10 @@ def adam_update(theta, g, m, v, alpha, one_minus_b1, one_minus_b2, eps, scratch)
     np.multiply(m, alpha, out=c)
     np.divide(c, a, out=c)
     theta -= c
+    if flush:
+        fi = np.finfo(theta.dtype)
+        for state in (m, v):
+            np.putmask(state, np.abs(state, out=a) < fi.tiny / fi.eps, 0)
 
 
 class Adam:
@@ -98,7 +109,9 @@ class Adam:
     (no temporaries the size of a tensor) on slices of `_CHUNK` elements that stay in the L2
     cache, spread over `threads` threads (default: the available cores, at most 8). Every
     element sees the same operations in the same order whatever the slicing, so the result
-    does not depend on `threads`. (For float64 variables
+    does not depend on `threads`. Every FLUSH_EVERY-th step also zeroes m, v entries below
+    tiny/eps (1e-31 in float32) before they decay into the slow subnormal range, where
+    TensorFlow's flush-to-zero would put them too (see adam_update). (For float64 variables
     Keras on TensorFlow still rounds β1, β2 to float32 in the bias correction, a relative
     difference of ~7e-7 per step; this class keeps the exact float64 values, and the parity
     suite accounts for Keras' rounding explicitly.) `clipnorm` clips by global norm first."""
@@ -147,15 +160,17 @@ class Adam:
                                             self.m[k], self.v[k])]
             for s in range(0, theta.size, _CHUNK):
                 items.append(tuple(a[s:s + _CHUNK] for a in flat) + (scalars,))
+        flush = self.t % FLUSH_EVERY == 0
         nthreads = min(self.threads, len(items))
         if nthreads <= 1:
-            self._run(items)
+            self._run(items, flush)
         else:   # interleaved shares: every thread gets a mix of large and small tensors
-            list(_executor(nthreads).map(self._run, [items[i::nthreads] for i in range(nthreads)]))
+            list(_executor(nthreads).map(self._run, [items[i::nthreads] for i in range(nthreads)],
+                                         [flush] * nthreads))
         return lr
 
     @staticmethod
-    def _run(items):
+    def _run(items, flush=False):
         size = max((it[0].size for it in items), default=0)
         scratch = {}
         for theta, g, m, v, scalars in items:
@@ -163,7 +178,7 @@ class Adam:
             if dtype not in scratch:
                 scratch[dtype] = (np.empty(size, dtype), np.empty(size, dtype))
             buf = tuple(b[:theta.size].reshape(theta.shape) for b in scratch[dtype])
-            adam_update(theta, g, m, v, *scalars, buf)
+            adam_update(theta, g, m, v, *scalars, buf, flush=flush)
 
     def state_dict(self):
         """Optimizer state under `m.<param>` / `v.<param>` plus the step count `t`."""

@@ -172,3 +172,48 @@ def test_adam_rejects_a_mis_shaped_gradient():
         Adam(1e-2).step({"w": np.zeros((2, 3))}, {"w": np.zeros((3, 2))})
     with pytest.raises(ValueError, match="threads"):
         Adam(1e-2, threads=0)
+
+
+def _subnormal(a):
+    return int(np.count_nonzero((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_flushes_decaying_moments_before_they_turn_subnormal(dtype):
+    """An entry that stops receiving gradient sees m, v decay geometrically; without the flush
+    m would sit in the (slow) subnormal range for ~150 steps. Entries still in use are untouched."""
+    import numpy_transformer.optim as optim
+    fi = np.finfo(dtype)
+    thr = fi.tiny / fi.eps
+    params = {"w": np.ones(4, dtype)}
+    opt = Adam(1e-3, 0.9, 0.98, 1e-7, threads=1)
+    opt.step(params, {"w": np.ones(4, dtype)})               # t = 1: every entry has m, v > 0
+    opt.m["w"][:2] = dtype(thr) * 4       # two entries about to decay past tiny/eps (m: ×0.9 a step,
+    opt.v["w"][:2] = dtype(thr) * 1.2     # v: ×0.98 a step, 0.98^15 ≈ 0.74)
+    g = np.array([0, 0, 1e-3, 1e-3], dtype)                   # entries 0, 1 no longer get gradient
+    ref_m, ref_v = opt.m["w"].copy(), opt.v["w"].copy()
+    for t in range(2, optim.FLUSH_EVERY + 1):
+        opt.step(params, {"w": g.copy()})
+        ref_m += (g - ref_m) * (dtype(1) - dtype(0.9))
+        ref_v += (g * g - ref_v) * (dtype(1) - dtype(0.98))
+    assert opt.t == optim.FLUSH_EVERY
+    for ref in (ref_m, ref_v):                 # the plain formula: tiny but non-zero
+        assert np.all(ref[:2] > 0) and np.all(ref[:2] < thr)
+    assert np.all(opt.m["w"][:2] == 0) and np.all(opt.v["w"][:2] == 0)
+    assert np.array_equal(opt.m["w"][2:], ref_m[2:]) and np.array_equal(opt.v["w"][2:], ref_v[2:])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_confident_softmax_and_cross_entropy_give_no_subnormals(dtype):
+    """exp(−95) is subnormal in float32; a subnormal in p or dlogits makes every GEMM it enters
+    many times slower. Such entries are zeroed (they are < tiny/eps, below the dtype's precision)."""
+    from numpy_transformer.attention import softmax_forward
+    gap = dtype(95.0) if dtype == np.float32 else dtype(720.0)
+    x = np.array([[0.0, -gap, -1.0], [-gap, 0.0, -gap / 2]], dtype)
+    p = softmax_forward(x)
+    assert _subnormal(p) == 0 and p[0, 1] == 0 and p[1, 0] == 0
+    np.testing.assert_allclose(p[0, [0, 2]], np.exp([0, -1]) / (1 + np.exp(-1)), rtol=1e-6)
+    logits = np.array([[[0.0, -gap, -1.0], [-gap, 0.0, -1.0]]], dtype) * dtype(1.0)
+    _, d = masked_cross_entropy(logits, np.array([[2, 2]]), pad_id=0)
+    assert _subnormal(d) == 0 and d[0, 0, 1] == 0
+    assert d.dtype == dtype
