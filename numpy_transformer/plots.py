@@ -5,6 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .fileio import atomic_write  # noqa: E402
 
@@ -24,6 +25,7 @@ def plot_curves(histories, path, labels=None):
     axes[0].set(xlabel="epoch", ylabel="masked cross-entropy", title="loss")
     axes[1].set(xlabel="epoch", ylabel="masked token accuracy", title="accuracy", ylim=(0, 1))
     for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole numbers
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
