@@ -4,17 +4,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def flush_tiny(a):
-    """Set entries with |a| < tiny/eps of a's dtype (float32: 1e-31) to zero, in place.
-    Softmax outputs of confident rows reach the subnormal range (exp(−88) in float32);
-    subnormal operands make the CPU's multiply-adds, and so every GEMM they enter, many times
-    slower (training got 12-27 % slower per epoch as the model grew confident). TensorFlow
-    flushes subnormals to zero in hardware; NumPy cannot, so we zero the few entries that would
-    create them: anything below tiny/eps times a factor ≥ eps still gives a normal number, and
-    such an entry changes nothing at the dtype's precision (it is < eps·tiny of any sum)."""
-    fi = np.finfo(a.dtype)
-    np.putmask(a, np.abs(a) < fi.tiny / fi.eps, 0)
-    return a
+def flush_tiny(p):
+    """Set entries of a non-negative array (probabilities) below tiny/eps of its dtype (float32:
+    1e-31) to zero, in place. Softmax outputs of confident rows reach the subnormal range
+    (exp(−88) in float32); subnormal operands make the CPU's multiply-adds, and so every GEMM
+    they enter, many times slower (training got 12-27 % slower per epoch as the model grew
+    confident). TensorFlow flushes subnormals to zero in hardware; NumPy cannot, so we zero the
+    entries that would create them: anything ≥ tiny/eps times a factor ≥ eps is still a normal
+    number, and such an entry is below the dtype's precision in any sum with a normal number."""
+    fi = np.finfo(p.dtype)
+    np.putmask(p, p < fi.tiny / fi.eps, 0)   # p ≥ 0: no abs() temporary of p's size
+    return p
 
 
 def matmul2d(x, w):
