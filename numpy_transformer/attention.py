@@ -43,8 +43,10 @@ def _check_mask(mask, scores_shape):
 def softmax_forward(x, mask=None, out=None):
     """p = exp(x - max) / Σ exp(x - max) over the last axis (subtracting the row max keeps
     exp finite). Masked entries (mask False) get p = 0 exactly; a row with no allowed entry
-    gets all zeros instead of NaN (Keras would give a uniform row there). `out=x` computes in
-    place (x is overwritten with p): attention scores can be (B, H, T, T), so no temporaries."""
+    gets all zeros instead of NaN (Keras would give a uniform row there). Probabilities below
+    tiny/eps (1e-31 in float32) are set to 0 (basic.flush_tiny: no subnormals downstream).
+    `out=x` computes in place (x is overwritten with p): attention scores can be (B, H, T, T),
+    so no temporaries."""
     if out is None:
         e = x.copy()
     else:

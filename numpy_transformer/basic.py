@@ -1,4 +1,5 @@
-"""Element-wise and dense ops: linear, ReLU, inverted dropout. Forward and backward side by side."""
+"""Element-wise and dense ops: linear, ReLU, inverted dropout (forward and backward side by side),
+and the flush of subnormal-bound probabilities."""
 from __future__ import annotations
 
 import numpy as np
