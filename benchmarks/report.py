@@ -17,6 +17,12 @@ TARGETS = (
 )
 
 
+# ratio targets: numerator (workload, impl) / denominator (workload, impl)
+PAIRED = {"train_vs_keras_graph": (("train_step", "numpy"), ("train_step", "keras-graph")),
+          "kv_cache_speedup": (("decode", "numpy-nocache"), ("decode", "numpy")),
+          "kv_cache_vs_keras": (("decode", "keras-graph"), ("decode", "numpy"))}
+
+
 def _find(rows, config, workload, impl):
     for r in rows:
         if (r["config"], r["workload"], r["impl"]) == (config, workload, impl) and "sweep" not in r:
@@ -41,8 +47,8 @@ def compute_targets(rows, config=TARGET_CONFIG):
     out = []
     for key, desc, op, thr, unit in TARGETS:
         value, detail = None, None
-        if key == "train_vs_keras_graph":
-            a, b = get("train_step", "numpy"), get("train_step", "keras-graph")
+        if key in PAIRED:   # a time ratio of two implementations measured in the same rounds
+            a, b = (get(*w_i) for w_i in PAIRED[key])
             if ok(a) and ok(b):
                 detail = paired_ratio(a, b)
                 value = detail["median"]
@@ -51,16 +57,6 @@ def compute_targets(rows, config=TARGET_CONFIG):
             if ok(a):
                 value = a.get("mfu")
                 detail = {"gflops_per_s": a.get("gflops_per_s")}
-        elif key == "kv_cache_speedup":
-            a, b = get("decode", "numpy-nocache"), get("decode", "numpy")
-            if ok(a) and ok(b):
-                detail = paired_ratio(a, b)
-                value = detail["median"]
-        elif key == "kv_cache_vs_keras":
-            a, b = get("decode", "keras-graph"), get("decode", "numpy")
-            if ok(a) and ok(b):
-                detail = paired_ratio(a, b)
-                value = detail["median"]
         elif key == "train_memory_vs_keras":
             a, b = get("train_step", "numpy"), get("train_step", "keras-graph")
             ma, mb = (r.get("memory", {}) if r else {} for r in (a, b))
