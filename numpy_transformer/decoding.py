@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .attention import padding_mask, sdpa_forward
+from .attention import _fused, padding_mask, sdpa_forward
 from .basic import linear_forward, relu_forward
 from .layernorm import layernorm_forward
 from .layers import sub
@@ -35,11 +35,9 @@ class KVCache:
         self.cross_k, self.cross_v, self.layers = [], [], []
         for i in range(cfg.num_layers):
             p = sub(model.params, f"decoder.layers.{i}")
-            p["self_attn.wqkv.weight"] = np.concatenate([p[f"self_attn.{w}.weight"] for w in ("wq", "wk", "wv")], 1)
-            p["self_attn.wqkv.bias"] = np.concatenate([p[f"self_attn.{w}.bias"] for w in ("wq", "wk", "wv")])
+            p["self_attn.wqkv.weight"], p["self_attn.wqkv.bias"] = _fused(sub(p, "self_attn"), ("wq", "wk", "wv"))
             self.layers.append(p)
-            w = np.concatenate([p["cross_attn.wk.weight"], p["cross_attn.wv.weight"]], axis=1)
-            b = np.concatenate([p["cross_attn.wk.bias"], p["cross_attn.wv.bias"]])
+            w, b = _fused(sub(p, "cross_attn"), ("wk", "wv"))
             kv = linear_forward(memory, w, b)[0].reshape(B, S, 2, H, dk).transpose(2, 0, 3, 1, 4)
             self.cross_k.append(np.ascontiguousarray(kv[0]))
             self.cross_v.append(np.ascontiguousarray(kv[1]))
