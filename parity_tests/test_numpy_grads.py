@@ -5,7 +5,7 @@ from hypothesis; inputs are float64 so that differences with h = 1e-6 are accura
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from numpy_transformer import gradcheck
 from numpy_transformer.attention import (causal_mask, mha_backward, mha_forward, sdpa_backward,
@@ -112,6 +112,11 @@ def test_scaled_dot_product_attention(b, tq, tk, dk, dv, masked, seed):
         mask = rng.random((b, 1, tk)) > 0.4
         mask[..., 0] = True  # at least one key per row
     dq, dk_, dv_ = sdpa_backward(R, sdpa_forward(q, k, v, mask)[1])
+    # Central differences with h = 1e-6 on an O(1) loss carry ~1e-10 absolute round-off, so a
+    # gradient of norm below ~1e-3 cannot be checked to 1e-7 *relative* error (some draws, e.g.
+    # a single query over two nearly equal keys, give |dK| ~ 1e-5; the same draws fail with the
+    # original code). Such ill-conditioned draws are skipped, not checked at a looser tolerance.
+    assume(all(n == 0 or n > 1e-2 for n in map(np.linalg.norm, (dq, dk_, dv_))))   # 0: e.g. one key
     f = lambda: _loss(sdpa_forward(q, k, v, mask)[0], R)
     gradcheck(f, {"q": q, "k": k, "v": v}, {"q": dq, "k": dk_, "v": dv_}, tol=TOL)
 
