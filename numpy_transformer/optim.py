@@ -42,17 +42,17 @@ def clip_grad_norm(grads, max_norm):
 # 2^17: 76 ms, 2^18: 112 ms, whole tensors: 110 ms; smaller slices lose to per-call overhead)
 _CHUNK = 1 << 17
 FLUSH_EVERY = 16   # steps between flushes of m, v entries below tiny/eps (see adam_update)
-_pool = None
+_pool, _pool_size = None, 0
 
 
 def _executor(threads):
     """A process-wide thread pool for Adam. NumPy releases the GIL inside ufunc loops, so
     threads working on disjoint slices run truly in parallel (the update is memory-bound;
     a single thread leaves the other cores idle)."""
-    global _pool
-    if _pool is None or _pool._max_workers < threads:
+    global _pool, _pool_size
+    if _pool is None or _pool_size < threads:
         from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="adam")
+        _pool, _pool_size = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="adam"), threads
     return _pool
 
 
