@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from numpy_transformer import Adam, Transformer, WarmupSchedule, masked_cross_entropy
-from numpy_transformer.decoding import greedy_decode
+from numpy_transformer import Transformer, WarmupSchedule
+from numpy_transformer.fast import ThreadedAdam, masked_cross_entropy
+from numpy_transformer.app.decoding import greedy_decode
 
 from .configs import EOS_ID, START_ID
 
@@ -31,7 +32,7 @@ def workloads(model, workload, shape, data):
         return {"numpy": fwd_bwd}
     if workload == "train_step":
         from .machine import numpy_threads   # Adam's thread pool follows the pinned BLAS threads
-        opt = Adam(WarmupSchedule(cfg.d_model, 4000), **ADAM, threads=numpy_threads())
+        opt = ThreadedAdam(WarmupSchedule(cfg.d_model, 4000), **ADAM, threads=numpy_threads())
 
         def train_step():
             loss, d = masked_cross_entropy(model.forward(src, tgt, training=True), lab, cfg.pad_id)

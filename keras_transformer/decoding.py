@@ -34,7 +34,7 @@ def greedy_decode(model, src_ids, start_id, eos_id, max_len):
     """Pick argmax tokens one at a time until every sequence has emitted `eos_id` or `max_len`
     tokens are out; <pad> and <start> are never chosen. Returns int64 ids (B, L <= max_len)
     without <start>; a sequence that ended is padded with pad_id after its <eos> (and the pad
-    is fed back for it). Same rules as numpy_transformer.decoding.greedy_decode."""
+    is fed back for it). Same rules as numpy_transformer.app.decoding.greedy_decode."""
     cfg = model.cfg
     src_ids = check_ids(np.asarray(src_ids), cfg.src_vocab_size, cfg.max_len, "src_ids")
     if not 1 <= max_len <= cfg.max_len:

@@ -12,13 +12,13 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
     counter *before* incrementing it, so the first update uses step 1. (Erratum: the book
     used `iterations` directly, which makes the first learning rate 0.) Computed in float64,
     the optimizer casts it to each variable's dtype, so float64 training matches the NumPy
-    reference (numpy_transformer.optim.WarmupSchedule) bit for bit.
+    reference (numpy_transformer.ops.optim.WarmupSchedule) bit for bit.
 
     Use it as in the paper: keras.optimizers.Adam(WarmupSchedule(d_model), beta_1=0.9,
     beta_2=0.98, epsilon=1e-9). Keras 3's Adam adds epsilon to sqrt(v) of the *uncorrected*
     second moment and folds the bias corrections into the step size,
         alpha_t = lr_t · sqrt(1 − β2^t) / (1 − β1^t),  θ ← θ − alpha_t · m / (sqrt(v) + ε),
-    which is the form numpy_transformer.optim.Adam implements (the paper's Algorithm 1 adds ε
+    which is the form numpy_transformer.ops.optim.Adam implements (the paper's Algorithm 1 adds ε
     to sqrt(v̂) instead; the two agree up to ε·(1 − sqrt(1 − β2^t)) in the denominator)."""
 
     def __init__(self, d_model, warmup_steps=4000):

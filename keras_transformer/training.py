@@ -1,4 +1,4 @@
-"""KerasBackend: the Keras model behind the training loop of numpy_transformer.train
+"""KerasBackend: the Keras model behind the training loop of numpy_transformer.app.train
 (`python -m numpy_transformer train --backend keras`). Same batches, same loss, same Adam
 (Keras' own), same warm-up schedule; checkpoints hold weights and Adam moments under the
 shared parameter names, so a run can be continued or served by either backend.
@@ -74,7 +74,7 @@ class KerasBackend:
                     self.opt._velocities[self.opt._get_variable_index(v)]) for k, v in vmap.items()}
 
     def get_optimizer_state(self):
-        """Adam state in numpy_transformer.optim.Adam.state_dict() form: t, m.<name>, v.<name>."""
+        """Adam state in numpy_transformer.ops.optim.Adam.state_dict() form: t, m.<name>, v.<name>."""
         sd = {"t": np.array(int(self.opt.iterations.numpy()), dtype=np.int64)}
         for k, (m, v) in self._slots().items():
             sd[f"m.{k}"], sd[f"v.{k}"] = np.array(m.numpy()), np.array(v.numpy())

@@ -1,11 +1,14 @@
-"""numpy-transformer: the encoder-decoder Transformer in pure NumPy, forward and hand-written backward."""
-from .attention import causal_mask, padding_mask, scaled_dot_product_attention
+"""numpy-transformer: the encoder-decoder Transformer in pure NumPy, forward and hand-written backward.
+
+Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer built
+from them), fast/ (speed machinery, tested equal to the plain ops), app/ (translation: data,
+tokenizer, training, decoding, checkpoints, plots, CLI). config.py is shared by every backend.
+"""
 from .config import TransformerConfig, parameter_shapes
-from .embedding import positional_encoding
-from .gradcheck import gradcheck
-from .loss import masked_accuracy, masked_cross_entropy
-from .model import Transformer
-from .optim import Adam, WarmupSchedule, clip_grad_norm
+from .models import Transformer
+from .ops import (Adam, WarmupSchedule, causal_mask, clip_grad_norm, gradcheck, masked_accuracy,
+                  masked_cross_entropy, padding_mask, positional_encoding,
+                  scaled_dot_product_attention)
 
 __version__ = "0.1.0"
 __all__ = ["TransformerConfig", "Transformer", "masked_cross_entropy", "masked_accuracy",

@@ -154,3 +154,33 @@ def check_state_dict(state: dict, cfg: TransformerConfig) -> None:
             raise TypeError(f"{k}: expected a floating-point array, got dtype {a.dtype}")
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{k}: contains NaN or inf")
+
+
+def check_warmup(d_model, warmup_steps):
+    """The warm-up schedule's arguments (both backends' WarmupSchedule): ints ≥ 1."""
+    if d_model < 1 or warmup_steps < 1:
+        raise ValueError(f"WarmupSchedule needs d_model >= 1 and warmup_steps >= 1, got {d_model}, {warmup_steps}")
+    return int(d_model), int(warmup_steps)
+
+
+def check_ids(ids, vocab_size, max_len, name="ids"):
+    """Validate a (batch, seq_len) array of token ids against a vocabulary and max_len (both
+    backends): raises a TypeError/ValueError naming the problem, returns the array."""
+    import numpy as np  # local: config stays importable as pure metadata
+
+    if not isinstance(ids, np.ndarray):
+        ids = np.asarray(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{name} must be an integer array of token ids, got dtype {ids.dtype}")
+    if ids.ndim != 2:
+        raise ValueError(f"{name} must have shape (batch, seq_len), got {ids.shape}"
+                         + (" (use ids[None] for a single sequence)" if ids.ndim == 1 else ""))
+    if ids.shape[0] == 0 or ids.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {ids.shape}")
+    if ids.shape[1] > max_len:
+        raise ValueError(f"{name} has length {ids.shape[1]} > max_len={max_len}")
+    lo, hi = ids.min(), ids.max()
+    if lo < 0 or hi >= vocab_size:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{name} contains id {bad} outside the vocabulary [0, {vocab_size})")
+    return ids

@@ -1,3 +1,4 @@
+import os
 import numpy as np
 import pytest
 
@@ -16,7 +17,16 @@ TINY = ["--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1", "--b
 @pytest.fixture(scope="session")
 def small_tsv(tmp_path_factory):
     """300 pairs of the embedded corpus as a deu.txt-style file (CRLF line ends)."""
-    from numpy_transformer.corpus import default_corpus
+    from numpy_transformer.app.corpus import default_corpus
     path = tmp_path_factory.mktemp("data") / "pairs.tsv"
     path.write_text("".join(f"{en}\t{de}\r\n" for en, de in default_corpus()[:300]), encoding="utf-8")
     return path
+
+
+# Hypothesis: derandomized by default, so every run draws the same examples (deterministic CI);
+# HYPOTHESIS_PROFILE=random draws afresh (with --hypothesis-seed=N to pick the draws).
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("random", derandomize=False, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))

@@ -9,7 +9,7 @@ import pytest
 from benchmarks import cli, configs, flops, gpu, machine, plots, report
 from benchmarks.timing import Skip, run_interleaved, summarize
 from numpy_transformer import Transformer, TransformerConfig
-from numpy_transformer.decoding import greedy_decode
+from numpy_transformer.app.decoding import greedy_decode
 
 
 def tiny_cfg(**kw):

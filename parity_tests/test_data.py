@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from numpy_transformer import data as D
-from numpy_transformer.data import (BookPickleError, clean_sentence, encode_pair, encode_source,
+from numpy_transformer.app import data as D
+from numpy_transformer.app.data import (BookPickleError, clean_sentence, encode_pair, encode_source,
                                     encode_target, load_book_pickle, load_pairs, make_batches,
                                     prepare_dataset)
-from numpy_transformer.tokenizer import Tokenizer
+from numpy_transformer.app.tokenizer import Tokenizer
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared/data/deu-eng-50k.tsv"
 needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"real data not present at {REAL} "

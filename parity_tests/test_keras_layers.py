@@ -10,14 +10,15 @@ keras = pytest.importorskip("keras")
 import tensorflow as tf  # noqa: E402
 
 from numpy_transformer import TransformerConfig  # noqa: E402
-from numpy_transformer.attention import (causal_mask, mha_backward, mha_forward, padding_mask,  # noqa: E402
+from numpy_transformer.ops.attention import (causal_mask, mha_backward, mha_forward, padding_mask,  # noqa: E402
                                          sdpa_backward, sdpa_forward)
-from numpy_transformer.layernorm import layernorm_forward  # noqa: E402
-from numpy_transformer.layers import (decoder_layer_backward, decoder_layer_forward,  # noqa: E402
-                                      encoder_layer_backward, encoder_layer_forward,
-                                      feed_forward_backward, feed_forward_forward, residual_backward,
-                                      residual_forward, sub)
-from numpy_transformer.model import Transformer  # noqa: E402
+from numpy_transformer.ops.layernorm import layernorm_forward  # noqa: E402
+from numpy_transformer.models import PLAIN  # noqa: E402
+from numpy_transformer.models.layers import (decoder_layer_backward, decoder_layer_forward,  # noqa: E402
+                                             encoder_layer_backward, encoder_layer_forward, residual_in,
+                                             residual_in_backward, residual_out, residual_out_backward, sub)
+from numpy_transformer.ops.feedforward import feed_forward_backward, feed_forward_forward  # noqa: E402
+from numpy_transformer.models import Transformer  # noqa: E402
 from parity_report import (cfg_label, check_abs, check_forward, check_grad, make_batch,  # noqa: E402
                            parity_report, perturbed_state)
 
@@ -166,22 +167,20 @@ def test_add_normalization(dtype, norm_first):
     """The residual connection around a fixed sublayer f(h) = tanh(h) A (no parameters):
     post-LN LN(x + f(x)), pre-LN x + f(LN(x)); gradients w.r.t. x, gamma and beta."""
     cfg, params, x, _, dy, _ = setup(dtype, norm_first)
-    p = sub(params, "encoder.layers.0.norm1")
+    p = {k: v for k, v in params.items() if k.startswith("encoder.layers.0.norm1.")}
+    p = {k[len("encoder.layers.0."):]: v for k, v in p.items()}     # norm1.gamma, norm1.beta
     A = np.random.default_rng(3).standard_normal((cfg.d_model, cfg.d_model)).astype(dtype)
     layer = kt.AddNormalization(norm_first, cfg.layer_norm_eps, dtype=dtype)
     layer.build((None, None, cfg.d_model))
-    vmap = load(layer, p)
+    vmap = load(layer, sub(p, "norm1"))
 
-    def np_sub_fwd(h):
-        t = np.tanh(h)
-        return t @ A, t
-
-    def np_sub_bwd(ds, t):
-        return (ds @ A.T) * (1 - t * t), {}, None
-
-    out, cache = residual_forward(x, np_sub_fwd, p["gamma"], p["beta"], cfg.layer_norm_eps, norm_first,
-                                  cfg.dropout, None, False)
-    dx, _, (dgamma, dbeta), _ = residual_backward(dy, cache, np_sub_bwd, p["gamma"])
+    h, ln = residual_in(x, p, "norm1", cfg, PLAIN)
+    t = np.tanh(h)
+    out, cache = residual_out(x, t @ A, ln, p, "norm1", cfg, None, False, PLAIN)
+    grads = {}
+    dx_skip, ds = residual_out_backward(dy, cache, p, "norm1", grads, PLAIN)
+    dx = residual_in_backward(dx_skip, (ds @ A.T) * (1 - t * t), cache, p, "norm1", grads, PLAIN)
+    dgamma, dbeta = grads["norm1.gamma"], grads["norm1.beta"]
 
     def keras_fwd(a):
         return layer(a, keras.ops.matmul(keras.ops.tanh(layer.normalize_input(a)), A))
@@ -249,10 +248,10 @@ def test_encoder_and_decoder_stacks(dtype, norm_first, num_layers):
     self_mask = causal_mask(T) & padding_mask(tgt, cfg.pad_id)
     label = cfg_label(cfg)
 
-    memory, (_, _, enc_caches, _) = npm.encode(src)
+    memory, enc = npm.encode(src)
     k_memory = km.encoder(src, src_mask, training=False).numpy()
     check_forward("Encoder out", k_memory, memory, dtype, label)
-    h, (_, _, dec_caches, _) = npm.decode(tgt, memory, src_mask)
+    h, dec = npm.decode(tgt, memory, src_mask)
     check_forward("Decoder out", km.decoder(tgt, memory, self_mask, src_mask, training=False).numpy(), h,
                   dtype, label)
 
@@ -269,4 +268,4 @@ def test_encoder_and_decoder_stacks(dtype, norm_first, num_layers):
         ref = layernorm_forward(x_np, state["encoder.final_norm.gamma"], state["encoder.final_norm.beta"],
                                 cfg.layer_norm_eps)[0]
         check_forward("Encoder final_norm", km.encoder.final_norm(x_np).numpy(), ref, dtype, label)
-    assert len(km.decoder.layers) == num_layers == len(dec_caches) == len(enc_caches)
+    assert len(km.decoder.layers) == num_layers == len(dec.layers) == len(enc.layers)

@@ -10,7 +10,7 @@ import tensorflow as tf  # noqa: E402
 
 from numpy_transformer import (Transformer, TransformerConfig, masked_accuracy,  # noqa: E402
                                masked_cross_entropy)
-from numpy_transformer.attention import causal_mask, padding_mask, sdpa_forward  # noqa: E402
+from numpy_transformer.ops.attention import causal_mask, padding_mask, sdpa_forward  # noqa: E402
 from parity_report import (cfg_label, check_abs, check_forward, check_grad, make_batch,  # noqa: E402
                            parity_report, perturbed_state)
 
@@ -53,11 +53,10 @@ def relu_margin(npm):
     side of the ReLU kink in the other backend; that unit's gradient then differs by O(1) and
     the comparison would measure luck, not parity (it happened at book size, pre-LN, batch
     seed 0: one z = -3e-7 out of 57,344)."""
-    enc_cache, dec_cache = npm._cache[:2]
     margin = np.inf
-    for stack, cache, ffn_index in (("encoder", enc_cache, 1), ("decoder", dec_cache, 2)):
-        for i, layer_cache in enumerate(cache[2]):
-            x = layer_cache[ffn_index][1][0].astype(np.float64)  # residual cache -> FFN cache -> input
+    for stack, cache in (("encoder", npm._cache.encoder), ("decoder", npm._cache.decoder)):
+        for i, layer_cache in enumerate(cache.layers):
+            x = layer_cache.ffn.x.astype(np.float64)   # the FFN's input
             p = f"{stack}.layers.{i}.ffn"
             z = x @ npm.params[f"{p}.linear1.weight"].astype(np.float64) + npm.params[f"{p}.linear1.bias"]
             margin = min(margin, float(np.abs(z).min() / z.std()))
@@ -173,7 +172,8 @@ def test_fully_masked_rows_give_zero_weights_in_both(dtype):
     mask = np.ones((2, 1, 3, 3), bool)
     mask[0, 0, 1, :] = False        # row 1 of batch 0 sees nothing
     mask[1, 0, :, 2] = False        # key 2 of batch 1 is padding
-    out, (_, _, _, w, _) = sdpa_forward(q, k, v, mask)
+    out, cache = sdpa_forward(q, k, v, mask)
+    w = cache.weights
     k_out, k_w = kt.DotProductAttention(dtype=dtype)(q, k, v, mask, return_attention_scores=True)
     assert np.all(w[0, :, 1] == 0) and np.all(k_w.numpy()[0, :, 1] == 0)
     check_forward("attention, fully masked row: out", k_out.numpy(), out, dtype, "B2H2T3dk4")
@@ -197,10 +197,10 @@ def test_padding_is_invisible(dtype):
 
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_greedy_decode_matches_numpy(norm_first):
-    """keras_transformer.greedy_decode against numpy_transformer.decoding.greedy_decode, both
+    """keras_transformer.greedy_decode against numpy_transformer.app.decoding.greedy_decode, both
     the book's re-run-the-decoder way and the key/value-cached one (float64, so no argmax can
     flip on a rounding tie)."""
-    from numpy_transformer.decoding import greedy_decode as numpy_greedy
+    from numpy_transformer.app.decoding import greedy_decode as numpy_greedy
     cfg = small_cfg("float64", norm_first, 2)
     npm, km = pair(cfg, seed=4)
     src, _, _ = make_batch(cfg, seed=4)

@@ -1,5 +1,5 @@
 """Training-step parity: the warm-up schedule, and N steps of keras.optimizers.Adam with
-keras_transformer.WarmupSchedule against numpy_transformer.optim.Adam(WarmupSchedule) from
+keras_transformer.WarmupSchedule against numpy_transformer.ops.optim.Adam(WarmupSchedule) from
 the same weights on the same batches."""
 import numpy as np
 import pytest

@@ -8,7 +8,7 @@ pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 import tensorflow as tf  # noqa: E402
 
-from numpy_transformer.attention import causal_mask, mha_backward, mha_forward  # noqa: E402
+from numpy_transformer.ops.attention import causal_mask, mha_backward, mha_forward  # noqa: E402
 from parity_report import check_abs, check_forward, check_grad, parity_report  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("parity_report")

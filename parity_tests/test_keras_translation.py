@@ -6,9 +6,9 @@ import pytest
 pytest.importorskip("keras", reason="the Keras backend needs the [keras] extra")
 pytest.importorskip("safetensors", reason="checkpoints need the [train] extra")
 
-from numpy_transformer.checkpoint import load_checkpoint  # noqa: E402
-from numpy_transformer.cli import main  # noqa: E402
-from numpy_transformer.translate import Translator  # noqa: E402
+from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
+from numpy_transformer.app.cli import main  # noqa: E402
+from numpy_transformer.app.translate import Translator  # noqa: E402
 
 from conftest import TINY  # noqa: E402
 

@@ -3,28 +3,37 @@ import numpy as np
 import pytest
 
 from numpy_transformer import Transformer, TransformerConfig
-from numpy_transformer.decoding import KVCache, decode_step, greedy_decode
-from numpy_transformer.attention import padding_mask
+from numpy_transformer.app.decoding import greedy_decode
 
 
-def _model(norm_first, dtype="float64"):
+def _model(norm_first, dtype="float64", kernels="fast"):
     cfg = TransformerConfig(src_vocab_size=13, tgt_vocab_size=11, d_model=8, num_heads=2, d_ff=16,
                             num_layers=2, dropout=0.1, max_len=10, norm_first=norm_first, dtype=dtype)
-    return Transformer(cfg, seed=4)
+    return Transformer(cfg, seed=4, kernels=kernels)
 
 
+@pytest.mark.parametrize("kernels", ["plain", "fast"])
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_cached_step_logits_equal_full_forward(norm_first):
-    model = _model(norm_first)
+def test_cached_step_logits_equal_full_forward(norm_first, kernels):
+    """decode_step runs the decoder layers' own code with key/value caches; position by
+    position it must give the full teacher-forced forward's logits."""
+    model = _model(norm_first, kernels=kernels)
     rng = np.random.default_rng(0)
     src = rng.integers(1, 13, (3, 6))
     src[0, 3:] = 0
     tgt = rng.integers(1, 11, (3, 7))
     full = model.forward(src, tgt)
-    memory, _ = model.encode(src)
-    cache = KVCache(model, memory, padding_mask(src, 0), max_len=7)
-    steps = np.stack([decode_step(model, tgt[:, t], cache) for t in range(7)], axis=1)
+    state = model.start_decoding(src, max_len=7)
+    steps = np.stack([model.decode_step(tgt[:, t], state) for t in range(7)], axis=1)
     np.testing.assert_allclose(steps, full, rtol=0, atol=1e-12)   # float64: same sums, reordered
+    with pytest.raises(ValueError, match="past the state's max_len=7"):
+        model.decode_step(tgt[:, 0], state)
+
+
+def test_plain_and_fast_kernels_decode_the_same(rng):
+    a, b = _model(False, "float64", "plain"), _model(False, "float64", "fast")
+    src = rng.integers(1, 13, (6, 8))
+    assert np.array_equal(greedy_decode(a, src, 1, 2, 9), greedy_decode(b, src, 1, 2, 9))
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -70,7 +79,7 @@ def test_wide_beam_search_finds_the_exhaustive_best(seed):
     model = Transformer(cfg, seed)
     model.params["output.weight"] *= 4          # peakier distributions, so greedy can be wrong
     src = np.array([[3, 4, 5, 6], [4, 4, 0, 0]])
-    from numpy_transformer.decoding import beam_search
+    from numpy_transformer.app.decoding import beam_search
     beams = beam_search(model, src, start_id=1, eos_id=2, max_len=3, beam_size=16, alpha=0.0)
     greedy = greedy_decode(model, src, 1, 2, 3)
     narrow = beam_search(model, src, 1, 2, 3, beam_size=1, alpha=0.0)
@@ -89,7 +98,7 @@ def test_wide_beam_search_finds_the_exhaustive_best(seed):
 
 
 def test_length_penalty_prefers_longer_hypotheses():
-    from numpy_transformer.decoding import length_penalty
+    from numpy_transformer.app.decoding import length_penalty
     assert length_penalty(1, 0.0) == 1.0
     assert length_penalty(1, 1.0) == pytest.approx(1.0) and length_penalty(7, 1.0) == pytest.approx(2.0)
     # the same log-probability, spread over more tokens, ranks higher when α > 0

@@ -7,11 +7,20 @@ import pytest
 from scipy.special import log_softmax
 
 from numpy_transformer import (Adam, WarmupSchedule, clip_grad_norm, gradcheck, masked_accuracy,
-                               masked_cross_entropy, positional_encoding)
+                               positional_encoding)
+from numpy_transformer import fast
+from numpy_transformer.fast import ThreadedAdam
+from numpy_transformer.ops import loss as plain_loss
+
+# the plain cross-entropy (ops/loss.py) and the one-buffer version (fast/loss.py)
+CROSS_ENTROPY = pytest.mark.parametrize("masked_cross_entropy", [plain_loss.masked_cross_entropy,
+                                                                 fast.loss.masked_cross_entropy],
+                                        ids=["plain", "fast"])
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1])
-def test_masked_cross_entropy_value_and_gradient(rng, eps):
+@CROSS_ENTROPY
+def test_masked_cross_entropy_value_and_gradient(rng, eps, masked_cross_entropy):
     logits = rng.standard_normal((3, 4, 7)) * 3
     labels = rng.integers(1, 7, (3, 4))
     labels[0, 2:] = labels[2, 1:] = 0
@@ -28,7 +37,8 @@ def test_masked_cross_entropy_value_and_gradient(rng, eps):
     gradcheck(lambda: masked_cross_entropy(logits, labels, 0, eps)[0], {"z": logits}, {"z": dlogits})
 
 
-def test_cross_entropy_is_stable_for_huge_logits_and_rejects_all_padding():
+@CROSS_ENTROPY
+def test_cross_entropy_is_stable_for_huge_logits_and_rejects_all_padding(masked_cross_entropy):
     logits = np.array([[[1000.0, 0.0, -1000.0]]], dtype=np.float32)
     loss, d = masked_cross_entropy(logits, np.array([[2]]), pad_id=0)
     assert loss == pytest.approx(2000.0) and np.all(np.isfinite(d)) and d.dtype == np.float32
@@ -140,11 +150,10 @@ def _keras_form_adam(theta, grads, lr, b1, b2, eps):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_adam_slices_and_threads_do_not_change_the_update(rng, dtype, monkeypatch):
-    """The in-place update runs on slices of optim._CHUNK elements across threads; the result
+    """ThreadedAdam runs in place on slices of fast.adam.CHUNK elements across threads; the result
     must be bit-identical to the plain whole-tensor formula whatever the slicing and the
     thread count, also for non-contiguous gradients (split views) and parameters (views)."""
-    import numpy_transformer.optim as optim
-    monkeypatch.setattr(optim, "_CHUNK", 7)           # many slices, ragged last slice
+    monkeypatch.setattr(fast.adam, "CHUNK", 7)           # many slices, ragged last slice
     big = rng.standard_normal((6, 10)).astype(dtype)
     shapes = {"a": (5, 9), "b": (13,), "c": (3, 4, 2)}
     theta0 = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
@@ -153,10 +162,10 @@ def test_adam_slices_and_threads_do_not_change_the_update(rng, dtype, monkeypatc
     for g in grads:
         g["a"] = np.split(rng.standard_normal((5, 18)).astype(dtype), 2, axis=1)[1]   # strided view
     results = []
-    for threads in (1, 3):
+    for threads in (None, 1, 3):   # None: the plain Adam of ops/optim.py
         params = {k: v.copy() for k, v in theta0.items()}
         params["view"] = big.copy()[:, ::2]
-        opt = Adam(1e-2, 0.9, 0.98, 1e-7, threads=threads)
+        opt = Adam(1e-2, 0.9, 0.98, 1e-7) if threads is None else ThreadedAdam(1e-2, 0.9, 0.98, 1e-7, threads=threads)
         for g in grads:
             opt.step(params, g)
         results.append(params)
@@ -165,13 +174,14 @@ def test_adam_slices_and_threads_do_not_change_the_update(rng, dtype, monkeypatc
         assert results[0][k].dtype == dtype
         assert np.array_equal(results[0][k], ref), k
         assert np.array_equal(results[1][k], ref), k
+        assert np.array_equal(results[2][k], ref), k
 
 
 def test_adam_rejects_a_mis_shaped_gradient():
     with pytest.raises(ValueError, match="gradient of w has shape"):
         Adam(1e-2).step({"w": np.zeros((2, 3))}, {"w": np.zeros((3, 2))})
     with pytest.raises(ValueError, match="threads"):
-        Adam(1e-2, threads=0)
+        ThreadedAdam(1e-2, threads=0)
 
 
 def _subnormal(a):
@@ -182,11 +192,11 @@ def _subnormal(a):
 def test_adam_flushes_decaying_moments_before_they_turn_subnormal(dtype):
     """An entry that stops receiving gradient sees m, v decay geometrically; without the flush
     m would sit in the (slow) subnormal range for ~150 steps. Entries still in use are untouched."""
-    import numpy_transformer.optim as optim
+    optim = fast.adam
     fi = np.finfo(dtype)
     thr = fi.tiny / fi.eps
     params = {"w": np.ones(4, dtype)}
-    opt = Adam(1e-3, 0.9, 0.98, 1e-7, threads=1)
+    opt = ThreadedAdam(1e-3, 0.9, 0.98, 1e-7, threads=1)
     opt.step(params, {"w": np.ones(4, dtype)})               # t = 1: every entry has m, v > 0
     opt.m["w"][:2] = dtype(thr) * 4       # two entries about to decay past tiny/eps (m: ×0.9 a step,
     opt.v["w"][:2] = dtype(thr) * 1.2     # v: ×0.98 a step, 0.98^15 ≈ 0.74)
@@ -207,7 +217,8 @@ def test_adam_flushes_decaying_moments_before_they_turn_subnormal(dtype):
 def test_confident_softmax_and_cross_entropy_give_no_subnormals(dtype):
     """exp(−95) is subnormal in float32; a subnormal in p or dlogits makes every GEMM it enters
     many times slower. Such entries are zeroed (they are < tiny/eps, below the dtype's precision)."""
-    from numpy_transformer.attention import softmax_forward
+    from numpy_transformer.fast.attention import softmax_forward_inplace as softmax_forward
+    masked_cross_entropy = fast.loss.masked_cross_entropy
     gap = dtype(95.0) if dtype == np.float32 else dtype(720.0)
     x = np.array([[0.0, -gap, -1.0], [-gap, 0.0, -gap / 2]], dtype)
     p = softmax_forward(x)

@@ -66,7 +66,7 @@ class Translator:
     def attention(self, sentence, translation):
         """Cross-attention of the last decoder layer, (heads, target words + <eos>, source
         words + <eos>), from a NumPy forward over the translation (teacher-forced)."""
-        from .model import Transformer
+        from ..models import Transformer
         model = Transformer(self.cfg)
         model.load_state_dict(self.backend.get_weights())
         src = np.array([self.encode(sentence)[0]])

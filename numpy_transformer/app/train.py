@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import load_checkpoint, save_checkpoint, write_json
-from .config import TransformerConfig
+from ..config import TransformerConfig
 from .data import encode_source, encode_target, make_batches
 from .decoding import beam_search, greedy_decode
-from .loss import masked_accuracy, masked_cross_entropy
-from .model import Transformer
-from .optim import Adam, WarmupSchedule
+from ..fast import ThreadedAdam, masked_cross_entropy
+from ..models import Transformer
+from ..ops import WarmupSchedule, masked_accuracy
 from .progress import progress
 
 
@@ -50,7 +50,7 @@ class NumpyBackend:
     def __init__(self, cfg: TransformerConfig, args: TrainArgs):
         self.cfg, self.args = cfg, args
         self.model = Transformer(cfg, seed=args.seed)
-        self.opt = Adam(WarmupSchedule(cfg.d_model, args.warmup), args.beta1, args.beta2, args.eps,
+        self.opt = ThreadedAdam(WarmupSchedule(cfg.d_model, args.warmup), args.beta1, args.beta2, args.eps,
                         clipnorm=args.clipnorm)
 
     def train_step(self, batch, rng):
@@ -94,7 +94,7 @@ def make_backend(name, cfg, args):
         import os
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's start-up chatter
         from keras_transformer.training import KerasBackend   # lazy: only the CLI crosses the wall
-        from .model import init_params
+        from ..models import init_params
         backend = KerasBackend(cfg, args)
         backend.set_weights(init_params(cfg, args.seed))   # the same start as a NumPy run of this seed
         return backend

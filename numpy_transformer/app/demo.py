@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 
-from .config import TransformerConfig
+from ..config import TransformerConfig
 from .decoding import greedy_decode
-from .loss import masked_accuracy, masked_cross_entropy
-from .model import Transformer
-from .optim import Adam, WarmupSchedule
+from ..fast import ThreadedAdam, masked_cross_entropy
+from ..models import Transformer
+from ..ops import WarmupSchedule, masked_accuracy
 from .progress import progress
 
 PAD, START, EOS, FIRST = 0, 1, 2, 3
@@ -38,7 +38,7 @@ def run_demo(steps=1500, batch_size=32, vocab_size=16, seq_len=8, d_model=64, nu
                             num_heads=4, d_ff=4 * d_model, num_layers=num_layers, dropout=0.0,
                             max_len=seq_len + 2)
     model = Transformer(cfg, seed=seed)
-    opt = Adam(WarmupSchedule(d_model, warmup_steps=100), beta1=0.9, beta2=0.98, eps=1e-9, clipnorm=1.0)
+    opt = ThreadedAdam(WarmupSchedule(d_model, warmup_steps=100), beta1=0.9, beta2=0.98, eps=1e-9, clipnorm=1.0)
     rng = np.random.default_rng(seed)
     print(f"reversal demo: {model.num_parameters():,} parameters, {cfg.num_layers}+{cfg.num_layers} layers, "
           f"d_model={d_model}, float32, {steps} steps of batch {batch_size}")

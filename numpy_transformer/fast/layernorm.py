@@ -1,30 +1,27 @@
-"""Layer normalization over the last axis (Ba, Kiros & Hinton, 2016)."""
+"""Layer norm with two allocations per call (ops/layernorm.py computes the same with ~6):
+every intermediate is written into the arrays that become the outputs."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..ops.layernorm import LayerNormCache
+
 
 def layernorm_forward(x, gamma, beta, eps):
-    """y = gamma * xhat + beta, xhat = (x - mean) / sqrt(var + eps) over the last axis
-    (biased variance, as in Keras and PyTorch). Returns y and the cache (xhat, rstd).
-    Two arrays of x's size are allocated (xhat, y); everything else happens in them."""
+    """As ops.layernorm.layernorm_forward; allocates xhat and y only."""
     mean = x.mean(axis=-1, keepdims=True)
     xhat = x - mean                       # centred x, scaled in place below
-    y = np.multiply(xhat, xhat)           # (x - mean)², then reused for the output
+    y = np.multiply(xhat, xhat)           # (x − mean)², then reused for the output
     var = y.mean(axis=-1, keepdims=True)
     rstd = 1.0 / np.sqrt(var + x.dtype.type(eps))
     xhat *= rstd
     np.multiply(xhat, gamma, out=y)
     y += beta
-    return y, (xhat, rstd)
+    return y, LayerNormCache(xhat, rstd)
 
 
 def layernorm_backward(dy, cache, gamma):
-    """dbeta = Σ dy, dgamma = Σ dy·xhat (sums over all but the last axis).
-    With g = dy·gamma and N features, xhat depends on x through the mean and the variance:
-    ∂xhat_j/∂x_i = rstd (δ_ij − 1/N − xhat_i xhat_j / N), hence
-    dx = rstd/N · (N·g − Σg − xhat·Σ(g·xhat)). Returns dx, dgamma, dbeta.
-    Two arrays of dy's size are allocated (a scratch t, and g which becomes dx)."""
+    """As ops.layernorm.layernorm_backward; allocates a scratch t and g, which becomes dx."""
     xhat, rstd = cache
     n = xhat.shape[-1]
     red = tuple(range(dy.ndim - 1))

@@ -32,13 +32,14 @@ def embedding_backward(dy, ids, vocab_size):
     return dW
 
 
-def embed_forward(ids, weight, pe):
-    """x = W[ids] · sqrt(d_model) + P[:T] (errata 3: trainable embeddings, scaled, plus the fixed
-    sinusoids). Dropout is applied by the caller. Returns x and the cache (ids)."""
+def embed_forward(ids, weight, pe, offset=0):
+    """x = W[ids] · sqrt(d_model) + P[offset : offset + T] (errata 3: trainable embeddings,
+    scaled, plus the fixed sinusoids; `offset` is the first position, > 0 when decoding one
+    step at a time). Dropout is applied by the caller. Returns x and the cache (ids)."""
     d_model = weight.shape[1]
     e, _ = embedding_forward(ids, weight)
     x = e * weight.dtype.type(math.sqrt(d_model))
-    x += pe[: ids.shape[-1]]
+    x += pe[offset: offset + ids.shape[-1]]
     return x, ids
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TransformerConfig, check_state_dict
+from ..config import TransformerConfig, check_state_dict
 from .fileio import atomic_write
 from .tokenizer import Tokenizer
 

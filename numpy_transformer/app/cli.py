@@ -12,7 +12,7 @@ DEFAULT_RUN = "runs/embedded"
 
 def _train(a):
     from .checkpoint import write_json
-    from .config import TransformerConfig
+    from ..config import TransformerConfig
     from .corpus import default_corpus
     from .data import load_pairs, prepare_dataset
     from .tokenizer import Tokenizer

@@ -1,0 +1,174 @@
+"""Encoder and decoder layers as explicit residual blocks (paper, section 3.1).
+
+Each sublayer f (attention or feed-forward) sits in a residual connection:
+    post-LN (the paper):  y = LayerNorm(x + Dropout(f(x)))
+    pre-LN (an option):   y = x + Dropout(f(LayerNorm(x)))
+written as two halves around the call of f: `residual_in` gives what f reads, `residual_out`
+adds f's output back. Every function takes `p`, the layer's parameters under local names
+(`self_attn.wq.weight`, `norm1.gamma`, `ffn.linear1.weight`, …), and returns gradients under
+the same names (the model adds `encoder.layers.{i}.`). `kernels` chooses the plain or the fast
+implementation of attention, feed-forward and layer norm (models/kernels.py).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..ops.attention import KVCache
+from ..ops.dropout import dropout_backward, dropout_forward
+from .kernels import PLAIN
+
+
+def sub(p, prefix):
+    """The entries of `p` under `prefix.`, with the prefix stripped (the arrays themselves)."""
+    n = len(prefix) + 1
+    return {k[n:]: v for k, v in p.items() if k.startswith(prefix + ".")}
+
+
+def add_prefixed(grads, prefix, sub_grads):
+    grads.update({f"{prefix}.{k}": v for k, v in sub_grads.items()})
+
+
+# ---------------------------------------------------------------- the residual connection
+
+class ResidualCache(NamedTuple):
+    norm_in: object          # pre-LN: the cache of LayerNorm(x); None in post-LN
+    drop_mask: object        # dropout's scaled mask, None when dropout is off
+    norm_out: object         # post-LN: the cache of LayerNorm(x + s); None in pre-LN
+
+
+def residual_in(x, p, norm, cfg, kernels):
+    """What the sublayer reads: LayerNorm(x) in pre-LN, x itself in post-LN. Returns it and the
+    norm's cache (None in post-LN)."""
+    if cfg.norm_first:
+        return kernels.layernorm_forward(x, p[f"{norm}.gamma"], p[f"{norm}.beta"], cfg.layer_norm_eps)
+    return x, None
+
+
+def residual_out(x, s, norm_in, p, norm, cfg, rng, training, kernels):
+    """Add the sublayer's output s back: y = x + Dropout(s) (pre-LN) or LayerNorm(x + Dropout(s))
+    (post-LN). Returns y and the block's cache."""
+    s, drop_mask = dropout_forward(s, cfg.dropout, rng, training)
+    if cfg.norm_first:
+        return x + s, ResidualCache(norm_in, drop_mask, None)
+    y, norm_out = kernels.layernorm_forward(x + s, p[f"{norm}.gamma"], p[f"{norm}.beta"], cfg.layer_norm_eps)
+    return y, ResidualCache(None, drop_mask, norm_out)
+
+
+def residual_out_backward(dy, cache, p, norm, grads, kernels):
+    """Back through the addition (and post-LN's norm): the sum z = x + s passes dz to both x (the
+    skip path) and s. Returns (dx of the skip path, ds through dropout)."""
+    if cache.norm_out is not None:
+        dy, grads[f"{norm}.gamma"], grads[f"{norm}.beta"] = \
+            kernels.layernorm_backward(dy, cache.norm_out, p[f"{norm}.gamma"])
+    return dy, dropout_backward(dy, cache.drop_mask)
+
+
+def residual_in_backward(dx_skip, dh, cache, p, norm, grads, kernels):
+    """x reached the sublayer too (through pre-LN's norm): dx = dx_skip + dh (through the norm)."""
+    if cache.norm_in is not None:
+        dh, grads[f"{norm}.gamma"], grads[f"{norm}.beta"] = \
+            kernels.layernorm_backward(dh, cache.norm_in, p[f"{norm}.gamma"])
+    return dx_skip + dh
+
+
+# ---------------------------------------------------------------- encoder layer
+
+class EncoderLayerCache(NamedTuple):
+    self_attn: object
+    res1: ResidualCache
+    ffn: object
+    res2: ResidualCache
+
+
+def encoder_layer_forward(x, p, cfg, mask, rng=None, training=False, kernels=PLAIN):
+    """x → self-attention sublayer (norm1) → feed-forward sublayer (norm2). `mask` is the
+    source padding mask. Returns y and the cache."""
+    h, ln = residual_in(x, p, "norm1", cfg, kernels)
+    s, attn = kernels.mha_forward(h, None, sub(p, "self_attn"), cfg.num_heads, mask)
+    x, res1 = residual_out(x, s, ln, p, "norm1", cfg, rng, training, kernels)
+
+    h, ln = residual_in(x, p, "norm2", cfg, kernels)
+    s, ffn = kernels.feed_forward_forward(h, sub(p, "ffn"))
+    x, res2 = residual_out(x, s, ln, p, "norm2", cfg, rng, training, kernels)
+    return x, EncoderLayerCache(attn, res1, ffn, res2)
+
+
+def encoder_layer_backward(dy, cache, p, cfg, kernels=PLAIN):
+    """The two sublayers in reverse. Returns dx and the layer's grads (local names)."""
+    grads = {}
+    dx, ds = residual_out_backward(dy, cache.res2, p, "norm2", grads, kernels)
+    dh, g = kernels.feed_forward_backward(ds, cache.ffn, sub(p, "ffn"))
+    add_prefixed(grads, "ffn", g)
+    dy = residual_in_backward(dx, dh, cache.res2, p, "norm2", grads, kernels)
+
+    dx, ds = residual_out_backward(dy, cache.res1, p, "norm1", grads, kernels)
+    dh, _, g = kernels.mha_backward(ds, cache.self_attn, sub(p, "self_attn"))
+    add_prefixed(grads, "self_attn", g)
+    return residual_in_backward(dx, dh, cache.res1, p, "norm1", grads, kernels), grads
+
+
+# ---------------------------------------------------------------- decoder layer
+
+class DecoderLayerCache(NamedTuple):
+    self_attn: object
+    res1: ResidualCache
+    cross_attn: object
+    res2: ResidualCache
+    ffn: object
+    res3: ResidualCache
+
+
+class LayerKV(NamedTuple):
+    """One decoder layer's key/value caches for step-by-step decoding."""
+    self_attn: KVCache      # grows by one position per step
+    cross_attn: KVCache     # the encoder output's keys/values, computed on the first step
+
+    @classmethod
+    def empty(cls, batch, cfg, max_len, dtype):
+        shape = (batch, cfg.num_heads, max_len, cfg.d_k, dtype)
+        return cls(KVCache(*shape), KVCache(*shape, fixed=True))
+
+    def reorder(self, index):
+        self.self_attn.reorder(index)
+        self.cross_attn.reorder(index)
+
+
+def decoder_layer_forward(y, memory, p, cfg, self_mask, cross_mask, rng=None, training=False,
+                          kernels=PLAIN, kv=None):
+    """y → masked self-attention (norm1) → cross-attention over the encoder output `memory`
+    (norm2; errata 2: the book reused add_norm1 here) → feed-forward (norm3).
+    With `kv` (a LayerKV), y holds only the newest positions: self-attention attends over the
+    cached ones too (self_mask None: every cached position is earlier, so allowed)."""
+    h, ln = residual_in(y, p, "norm1", cfg, kernels)
+    s, self_attn = kernels.mha_forward(h, None, sub(p, "self_attn"), cfg.num_heads, self_mask,
+                                       None if kv is None else kv.self_attn)
+    y, res1 = residual_out(y, s, ln, p, "norm1", cfg, rng, training, kernels)
+
+    h, ln = residual_in(y, p, "norm2", cfg, kernels)
+    s, cross_attn = kernels.mha_forward(h, memory, sub(p, "cross_attn"), cfg.num_heads, cross_mask,
+                                        None if kv is None else kv.cross_attn)
+    y, res2 = residual_out(y, s, ln, p, "norm2", cfg, rng, training, kernels)
+
+    h, ln = residual_in(y, p, "norm3", cfg, kernels)
+    s, ffn = kernels.feed_forward_forward(h, sub(p, "ffn"))
+    y, res3 = residual_out(y, s, ln, p, "norm3", cfg, rng, training, kernels)
+    return y, DecoderLayerCache(self_attn, res1, cross_attn, res2, ffn, res3)
+
+
+def decoder_layer_backward(dout, cache, p, cfg, kernels=PLAIN):
+    """Reverse of decoder_layer_forward. Returns dy, dmemory (from cross-attention) and grads."""
+    grads = {}
+    dx, ds = residual_out_backward(dout, cache.res3, p, "norm3", grads, kernels)
+    dh, g = kernels.feed_forward_backward(ds, cache.ffn, sub(p, "ffn"))
+    add_prefixed(grads, "ffn", g)
+    dout = residual_in_backward(dx, dh, cache.res3, p, "norm3", grads, kernels)
+
+    dx, ds = residual_out_backward(dout, cache.res2, p, "norm2", grads, kernels)
+    dh, dmemory, g = kernels.mha_backward(ds, cache.cross_attn, sub(p, "cross_attn"))
+    add_prefixed(grads, "cross_attn", g)
+    dout = residual_in_backward(dx, dh, cache.res2, p, "norm2", grads, kernels)
+
+    dx, ds = residual_out_backward(dout, cache.res1, p, "norm1", grads, kernels)
+    dh, _, g = kernels.mha_backward(ds, cache.self_attn, sub(p, "self_attn"))
+    add_prefixed(grads, "self_attn", g)
+    return residual_in_backward(dx, dh, cache.res1, p, "norm1", grads, kernels), dmemory, grads

@@ -1,0 +1,227 @@
+"""The encoder-decoder Transformer: parameters, forward, hand-written backward, step-by-step
+decoding with a key/value cache, state dicts."""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ..config import TransformerConfig, check_ids, check_state_dict, parameter_shapes
+from ..ops.attention import causal_mask, padding_mask
+from ..ops.dropout import dropout_backward, dropout_forward
+from ..ops.embedding import embed_backward, embed_forward, positional_encoding
+from ..ops.linear import linear_backward, linear_forward
+from .kernels import get_kernels
+from .layers import (LayerKV, add_prefixed, decoder_layer_backward, decoder_layer_forward,
+                     encoder_layer_backward, encoder_layer_forward, sub)
+
+
+def init_params(cfg: TransformerConfig, seed=0):
+    """Glorot-uniform weights (Keras' Dense default), zero biases, LayerNorm gamma=1/beta=0,
+    embeddings N(0, d_model^-1/2) so that after the sqrt(d_model) scale they have unit variance."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, shape in parameter_shapes(cfg).items():
+        if name.endswith("embedding.weight"):
+            w = rng.normal(0.0, cfg.d_model ** -0.5, shape)
+        elif name.endswith(".weight"):
+            limit = math.sqrt(6.0 / (shape[0] + shape[1]))
+            w = rng.uniform(-limit, limit, shape)
+        elif name.endswith(".gamma"):
+            w = np.ones(shape)
+        else:
+            w = np.zeros(shape)
+        params[name] = w.astype(cfg.dtype)
+    return params
+
+
+class StackCache(NamedTuple):
+    ids: np.ndarray          # the embedding's cache
+    drop_mask: object        # dropout after the embedding
+    layers: list             # one EncoderLayerCache / DecoderLayerCache per layer
+    final_norm: object       # pre-LN: the stack's final LayerNorm; None in post-LN
+
+
+class ForwardCache(NamedTuple):
+    encoder: StackCache
+    decoder: StackCache
+    h: np.ndarray            # the decoder's output, input of the output layer
+    logits_shape: tuple
+
+
+class DecoderState:
+    """What step-by-step decoding keeps: the encoder output, the source mask, one LayerKV per
+    decoder layer and the number of positions decoded so far."""
+
+    def __init__(self, model, memory, src_mask, max_len):
+        self.memory, self.src_mask, self.t = memory, src_mask, 0
+        self.layers = [LayerKV.empty(memory.shape[0], model.cfg, max_len, model.dtype)
+                       for _ in range(model.cfg.num_layers)]
+
+    def reorder(self, index):
+        """Keep batch rows `index` (beam search re-ranks hypotheses each step)."""
+        self.memory, self.src_mask = self.memory[index], self.src_mask[index]
+        for kv in self.layers:
+            kv.reorder(index)
+
+
+class Transformer:
+    """Encoder-decoder Transformer. `params` maps the shared names to arrays (weights (in, out)).
+
+    forward(src_ids, tgt_ids) → logits (B, T_tgt, tgt_vocab); tgt_ids is the decoder input
+    (`<start>`-prefixed). backward(dlogits) → grads with the keys and shapes of state_dict().
+    `kernels="fast"` (default) or `"plain"`: which implementation of attention, feed-forward
+    and layer norm to run (models/kernels.py); the results agree to rounding.
+    """
+
+    def __init__(self, cfg: TransformerConfig, seed=0, kernels="fast"):
+        if not isinstance(cfg, TransformerConfig):
+            raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
+        self.cfg = cfg
+        self.dtype = np.dtype(cfg.dtype)
+        self.kernels = get_kernels(kernels)
+        self.params = init_params(cfg, seed)
+        self.pe = positional_encoding(cfg.max_len, cfg.d_model, dtype=self.dtype)
+        self.rng = np.random.default_rng(seed + 1)  # dropout masks
+        self._cache = None
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self):
+        """A copy of every parameter under its shared name."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state):
+        """Strict load: every expected key present with its shape, no extras, all finite.
+        Values are cast to the config's dtype; nothing is changed if a check fails."""
+        check_state_dict(state, self.cfg)
+        self.params = {k: np.array(state[k], dtype=self.dtype) for k in parameter_shapes(self.cfg)}
+
+    def num_parameters(self):
+        return sum(v.size for v in self.params.values())
+
+    # ------------------------------------------------------------------ forward
+    def _stack_forward(self, stack, ids, layer_forward, rng, training, offset=0):
+        """Embedding + dropout, the layers (`layer_forward(x, p_i, i)`), the final norm in pre-LN."""
+        cfg, p = self.cfg, self.params
+        x, ids_cache = embed_forward(ids, p[f"{stack}.embedding.weight"], self.pe, offset)
+        x, drop = dropout_forward(x, cfg.dropout, rng, training)
+        caches = []
+        for i in range(cfg.num_layers):
+            x, c = layer_forward(x, sub(p, f"{stack}.layers.{i}"), i)
+            caches.append(c)
+        final = None
+        if cfg.norm_first:
+            x, final = self.kernels.layernorm_forward(x, p[f"{stack}.final_norm.gamma"],
+                                                      p[f"{stack}.final_norm.beta"], cfg.layer_norm_eps)
+        return x, StackCache(ids_cache, drop, caches, final)
+
+    def encode(self, src_ids, rng=None, training=False):
+        """Encoder stack: memory (B, S, d_model) and the cache its backward needs."""
+        cfg, k = self.cfg, self.kernels
+        mask = padding_mask(src_ids, cfg.pad_id)
+        return self._stack_forward("encoder", src_ids, lambda x, p, i: encoder_layer_forward(
+            x, p, cfg, mask, rng, training, k), rng, training)
+
+    def decode(self, tgt_ids, memory, src_mask, rng=None, training=False, state=None):
+        """Decoder stack over the target prefix: hidden states (B, T, d_model) and the cache.
+        With a DecoderState, tgt_ids are the next positions only, attending over the cached ones."""
+        cfg, k = self.cfg, self.kernels
+        if state is None:
+            self_mask, offset = causal_mask(tgt_ids.shape[1]) & padding_mask(tgt_ids, cfg.pad_id), 0
+        else:
+            self_mask, offset = None, state.t
+        return self._stack_forward("decoder", tgt_ids, lambda y, p, i: decoder_layer_forward(
+            y, memory, p, cfg, self_mask, src_mask, rng, training, k,
+            None if state is None else state.layers[i]), rng, training, offset)
+
+    def forward(self, src_ids, tgt_ids, training=False, rng=None):
+        """Logits (B, T_tgt, tgt_vocab). With training=True dropout is on, drawing its masks
+        from `rng` (default: the model's own generator); pass a fresh, identically seeded
+        Generator to reproduce the masks exactly."""
+        cfg = self.cfg
+        src_ids = check_ids(src_ids, cfg.src_vocab_size, cfg.max_len, "src_ids")
+        tgt_ids = check_ids(tgt_ids, cfg.tgt_vocab_size, cfg.max_len, "tgt_ids")
+        if src_ids.shape[0] != tgt_ids.shape[0]:
+            raise ValueError(f"batch sizes differ: src_ids {src_ids.shape}, tgt_ids {tgt_ids.shape}")
+        if training and rng is None:
+            rng = self.rng
+        memory, enc_cache = self.encode(src_ids, rng, training)
+        h, dec_cache = self.decode(tgt_ids, memory, padding_mask(src_ids, cfg.pad_id), rng, training)
+        logits = linear_forward(h, self.params["output.weight"], self.params["output.bias"])[0]
+        self._cache = ForwardCache(enc_cache, dec_cache, h, logits.shape)
+        return logits
+
+    __call__ = forward
+
+    # ------------------------------------------------------------------ decoding
+    def start_decoding(self, src_ids, max_len):
+        """Encode the source once and return a DecoderState for up to `max_len` steps."""
+        cfg = self.cfg
+        src_ids = check_ids(src_ids, cfg.src_vocab_size, cfg.max_len, "src_ids")
+        if not 1 <= max_len <= cfg.max_len:
+            raise ValueError(f"max_len must be in [1, {cfg.max_len}] (the model's max_len), got {max_len}")
+        memory, _ = self.encode(src_ids)
+        return DecoderState(self, memory, padding_mask(src_ids, cfg.pad_id), max_len)
+
+    def decode_step(self, token_ids, state):
+        """Logits (B, tgt_vocab) for position state.t given that position's input tokens (B,),
+        dropout off: the decoder layers' own code with key/value caches (tested equal to the
+        full forward)."""
+        if state.t >= state.layers[0].self_attn.k.shape[2]:
+            raise ValueError(f"decode_step past the state's max_len={state.layers[0].self_attn.k.shape[2]}")
+        h, _ = self.decode(np.asarray(token_ids)[:, None], state.memory, state.src_mask, state=state)
+        state.t += 1
+        return linear_forward(h[:, 0], self.params["output.weight"], self.params["output.bias"])[0]
+
+    def attention_weights(self):
+        """Softmax weights of every attention block in the last forward, (B, H, Tq, Tk) each,
+        under names like `encoder.layers.0.self_attn` and `decoder.layers.1.cross_attn`."""
+        if self._cache is None:
+            raise RuntimeError("attention_weights() needs a forward() first")
+        out = {}
+        for i, c in enumerate(self._cache.encoder.layers):
+            out[f"encoder.layers.{i}.self_attn"] = c.self_attn.weights
+        for i, c in enumerate(self._cache.decoder.layers):
+            out[f"decoder.layers.{i}.self_attn"] = c.self_attn.weights
+            out[f"decoder.layers.{i}.cross_attn"] = c.cross_attn.weights
+        return out
+
+    # ------------------------------------------------------------------ backward
+    def _stack_backward(self, stack, dx, cache, layer_backward, grads, vocab_size):
+        """Reverse of _stack_forward. `layer_backward(dx, cache_i, p_i)` → (dx, grads_i)."""
+        cfg, p = self.cfg, self.params
+        if cache.final_norm is not None:
+            dx, grads[f"{stack}.final_norm.gamma"], grads[f"{stack}.final_norm.beta"] = \
+                self.kernels.layernorm_backward(dx, cache.final_norm, p[f"{stack}.final_norm.gamma"])
+        for i in reversed(range(cfg.num_layers)):
+            prefix = f"{stack}.layers.{i}"
+            dx, g = layer_backward(dx, cache.layers[i], sub(p, prefix))
+            add_prefixed(grads, prefix, g)
+        dx = dropout_backward(dx, cache.drop_mask)
+        grads[f"{stack}.embedding.weight"] = embed_backward(dx, cache.ids, vocab_size)
+
+    def backward(self, dlogits):
+        """Gradients of a scalar loss w.r.t. every parameter, given dloss/dlogits of the last
+        forward. Returns a dict with the keys and shapes of state_dict()."""
+        if self._cache is None:
+            raise RuntimeError("backward() needs a forward() first")
+        enc_cache, dec_cache, h, logits_shape = self._cache
+        dlogits = np.asarray(dlogits)
+        if dlogits.shape != logits_shape:
+            raise ValueError(f"dlogits has shape {dlogits.shape}, the last logits had {logits_shape}")
+        cfg, k = self.cfg, self.kernels
+        grads = {}
+        dh, grads["output.weight"], grads["output.bias"] = linear_backward(dlogits, h, self.params["output.weight"])
+
+        dmemory = []   # every decoder layer's cross-attention read the encoder output
+
+        def decoder_layer(dy, c, p):
+            dy, dmem, g = decoder_layer_backward(dy, c, p, cfg, k)
+            dmemory.append(dmem)
+            return dy, g
+        self._stack_backward("decoder", dh, dec_cache, decoder_layer, grads, cfg.tgt_vocab_size)
+        self._stack_backward("encoder", sum(dmemory), enc_cache,
+                             lambda dx, c, p: encoder_layer_backward(dx, c, p, cfg, k), grads,
+                             cfg.src_vocab_size)
+        return {name: grads[name] for name in self.params}  # the state_dict's order

@@ -1,0 +1,16 @@
+"""The maths: every op's forward beside its hand-written backward, the derivation in the
+docstring, NumPy only. Read these to follow the paper; fast/ holds faster versions of some,
+tested equal to these."""
+from .activations import relu_backward, relu_forward
+from .attention import (KVCache, causal_mask, mha_backward, mha_forward, padding_mask,
+                        scaled_dot_product_attention, sdpa_backward, sdpa_forward)
+from .dropout import dropout_backward, dropout_forward
+from .embedding import (embed_backward, embed_forward, embedding_backward, embedding_forward,
+                        positional_encoding)
+from .feedforward import feed_forward_backward, feed_forward_forward
+from .gradcheck import gradcheck, numerical_gradient, rel_error
+from .layernorm import layernorm_backward, layernorm_forward
+from .linear import linear_backward, linear_forward
+from .loss import masked_accuracy, masked_cross_entropy
+from .optim import Adam, WarmupSchedule, adam_update, clip_grad_norm
+from .softmax import softmax_backward, softmax_forward

@@ -1,0 +1,119 @@
+"""Adam in Keras 3's exact form, the paper's warm-up schedule, and clipping by global norm."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config import check_warmup
+
+
+class WarmupSchedule:
+    """lr(step) = d_model^-0.5 · min(step^-0.5, step · warmup^-1.5) (paper, eq. 3): linear
+    warm-up for `warmup_steps`, then decay ∝ 1/sqrt(step). `step` counts updates from 1
+    (the book called it with Keras' 0-based iteration counter, so its first update had lr 0)."""
+
+    def __init__(self, d_model, warmup_steps=4000):
+        self.d_model, self.warmup_steps = check_warmup(d_model, warmup_steps)
+
+    def __call__(self, step):
+        if step < 1:
+            raise ValueError(f"WarmupSchedule steps count from 1, got {step}")
+        return self.d_model ** -0.5 * min(step ** -0.5, step * self.warmup_steps ** -1.5)
+
+
+def clip_grad_norm(grads, max_norm):
+    """Scale all gradients by max_norm / max(‖g‖, max_norm), ‖g‖ the global L2 norm over every
+    tensor (tf.clip_by_global_norm's rule), in place. Returns ‖g‖ before clipping."""
+    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    if not math.isfinite(total):
+        raise FloatingPointError(f"gradient norm is {total}: the loss or the weights hold NaN/inf")
+    if total > max_norm:
+        scale = max_norm / total
+        for g in grads.values():
+            g *= g.dtype.type(scale)
+    return total
+
+
+def adam_update(theta, g, m, v, alpha, one_minus_b1, one_minus_b2, eps):
+    """One Adam update of θ, m, v in place, in Keras' order of operations (so float32 results
+    match Keras bit for bit where the arithmetic is the same):
+        m ← m + (g − m)(1 − β1),   v ← v + (g² − v)(1 − β2),   θ ← θ − (α·m) / (sqrt(v) + ε)."""
+    m += (g - m) * one_minus_b1
+    v += (g * g - v) * one_minus_b2
+    theta -= (alpha * m) / (np.sqrt(v) + eps)
+
+
+class Adam:
+    """Adam (Kingma & Ba) in exactly the form Keras 3 computes it, for step t = 1, 2, ...:
+        m ← m + (g − m)(1 − β1),  v ← v + (g² − v)(1 − β2)
+        α = lr_t · sqrt(1 − β2^t) / (1 − β1^t)
+        θ ← θ − α · m / (sqrt(v) + ε)
+    Note where ε sits: added to sqrt(v) of the *uncorrected* v, with the bias correction
+    folded into α. The paper's Algorithm 1 adds ε to sqrt(v̂) = sqrt(v / (1 − β2^t)); the two
+    agree when ε → 0 and differ by ε·(1 − sqrt(1 − β2^t)) in the denominator otherwise.
+    `lr` is a float or a callable of t (e.g. WarmupSchedule). β1, β2, ε and lr_t are taken
+    in the parameters' dtype, which is what Keras does for float32. (For float64 variables
+    Keras on TensorFlow still rounds β1, β2 to float32 in the bias correction, a relative
+    difference of ~7e-7 per step; this class keeps the exact float64 values, and the parity
+    suite accounts for Keras' rounding explicitly.) `clipnorm` clips by global norm first.
+    fast/adam.py has the same update spread over threads (bit-identical)."""
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7, clipnorm=None):
+        for name, val in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= val < 1.0:
+                raise ValueError(f"Adam {name} must be in [0, 1), got {val}")
+        if eps <= 0:
+            raise ValueError(f"Adam eps must be > 0, got {eps}")
+        self.lr, self.beta1, self.beta2, self.eps, self.clipnorm = lr, beta1, beta2, eps, clipnorm
+        self.t = 0
+        self.m, self.v = {}, {}
+
+    def current_lr(self, t=None):
+        t = self.t + 1 if t is None else t
+        return float(self.lr(t)) if callable(self.lr) else float(self.lr)
+
+    def begin_step(self, params, grads):
+        """Checks, clipping, t ← t + 1 and the step's scalars. Returns lr and, per parameter,
+        (θ, g, m, v, (α, 1 − β1, 1 − β2, ε)) with the scalars in θ's dtype."""
+        if set(grads) != set(params):
+            raise ValueError(f"grads and params have different keys: "
+                             f"{sorted(set(grads) ^ set(params))[:5]}")
+        if self.clipnorm is not None:
+            clip_grad_norm(grads, self.clipnorm)
+        self.t += 1
+        lr = self.current_lr(self.t)
+        work = []
+        for k, theta in params.items():
+            g = np.asarray(grads[k])
+            if g.shape != theta.shape:
+                raise ValueError(f"gradient of {k} has shape {g.shape}, the parameter has {theta.shape}")
+            if k not in self.m:
+                self.m[k], self.v[k] = np.zeros_like(theta), np.zeros_like(theta)
+            dt = theta.dtype.type
+            b1, b2 = dt(self.beta1), dt(self.beta2)
+            alpha = dt(lr) * np.sqrt(dt(1) - b2 ** dt(self.t)) / (dt(1) - b1 ** dt(self.t))
+            work.append((theta, g.astype(theta.dtype, copy=False), self.m[k], self.v[k],
+                         (alpha, dt(1) - b1, dt(1) - b2, dt(self.eps))))
+        return lr, work
+
+    def step(self, params, grads):
+        """Update `params` in place from `grads` (same keys). Returns the learning rate used."""
+        lr, work = self.begin_step(params, grads)
+        for theta, g, m, v, scalars in work:
+            adam_update(theta, g, m, v, *scalars)
+        return lr
+
+    def state_dict(self):
+        """Optimizer state under `m.<param>` / `v.<param>` plus the step count `t`."""
+        sd = {"t": np.array(self.t, dtype=np.int64)}
+        sd.update({f"m.{k}": a.copy() for k, a in self.m.items()})
+        sd.update({f"v.{k}": a.copy() for k, a in self.v.items()})
+        return sd
+
+    def load_state_dict(self, sd):
+        self.t = int(np.asarray(sd["t"]).reshape(()))   # safetensors stores scalars as (1,)
+        self.m = {k[2:]: np.array(a) for k, a in sd.items() if k.startswith("m.")}
+        self.v = {k[2:]: np.array(a) for k, a in sd.items() if k.startswith("v.")}
+        if set(self.m) != set(self.v):
+            raise ValueError("optimizer state has mismatched m./v. keys")
