@@ -58,6 +58,8 @@ class DecoderState:
         self.memory, self.src_mask, self.t = memory, src_mask, 0
         self.layers = [LayerKV.empty(memory.shape[0], model.cfg, max_len, model.dtype)
                        for _ in range(model.cfg.num_layers)]
+        # each layer's parameters, picked out once per decode instead of once per step
+        self.layer_params = [sub(model.params, f"decoder.layers.{i}") for i in range(model.cfg.num_layers)]
 
     def reorder(self, index):
         """Keep batch rows `index` (beam search re-ranks hypotheses each step)."""
@@ -101,14 +103,15 @@ class Transformer:
         return sum(v.size for v in self.params.values())
 
     # ------------------------------------------------------------------ forward
-    def _stack_forward(self, stack, ids, layer_forward, rng, training, offset=0):
+    def _stack_forward(self, stack, ids, layer_forward, rng, training, offset=0, layer_params=None):
         """Embedding + dropout, the layers (`layer_forward(x, p_i, i)`), the final norm in pre-LN."""
         cfg, p = self.cfg, self.params
         x, ids_cache = embed_forward(ids, p[f"{stack}.embedding.weight"], self.pe, offset)
         x, drop = dropout_forward(x, cfg.dropout, rng, training)
         caches = []
         for i in range(cfg.num_layers):
-            x, c = layer_forward(x, sub(p, f"{stack}.layers.{i}"), i)
+            p_i = sub(p, f"{stack}.layers.{i}") if layer_params is None else layer_params[i]
+            x, c = layer_forward(x, p_i, i)
             caches.append(c)
         final = None
         if cfg.norm_first:
@@ -133,7 +136,8 @@ class Transformer:
             self_mask, offset = None, state.t
         return self._stack_forward("decoder", tgt_ids, lambda y, p, i: decoder_layer_forward(
             y, memory, p, cfg, self_mask, src_mask, rng, training, k,
-            None if state is None else state.layers[i]), rng, training, offset)
+            None if state is None else state.layers[i]), rng, training, offset,
+            None if state is None else state.layer_params)
 
     def forward(self, src_ids, tgt_ids, training=False, rng=None):
         """Logits (B, T_tgt, tgt_vocab). With training=True dropout is on, drawing its masks
