@@ -10,10 +10,18 @@ from .attention import MultiHeadAttention
 from .layers import AddNormalization, FeedForward, PositionEmbedding, prefixed
 
 
-def _check_dtype(cfg, dtype):
-    """A `dtype` passed next to a config must agree with cfg.dtype (variables and compute)."""
+def resolve_config(cfg, kwargs):
+    """The TransformerConfig behind a layer or model (a dict from get_config is accepted); a
+    `dtype` in kwargs must agree with cfg.dtype and is replaced by it (variables and compute)."""
+    if isinstance(cfg, dict):
+        cfg = TransformerConfig.from_dict(cfg)
+    if not isinstance(cfg, TransformerConfig):
+        raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
+    dtype = kwargs.pop("dtype", None)
     if dtype is not None and keras.dtype_policies.get(dtype).name != cfg.dtype:
         raise ValueError(f"dtype={dtype!r} disagrees with cfg.dtype={cfg.dtype!r}; set it in the config")
+    kwargs["dtype"] = cfg.dtype
+    return cfg
 
 
 class ConfigLayer(keras.layers.Layer):
@@ -21,12 +29,8 @@ class ConfigLayer(keras.layers.Layer):
     and its Keras config is {"cfg": cfg.to_dict(), name, trainable}."""
 
     def __init__(self, cfg, **kwargs):
-        if isinstance(cfg, dict):
-            cfg = TransformerConfig.from_dict(cfg)
-        if not isinstance(cfg, TransformerConfig):
-            raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
-        _check_dtype(cfg, kwargs.pop("dtype", None))  # always cfg.dtype
-        super().__init__(dtype=cfg.dtype, **kwargs)
+        cfg = resolve_config(cfg, kwargs)
+        super().__init__(**kwargs)
         self.cfg = cfg
 
     def _dropout(self, name):

@@ -7,36 +7,28 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from numpy_transformer.config import TransformerConfig
+from numpy_transformer.config import check_ids as check_ids_np
 
 from . import state as _state
 from .attention import decoder_self_mask, padding_mask
-from .blocks import Decoder, Encoder, _check_dtype
+from .blocks import Decoder, Encoder, resolve_config
 
 
 def check_ids(ids, vocab_size, max_len, name="ids"):
-    """Validate a (batch, seq_len) tensor/array of token ids: integer dtype, rank 2, not empty,
-    seq_len <= max_len (static checks, also inside a graph) and, when the values are concrete
-    (NumPy or eager), 0 <= id < vocab_size. Raises TypeError/ValueError."""
-    if isinstance(ids, (list, tuple)):
-        ids = np.asarray(ids)
+    """Validate a (batch, seq_len) tensor/array of token ids. Concrete values (NumPy, eager
+    tensors) get numpy_transformer.config.check_ids (dtype, rank, empty, length, ids in the
+    vocabulary); a symbolic tensor inside a graph gets the static checks only."""
+    if isinstance(ids, (list, tuple, np.ndarray)) or (tf.executing_eagerly() and hasattr(ids, "numpy")):
+        check_ids_np(np.asarray(ids), vocab_size, max_len, name)
+        return ids
     dtype = keras.backend.standardize_dtype(ids.dtype)
     if not dtype.startswith(("int", "uint")):
         raise TypeError(f"{name} must be an integer tensor of token ids, got dtype {dtype}")
     shape = tuple(ids.shape)
     if len(shape) != 2:
-        raise ValueError(f"{name} must have shape (batch, seq_len), got {shape}"
-                         + (" (use ids[None] for a single sequence)" if len(shape) == 1 else ""))
-    if 0 in shape:
-        raise ValueError(f"{name} is empty: shape {shape}")
+        raise ValueError(f"{name} must have shape (batch, seq_len), got {shape}")
     if shape[1] is not None and shape[1] > max_len:
         raise ValueError(f"{name} has length {shape[1]} > max_len={max_len}")
-    if isinstance(ids, np.ndarray) or (tf.executing_eagerly() and hasattr(ids, "numpy")):
-        values = np.asarray(ids)
-        lo, hi = values.min(), values.max()
-        if lo < 0 or hi >= vocab_size:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"{name} contains id {bad} outside the vocabulary [0, {vocab_size})")
     return ids
 
 
@@ -50,12 +42,8 @@ class TransformerModel(keras.Model):
     Sub-layers: model.encoder.layers[i], model.decoder.layers[i], model.output_layer."""
 
     def __init__(self, cfg, **kwargs):
-        if isinstance(cfg, dict):
-            cfg = TransformerConfig.from_dict(cfg)
-        if not isinstance(cfg, TransformerConfig):
-            raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
-        _check_dtype(cfg, kwargs.pop("dtype", None))  # always cfg.dtype
-        super().__init__(dtype=cfg.dtype, **kwargs)
+        cfg = resolve_config(cfg, kwargs)
+        super().__init__(**kwargs)
         self.cfg = cfg
         self.encoder = Encoder(cfg, name="encoder")
         self.decoder = Decoder(cfg, name="decoder")

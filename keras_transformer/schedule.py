@@ -4,6 +4,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from numpy_transformer.config import check_warmup
+
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
 class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -22,9 +24,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
     to sqrt(v̂) instead; the two agree up to ε·(1 − sqrt(1 − β2^t)) in the denominator)."""
 
     def __init__(self, d_model, warmup_steps=4000):
-        if d_model < 1 or warmup_steps < 1:
-            raise ValueError(f"WarmupSchedule needs d_model >= 1 and warmup_steps >= 1, got {d_model}, {warmup_steps}")
-        self.d_model, self.warmup_steps = int(d_model), int(warmup_steps)
+        self.d_model, self.warmup_steps = check_warmup(d_model, warmup_steps)
 
     def __call__(self, step):
         step = ops.cast(step, "float64") + 1.0

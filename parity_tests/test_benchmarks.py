@@ -6,10 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import cli, configs, flops, gpu, machine, plots, report
-from benchmarks.timing import Skip, run_interleaved, summarize
-from numpy_transformer import Transformer, TransformerConfig
-from numpy_transformer.app.decoding import greedy_decode
+for _mod in ("matplotlib", "threadpoolctl", "psutil"):
+    pytest.importorskip(_mod, reason=f"the benchmark harness needs the [bench] extra ({_mod})")
+
+from benchmarks import cli, configs, flops, gpu, machine, plots, report  # noqa: E402
+from benchmarks.timing import Skip, run_interleaved, summarize  # noqa: E402
+from numpy_transformer import Transformer, TransformerConfig  # noqa: E402
+from numpy_transformer.app.decoding import greedy_decode  # noqa: E402
 
 
 def tiny_cfg(**kw):
@@ -185,8 +188,8 @@ def test_end_to_end_tiny_numpy(tmp_path):
 
 
 def test_end_to_end_tiny_keras(tmp_path):
-    pytest.importorskip("tensorflow")
-    pytest.importorskip("keras")
+    pytest.importorskip("tensorflow", reason="Keras rows need the [keras] extra (TensorFlow)")
+    pytest.importorskip("keras", reason="Keras rows need the [keras] extra")
     result, md = _run(tmp_path, "--backends", "numpy,keras-eager,keras-graph,keras-gpu,numpy-cupy",
                       "--workloads", "train_step,decode", "--memory-workloads", "none", "--profile", "none",
                       "--decode-backends", "numpy,keras-eager,keras-graph,keras-xla,gpu")

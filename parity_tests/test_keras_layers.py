@@ -5,8 +5,8 @@ the NumPy backward receives)."""
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+pytest.importorskip("tensorflow", reason="the Keras parity tests need the [keras] extra (TensorFlow)")
+keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
 import tensorflow as tf  # noqa: E402
 
 from numpy_transformer import TransformerConfig  # noqa: E402

@@ -4,8 +4,8 @@ every parameter, every attention block's weights, masks, and greedy decoding."""
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+pytest.importorskip("tensorflow", reason="the Keras parity tests need the [keras] extra (TensorFlow)")
+keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
 import tensorflow as tf  # noqa: E402
 
 from numpy_transformer import (Transformer, TransformerConfig, masked_accuracy,  # noqa: E402

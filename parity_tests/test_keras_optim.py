@@ -4,8 +4,8 @@ the same weights on the same batches."""
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+pytest.importorskip("tensorflow", reason="the Keras parity tests need the [keras] extra (TensorFlow)")
+keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
 import tensorflow as tf  # noqa: E402
 
 from numpy_transformer import (Adam, Transformer, TransformerConfig, WarmupSchedule,  # noqa: E402

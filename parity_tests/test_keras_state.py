@@ -5,8 +5,8 @@ wall between the two packages."""
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+pytest.importorskip("tensorflow", reason="the Keras parity tests need the [keras] extra (TensorFlow)")
+keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
 
 from numpy_transformer import Transformer, TransformerConfig, parameter_shapes  # noqa: E402
 from parity_report import make_batch, perturbed_state  # noqa: E402

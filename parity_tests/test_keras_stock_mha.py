@@ -4,8 +4,8 @@ attention weights and gradients, with an attention_mask. Independent of keras_tr
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+pytest.importorskip("tensorflow", reason="the Keras parity tests need the [keras] extra (TensorFlow)")
+keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
 import tensorflow as tf  # noqa: E402
 
 from numpy_transformer.ops.attention import causal_mask, mha_backward, mha_forward  # noqa: E402

@@ -5,6 +5,7 @@ import pytest
 
 pytest.importorskip("keras", reason="the Keras backend needs the [keras] extra")
 pytest.importorskip("safetensors", reason="checkpoints need the [train] extra")
+pytest.importorskip("matplotlib", reason="training curves need the [train] extra (matplotlib)")
 
 from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.app.cli import main  # noqa: E402

@@ -2,7 +2,7 @@
 (ops/optim.py's Adam, bit-identical between flushes; tested).
 
 The update reads g, m, v, θ and writes m, v, θ once per element: it is bound by memory
-bandwidth (49M parameters at the book's size: ~1.4 GB per step). Here it runs in place on
+bandwidth. Here it runs in place on
 slices of CHUNK elements that stay in the L2 cache, spread over a thread pool: NumPy releases
 the GIL inside ufunc loops, so threads on disjoint slices run truly in parallel. Every element
 sees the same operations in the same order whatever the slicing, so the result does not depend
@@ -19,8 +19,7 @@ from ..ops.optim import Adam
 from .subnormal import flush_tiny_signed
 
 # elements per work item: the six slices in use (θ, g, m, v, two scratch) are 3 MB in float32,
-# about one core's L2; measured fastest at the book's size on 2 cores (2^15: 112 ms, 2^16: 87 ms,
-# 2^17: 76 ms, 2^18: 112 ms, whole tensors: 110 ms; smaller slices lose to per-call overhead)
+# about one core's L2 (the measurements behind the choice: docs/performance.md)
 CHUNK = 1 << 17
 FLUSH_EVERY = 16   # steps between flushes of m, v entries below tiny/eps
 _pool, _pool_size = None, 0
@@ -65,7 +64,7 @@ class ThreadedAdam(Adam):
     available cores, at most 8). Every FLUSH_EVERY-th step it also zeroes m, v entries below
     tiny/eps (1e-31 in float32): where a parameter stops receiving gradient (the embedding
     row of a word absent from recent batches) m and v decay geometrically into the subnormal
-    range, where every operation on them is ~10× slower (TensorFlow flushes subnormals in
+    range, where every operation on them is much slower (TensorFlow flushes subnormals in
     hardware). Below 1e-31 they no longer move θ at float32 precision; m needs ~150 steps at
     β1 = 0.9 to fall from 1e-31 to the subnormals, so every 16 steps catches them."""
 

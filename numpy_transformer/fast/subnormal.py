@@ -1,8 +1,8 @@
 """Keeping subnormal numbers out of the hot path.
 
 Softmax probabilities of confident rows reach the subnormal range (exp(−88) in float32), and
-subnormal operands make a CPU's multiply-adds, and so every GEMM they enter, many times slower:
-the translation job got 12–27 % slower per epoch as the model grew confident. TensorFlow sets
+subnormal operands make a CPU's multiply-adds, and so every GEMM they enter, many times slower
+(docs/performance.md has the measurements). TensorFlow sets
 the CPU to flush subnormals to zero; NumPy cannot, so we zero the entries that would create
 them. Anything ≥ tiny/eps times a factor ≥ eps is still a normal number, and an entry below
 tiny/eps is below the dtype's precision in any sum with a normal number, so the results change
