@@ -1,4 +1,5 @@
-"""keras_transformer: the encoder-decoder Transformer in Keras 3 (TensorFlow backend), built
+"""keras_transformer: the encoder-decoder Transformer in Keras 3 (TensorFlow, JAX or PyTorch
+backend: keras.ops throughout, backend-specific code only in backend.py), built
 from the same TransformerConfig as the NumPy reference and exchanging weights with it through
 state dicts (same names, shapes and (in, out) layout). Mirrors the classes of "Building
 Transformer Models with Attention", with the book's errata fixed.

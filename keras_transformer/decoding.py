@@ -1,32 +1,35 @@
 """Greedy decoding for TransformerModel, the book's way: the whole decoder is re-run on the
 growing prefix for every new token (no key/value cache). The encoder runs once per batch;
-each step is one compiled tf.function with dynamic (batch, length) shapes, so it is traced
-once per model and reused for every length and batch size."""
+each step is one compiled call (keras_transformer/backend.py: tf.function, jax.jit or eager
+PyTorch) reused for every length and batch size."""
 from __future__ import annotations
 
-import numpy as np
-import tensorflow as tf
+import warnings
 
+import numpy as np
+from keras import ops
+
+from .backend import compile_inference
 from .model import check_ids
+
+
+def _encode(model, src):
+    return model.encode(src, training=False)
+
+
+def _next_token(model, prefix, memory, src, banned):
+    logits = model.decode(prefix, memory, src, training=False)[:, -1]
+    logits = ops.where(banned, ops.cast(-np.inf, logits.dtype), logits)
+    return ops.argmax(logits, axis=-1)
 
 
 def _compiled(model):
     fns = getattr(model, "_greedy_fns", None)
     if fns is None:
-        spec = tf.TensorSpec((None, None), tf.int32)
-        mem_spec = tf.TensorSpec((None, None, model.cfg.d_model), model.cfg.dtype)
-
-        @tf.function(input_signature=[spec])
-        def encode(src):
-            return model.encode(src, training=False)
-
-        @tf.function(input_signature=[spec, mem_spec, spec, tf.TensorSpec((None,), tf.bool)])
-        def next_token(prefix, memory, src, banned):
-            logits = model.decode(prefix, memory, src, training=False)[:, -1]
-            logits = tf.where(banned, tf.constant(-np.inf, logits.dtype), logits)
-            return tf.argmax(logits, axis=-1, output_type=tf.int32)
-
-        fns = model._greedy_fns = (encode, next_token)
+        ids = ((None, None), "int32")
+        memory = ((None, None, model.cfg.d_model), model.cfg.dtype)
+        fns = model._greedy_fns = (compile_inference(model, _encode, [ids]),
+                                   compile_inference(model, _next_token, [ids, memory, ids, ((None,), "bool")]))
     return fns
 
 
@@ -45,17 +48,18 @@ def greedy_decode(model, src_ids, start_id, eos_id, max_len):
     if not model.built:
         model.build()
     encode, next_token = _compiled(model)
-    src = tf.constant(src_ids, tf.int32)
+    src = src_ids.astype(np.int32)
     memory = encode(src)
     banned = np.zeros(cfg.tgt_vocab_size, bool)
     banned[[cfg.pad_id, start_id]] = True
-    banned = tf.constant(banned)
     B, pad = src_ids.shape[0], cfg.pad_id
     out = np.full((B, max_len), pad, dtype=np.int64)
     done = np.zeros(B, bool)
     for t in range(max_len):
-        prefix = np.concatenate([np.full((B, 1), start_id, np.int64), out[:, :t]], axis=1)
-        tok = next_token(tf.constant(prefix, tf.int32), memory, src, banned).numpy().astype(np.int64)
+        prefix = np.concatenate([np.full((B, 1), start_id, np.int32), out[:, :t].astype(np.int32)], axis=1)
+        with warnings.catch_warnings():   # step 0 attends over one key: Keras warns of a size-1 softmax
+            warnings.filterwarnings("ignore", message="You are using a softmax over axis")
+            tok = ops.convert_to_numpy(next_token(prefix, memory, src, banned)).astype(np.int64)
         tok = np.where(done, pad, tok)
         out[:, t] = tok
         done |= tok == eos_id

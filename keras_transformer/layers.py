@@ -12,8 +12,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
+
+from .backend import take_rows
 
 
 def positional_encoding(seq_len, d_model, n=10000, dtype="float32"):
@@ -30,32 +31,13 @@ def positional_encoding(seq_len, d_model, n=10000, dtype="float32"):
     return table.astype(dtype)
 
 
-@tf.custom_gradient
-def take_rows(table, ids):
-    """table[ids] (a gather of rows) whose gradient w.r.t. the table is a dense (V, d) tensor,
-    dW[v] = Σ_{(b,t): ids=v} dy[b,t] (unsorted_segment_sum), instead of TensorFlow's
-    tf.IndexedSlices with one slice per occurrence. Why: Keras 3's optimizers apply their
-    element-wise ops to the slices *before* duplicates are summed, so Adam's second moment
-    of a token seen k times in a batch gets Σ g_i² instead of (Σ g_i)² (keras.ops.square on
-    IndexedSlices squares the values slice by slice). A dense gradient gives the standard
-    (dense) Adam update, the one the NumPy reference implements."""
-    out = tf.gather(table, ids)
-
-    def grad(dy):
-        d = tf.shape(table)[1]
-        flat_ids = tf.reshape(tf.cast(ids, tf.int32), (-1,))
-        return tf.math.unsorted_segment_sum(tf.reshape(dy, (-1, d)), flat_ids, tf.shape(table)[0]), None
-
-    return out, grad
-
-
 @keras.saving.register_keras_serializable(package="keras_transformer")
 class PositionEmbedding(keras.layers.Layer):
     """x = E[ids] · sqrt(d_model) + P[:T] (errata 3: the book's fixed-weight variant used the
     sinusoid table for the words too; here the word embedding E is trainable, scaled as in the
     paper, and the positions use the fixed sinusoids). Dropout is applied by the caller.
     E ~ N(0, 1/d_model) at init, so E·sqrt(d_model) has unit variance; its gradient is dense
-    (see take_rows)."""
+    (see backend.take_rows)."""
 
     def __init__(self, vocab_size, max_len, d_model, **kwargs):
         super().__init__(**kwargs)
@@ -68,7 +50,7 @@ class PositionEmbedding(keras.layers.Layer):
             initializer=keras.initializers.RandomNormal(stddev=self.d_model ** -0.5))
 
     def call(self, ids):
-        x = take_rows(tf.identity(self.embeddings.value), ids)  # a read, outside the custom gradient
+        x = take_rows(self.embeddings.value, ids)
         x = x * ops.cast(math.sqrt(self.d_model), self.compute_dtype)
         pe = ops.convert_to_tensor(self.pe_table, dtype=self.compute_dtype)
         return x + pe[: ops.shape(ids)[1]]

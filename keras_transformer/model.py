@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from numpy_transformer.config import check_ids as check_ids_np
 
 from . import state as _state
+from .backend import check_backend_dtype, is_concrete
 from .attention import decoder_self_mask, padding_mask
 from .blocks import Decoder, Encoder, resolve_config
 
@@ -18,8 +18,8 @@ def check_ids(ids, vocab_size, max_len, name="ids"):
     """Validate a (batch, seq_len) tensor/array of token ids. Concrete values (NumPy, eager
     tensors) get numpy_transformer.config.check_ids (dtype, rank, empty, length, ids in the
     vocabulary); a symbolic tensor inside a graph gets the static checks only."""
-    if isinstance(ids, (list, tuple, np.ndarray)) or (tf.executing_eagerly() and hasattr(ids, "numpy")):
-        check_ids_np(np.asarray(ids), vocab_size, max_len, name)
+    if is_concrete(ids):
+        check_ids_np(np.asarray(ops.convert_to_numpy(ids)), vocab_size, max_len, name)
         return ids
     dtype = keras.backend.standardize_dtype(ids.dtype)
     if not dtype.startswith(("int", "uint")):
@@ -43,6 +43,7 @@ class TransformerModel(keras.Model):
 
     def __init__(self, cfg, **kwargs):
         cfg = resolve_config(cfg, kwargs)
+        check_backend_dtype(cfg.dtype)
         super().__init__(**kwargs)
         self.cfg = cfg
         self.encoder = Encoder(cfg, name="encoder")

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from .decoding import greedy_decode
-from .losses import masked_accuracy, masked_loss
+from .losses import MaskedLoss, masked_accuracy
 from .model import TransformerModel
 from .schedule import WarmupSchedule
 
 
 class KerasBackend:
+    """The Keras model behind the training loop, on any Keras backend: Keras' own compiled
+    train/test steps (model.compile + train_on_batch / test_on_batch: tf.function, jax.jit or
+    eager PyTorch, chosen by Keras for the backend in use)."""
     name = "keras"
 
     def __init__(self, cfg, args):
@@ -30,35 +33,21 @@ class KerasBackend:
         self.opt = keras.optimizers.Adam(WarmupSchedule(cfg.d_model, args.warmup), beta_1=args.beta1,
                                          beta_2=args.beta2, epsilon=args.eps, global_clipnorm=args.clipnorm)
         self.opt.build(self.model.trainable_variables)
-        spec = tf.TensorSpec((None, None), tf.int32)
-
-        @tf.function(input_signature=[spec, spec, spec])
-        def train_step(src, tgt_in, tgt_out):
-            with tf.GradientTape() as tape:
-                logits = self.model([src, tgt_in], training=True)
-                loss = masked_loss(tgt_out, logits, cfg.pad_id, args.label_smoothing)
-            grads = tape.gradient(loss, self.model.trainable_variables)
-            self.opt.apply_gradients(zip(grads, self.model.trainable_variables))
-            return loss, masked_accuracy(tgt_out, logits, cfg.pad_id)
-
-        @tf.function(input_signature=[spec, spec, spec])
-        def eval_step(src, tgt_in, tgt_out):
-            logits = self.model([src, tgt_in], training=False)
-            return (masked_loss(tgt_out, logits, cfg.pad_id, args.label_smoothing),
-                    masked_accuracy(tgt_out, logits, cfg.pad_id))
-
-        self._train_step, self._eval_step = train_step, eval_step
+        accuracy = keras.metrics.MeanMetricWrapper(masked_accuracy, name="accuracy", pad_id=cfg.pad_id)
+        self.model.compile(optimizer=self.opt, loss=MaskedLoss(cfg.pad_id, args.label_smoothing),
+                           metrics=[accuracy])
 
     def _run(self, fn, batch):
         n = int((batch.tgt_out != self.cfg.pad_id).sum())
-        loss, acc = fn(*(tf.constant(a, tf.int32) for a in (batch.src, batch.tgt_in, batch.tgt_out)))
-        return float(loss), round(float(acc) * n), n
+        r = fn((batch.src.astype(np.int32), batch.tgt_in.astype(np.int32)), batch.tgt_out.astype(np.int32),
+               return_dict=True)
+        return float(r["loss"]), round(float(r["accuracy"]) * n), n
 
     def train_step(self, batch, rng=None):
-        return self._run(self._train_step, batch)
+        return self._run(self.model.train_on_batch, batch)
 
     def eval_step(self, batch):
-        loss, correct, n = self._run(self._eval_step, batch)
+        loss, correct, n = self._run(self.model.test_on_batch, batch)
         return loss * n, correct, n
 
     def get_weights(self):
@@ -75,9 +64,9 @@ class KerasBackend:
 
     def get_optimizer_state(self):
         """Adam state in numpy_transformer.ops.optim.Adam.state_dict() form: t, m.<name>, v.<name>."""
-        sd = {"t": np.array(int(self.opt.iterations.numpy()), dtype=np.int64)}
+        sd = {"t": np.array(int(ops.convert_to_numpy(self.opt.iterations)), dtype=np.int64)}
         for k, (m, v) in self._slots().items():
-            sd[f"m.{k}"], sd[f"v.{k}"] = np.array(m.numpy()), np.array(v.numpy())
+            sd[f"m.{k}"], sd[f"v.{k}"] = np.array(ops.convert_to_numpy(m)), np.array(ops.convert_to_numpy(v))
         return sd
 
     def set_optimizer_state(self, sd):

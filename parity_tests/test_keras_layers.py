@@ -1,13 +1,11 @@
 """Layer-by-layer parity, NumPy reference vs keras_transformer, identical weights, dropout off,
 padding in the batch: forward outputs, attention weights per head, and the gradients of every
-parameter and of the layer inputs (Keras via tf.GradientTape with the same upstream gradient
-the NumPy backward receives)."""
+parameter and of the layer inputs (Keras via its backend's autodiff with the same upstream
+gradient the NumPy backward receives; keras_grads.vjp)."""
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow", reason="the Keras parity tests need the [keras] extra (TensorFlow)")
 keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
-import tensorflow as tf  # noqa: E402
 
 from numpy_transformer import TransformerConfig  # noqa: E402
 from numpy_transformer.ops.attention import (causal_mask, mha_backward, mha_forward, padding_mask,  # noqa: E402
@@ -23,6 +21,7 @@ from parity_report import (cfg_label, check_abs, check_forward, check_grad, make
                            parity_report, perturbed_state)
 
 import keras_transformer as kt  # noqa: E402
+from keras_grads import backend_dtype_guard, to_numpy, vjp  # noqa: E402,F401
 
 pytestmark = pytest.mark.usefixtures("parity_report")
 DTYPES = ["float64", "float32"]
@@ -58,15 +57,9 @@ def load(layer, params):
 
 
 def tape_grads(fn, inputs, variables, dy):
-    """fn(*inputs) -> y; returns y and d<y, dy>/d(inputs), d/d(variables) as NumPy arrays."""
-    xs = [tf.constant(x) for x in inputs]
-    with tf.GradientTape() as tape:
-        for x in xs:
-            tape.watch(x)
-        y = fn(*xs)
-    g = tape.gradient(y, xs + list(variables.values()), output_gradients=tf.constant(dy))
-    g = [tf.convert_to_tensor(t).numpy() for t in g]
-    return y.numpy(), g[:len(xs)], dict(zip(variables, g[len(xs):]))
+    """fn(*inputs) -> y; returns y and d<y, dy>/d(inputs), d/d(variables) as NumPy arrays
+    (autodiff of the Keras backend in use: keras_grads.vjp)."""
+    return vjp(fn, inputs, variables, dy)
 
 
 def check_param_grads(layer_name, kgrads, ngrads, dtype, label):
@@ -107,7 +100,7 @@ def test_dot_product_attention(dtype):
     _, w = layer(q, k, v, mask, return_attention_scores=True)
     label = "B3H4T6dk4 causal+pad"
     check_forward("DotProductAttention out", y, out, dtype, label)
-    check_forward("DotProductAttention weights", w.numpy(), cache[3], dtype, label)
+    check_forward("DotProductAttention weights", to_numpy(w), cache[3], dtype, label)
     for name, a, b in (("dq", gq, dq), ("dk", gk, dk), ("dv", gv, dv)):
         check_grad(f"DotProductAttention {name}", a, b, dtype, label)
 
@@ -135,7 +128,7 @@ def test_multi_head_attention(dtype, kind):
         check_grad("MHA(cross) d memory", gmem, dmem, dtype, cfg_label(cfg))
     label = cfg_label(cfg) + f" {kind}"
     check_forward(f"MHA({kind}) out", y, out, dtype, label)
-    w = w.numpy()
+    w = to_numpy(w)
     for h in range(cfg.num_heads):  # attention weights, head by head
         check_forward(f"MHA({kind}) weights head {h}", w[:, h], cache[3][3][:, h], dtype, label,
                       group="attention weights per head")
@@ -249,23 +242,23 @@ def test_encoder_and_decoder_stacks(dtype, norm_first, num_layers):
     label = cfg_label(cfg)
 
     memory, enc = npm.encode(src)
-    k_memory = km.encoder(src, src_mask, training=False).numpy()
+    k_memory = to_numpy(km.encoder(src, src_mask, training=False))
     check_forward("Encoder out", k_memory, memory, dtype, label)
     h, dec = npm.decode(tgt, memory, src_mask)
-    check_forward("Decoder out", km.decoder(tgt, memory, self_mask, src_mask, training=False).numpy(), h,
+    check_forward("Decoder out", to_numpy(km.decoder(tgt, memory, self_mask, src_mask, training=False)), h,
                   dtype, label)
 
     # layer by layer, feeding each Keras layer the NumPy input of that layer
-    x = km.encoder.embedding(src).numpy()
+    x = to_numpy(km.encoder.embedding(src))
     x_np = npm.pe[:S] + state["encoder.embedding.weight"][src] * np.sqrt(cfg.d_model).astype(dtype)
     check_forward("embedding (src)", x, x_np, dtype, label)
     for i, layer in enumerate(km.encoder.layers):
         ref, _ = encoder_layer_forward(x_np, sub(state, f"encoder.layers.{i}"), cfg, src_mask)
-        check_forward(f"Encoder.layers[{i}] out", layer(x_np, src_mask).numpy(), ref, dtype, label,
+        check_forward(f"Encoder.layers[{i}] out", to_numpy(layer(x_np, src_mask)), ref, dtype, label,
                       group="Encoder.layers[i] out")
         x_np = ref
     if norm_first:
         ref = layernorm_forward(x_np, state["encoder.final_norm.gamma"], state["encoder.final_norm.beta"],
                                 cfg.layer_norm_eps)[0]
-        check_forward("Encoder final_norm", km.encoder.final_norm(x_np).numpy(), ref, dtype, label)
+        check_forward("Encoder final_norm", to_numpy(km.encoder.final_norm(x_np)), ref, dtype, label)
     assert len(km.decoder.layers) == num_layers == len(dec.layers) == len(enc.layers)

@@ -5,13 +5,16 @@ wall between the two packages."""
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow", reason="the Keras parity tests need the [keras] extra (TensorFlow)")
 keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
 
 from numpy_transformer import Transformer, TransformerConfig, parameter_shapes  # noqa: E402
 from parity_report import make_batch, perturbed_state  # noqa: E402
 
 import keras_transformer as kt  # noqa: E402
+from keras_grads import backend_dtype_guard, skip_unless_dtype_supported, to_numpy  # noqa: E402,F401
+from keras_transformer.backend import float64_supported  # noqa: E402
+
+DT = "float64" if float64_supported() else "float32"   # for tests about checks, not precision
 
 
 
@@ -50,12 +53,12 @@ def test_keras_file_round_trip(tmp_path, dtype, norm_first):
     km = kt.TransformerModel(cfg)
     km.load_state_dict(perturbed_state(cfg, 4))
     src, tgt, _ = make_batch(cfg, seed=4)
-    before = km([src, tgt]).numpy()
+    before = to_numpy(km([src, tgt]))
     path = tmp_path / "model.keras"
     km.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, kt.TransformerModel) and loaded.cfg == cfg
-    assert np.array_equal(loaded([src, tgt]).numpy(), before)
+    assert np.array_equal(to_numpy(loaded([src, tgt])), before)
     sd, sd2 = km.state_dict(), loaded.state_dict()
     assert all(np.array_equal(sd[k], sd2[k]) for k in sd)
     assert loaded.get_config()["cfg"] == cfg.to_dict()
@@ -77,7 +80,7 @@ def test_layer_configs_round_trip():
 def test_load_state_dict_is_strict_and_atomic():
     """Each bad state dict carries otherwise valid, *different* values (good + 1), so a load
     that assigned before checking would show up as changed weights."""
-    cfg = cfg_of()
+    cfg = cfg_of(DT)
     km = kt.TransformerModel(cfg)
     good = perturbed_state(cfg, 5)
     km.load_state_dict(good)
@@ -103,7 +106,7 @@ def test_load_state_dict_is_strict_and_atomic():
 
 
 def test_bad_inputs_raise_clear_errors():
-    cfg = cfg_of()
+    cfg = cfg_of(DT)
     km = kt.TransformerModel(cfg)
     src, tgt, _ = make_batch(cfg)
     km([src, tgt])
@@ -127,16 +130,17 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(TypeError, match="TransformerConfig"):
         kt.TransformerModel(3)
     with pytest.raises(ValueError, match="cfg.dtype"):
-        kt.TransformerModel(cfg, dtype="float32")
+        kt.TransformerModel(cfg, dtype="float32" if cfg.dtype == "float64" else "float64")
 
 
 def test_dropout_only_in_training_and_dtype_is_per_model():
+    skip_unless_dtype_supported("float64")
     cfg = cfg_of("float64", False, dropout=0.3)
     km = kt.TransformerModel(cfg)
     src, tgt, _ = make_batch(cfg)
-    a, b = km([src, tgt]).numpy(), km([src, tgt], training=False).numpy()
+    a, b = to_numpy(km([src, tgt])), to_numpy(km([src, tgt], training=False))
     assert np.array_equal(a, b) and a.dtype == np.float64
-    assert not np.allclose(km([src, tgt], training=True).numpy(), a)
+    assert not np.allclose(to_numpy(km([src, tgt], training=True)), a)
     assert keras.config.floatx() == "float32"  # nothing set globally
 
 
@@ -155,5 +159,5 @@ def test_compile_fit_save_load(tmp_path):
     path = tmp_path / "compiled.keras"
     km.save(path)
     loaded = keras.models.load_model(path)
-    assert np.array_equal(loaded((src, tgt)).numpy(), km((src, tgt)).numpy())
+    assert np.array_equal(to_numpy(loaded((src, tgt))), to_numpy(km((src, tgt))))
     assert isinstance(loaded.loss, kt.MaskedLoss) and loaded.loss.label_smoothing == 0.1
