@@ -5,7 +5,10 @@
 The weights have the layout of `keras.layers.SimpleRNN`: W_x is its `kernel` (D, H), W_h its
 `recurrent_kernel` (H, H), b its `bias` (H,), so a state dict moves between the backends as is.
 A boolean `mask` (B, T) (True = a real step) skips steps as Keras does: at a masked step the
-state is carried over unchanged, h_t = h_{t-1}, and the output there repeats it.
+state is carried over unchanged, h_t = h_{t-1}, and the output there repeats it. (One
+difference in what is returned: before a row's first real step Keras' *output* is zeros while
+its state is h0; this op returns the states, so h_t = h0 there. With h0 = None, the default,
+the two are the same.)
 """
 from __future__ import annotations
 
