@@ -69,5 +69,5 @@ def add_rnn_commands(subs):
     f.add_argument("--d-a", type=int, default=4, help="Bahdanau attention size")
     f.add_argument("--models", default="none,time,bahdanau", help="none (SimpleRNN alone), time (the book's "
                    "attention), bahdanau")
-    _common(f, 30, 8, "runs/fibonacci")
+    _common(f, 30, 16, "runs/fibonacci")
     f.set_defaults(handler=_fibonacci)

@@ -58,7 +58,8 @@ def run_sunspots(data=None, time_steps=12, hidden=3, epochs=20, batch_size=16, l
     out = Path(out_dir)
     from .rnn_plots import plot_series_forecast
     plot_series_forecast(series, train_pred, test_pred, split, out / "sunspots.png",
-                         f"SimpleRNN({hidden}) one-step forecast, {name[:60]}", "monthly value")
+                         f"SimpleRNN({hidden}) one-step forecast of {Path(data).name if data else 'the generated sunspot-like series'} "
+                         f"(NumPy and Keras lines coincide: same weights, same batches)", "monthly value")
     write_json(out / "results.json", {"data": name, "time_steps": time_steps, "hidden": hidden, "epochs": epochs,
                                       "batch_size": batch_size, "lr": lr, "stride": stride, "dtype": dtype,
                                       "persistence_test_rmse": persist, "results": results})
@@ -66,7 +67,7 @@ def run_sunspots(data=None, time_steps=12, hidden=3, epochs=20, batch_size=16, l
     return {"results": results, "persistence_test_rmse": persist}
 
 
-def run_fibonacci(data="book", total=1200, time_steps=20, hidden=2, d_a=4, epochs=30, batch_size=8,
+def run_fibonacci(data="book", total=1200, time_steps=20, hidden=2, d_a=4, epochs=30, batch_size=16,
                   lr=1e-3, models=("none", "time", "bahdanau"), backends=("numpy", "keras"),
                   dtype="float32", seed=0, out_dir="runs/fibonacci", quiet=False):
     _check_common(epochs, batch_size, lr, backends)

@@ -59,6 +59,7 @@ def plot_attention_study(results, weights, examples, path, title=""):
     axes[0].legend(fontsize=8)
     for m, w in weights.items():
         axes[1].plot(np.arange(1, len(w) + 1), w, "-o", ms=3, label=m)
+    axes[1].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     axes[1].set(xlabel="time step of the input window", ylabel="mean attention weight",
                 title="where the attention looks (test set)")
     axes[1].legend(fontsize=8)
