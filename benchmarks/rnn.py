@@ -146,7 +146,7 @@ def markdown(result):
     impls = list(dict.fromkeys(r["impl"] for r in result["rows"]))
     lines = [f"# Road-to-attention layers: NumPy vs Keras (CPU, {result['threads']} threads, {result['dtype']})", "",
              f"B={s['B']}, T={s['T']}, H={s['H']} (Bahdanau: d_s = d_h = d_a = H); median of {result['reps']} "
-             f"interleaved repetitions (q1–q3); load average before the run {result.get('loadavg')}.", "",
+             f"interleaved repetitions (q1–q3); load average before the run {[round(x, 1) for x in result.get('loadavg') or []]}.", "",
              "| layer | workload | " + " | ".join(impls) + " |", "|---|---|" + "---|" * len(impls)]
     for layer in ("rnn", "bahdanau"):
         for wl in ("forward", "fwd_bwd"):
