@@ -242,3 +242,10 @@ def test_bad_input_gets_a_clear_error():
         model.forward(np.zeros((2, 6, 1)))
     with pytest.raises(ValueError, match=r"x must be \(batch, time, 1\)"):
         model.forward(np.zeros((2, 5, 2)))
+
+
+def test_the_new_ops_are_exported_from_the_top_level():
+    names = ("simple_rnn_forward", "simple_rnn_backward", "bahdanau_attention_forward",
+             "bahdanau_attention_backward", "time_attention_forward", "time_attention_backward")
+    for name in names:
+        assert callable(getattr(nt, name)) and name in nt.__all__, name
