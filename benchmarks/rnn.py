@@ -144,9 +144,10 @@ def run(B=64, T=50, H=128, dtype="float32", reps=10, warmup=2, threads=None, bac
 def markdown(result):
     s = result["shape"]
     impls = list(dict.fromkeys(r["impl"] for r in result["rows"]))
+    load = [round(x, 1) for x in result.get("loadavg") or []]
     lines = [f"# Road-to-attention layers: NumPy vs Keras (CPU, {result['threads']} threads, {result['dtype']})", "",
              f"B={s['B']}, T={s['T']}, H={s['H']} (Bahdanau: d_s = d_h = d_a = H); median of {result['reps']} "
-             f"interleaved repetitions (q1–q3); load average before the run {[round(x, 1) for x in result.get('loadavg') or []]}.", "",
+             f"interleaved repetitions (q1–q3); load average before the run {load}.", "",
              "| layer | workload | " + " | ".join(impls) + " |", "|---|---|" + "---|" * len(impls)]
     for layer in ("rnn", "bahdanau"):
         for wl in ("forward", "fwd_bwd"):
