@@ -129,18 +129,19 @@ def simple_rnn_backward(dh, cache):
     dh = np.asarray(dh, h.dtype)
     if dh.shape != h.shape:
         raise ValueError(f"simple_rnn_backward: dh must have the states' shape {h.shape}, got {dh.shape}")
-    da = np.empty_like(h)
+    da = 1 - h * h                                  # tanh' of every step in one pass; becomes da below
+    W_hT = np.ascontiguousarray(W_h.T)
     g = np.zeros((B, H), h.dtype)
     for t in range(T - 1, -1, -1):
         gt = dh[:, t] + g
-        dat = gt * (1 - h[:, t] * h[:, t])
+        dat = da[:, t]
+        dat *= gt
         if mask is not None:
             m = mask[:, t, None]
-            dat = np.where(m, dat, 0)
-            g = np.where(m, dat @ W_h.T, gt)
+            dat[...] = np.where(m, dat, 0)
+            g = np.where(m, dat @ W_hT, gt)
         else:
-            g = dat @ W_h.T
-        da[:, t] = dat
+            g = dat @ W_hT
     h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)     # h_{t-1} for every t
     da2 = da.reshape(B * T, H)
     return {"x": matmul2d(da, W_x.T),
