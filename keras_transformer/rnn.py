@@ -115,7 +115,7 @@ class RNNRegressor(keras.Model):
         return {k: vmap[k] for k in expected}
 
     def state_dict(self):
-        return {k: np.array(ops.convert_to_numpy(v)) for k, v in self.variable_map().items()}
+        return {k: np.array(v.numpy()) for k, v in self.variable_map().items()}
 
     def load_state_dict(self, state, strict=True):
         """Strict: exactly the expected keys and shapes, all finite, else a ValueError naming
