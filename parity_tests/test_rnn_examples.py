@@ -39,6 +39,8 @@ def test_general_attention_leaves_the_global_generator_alone_and_the_cli_prints_
 
 # ---------------------------------------------------------------------------- data
 def test_the_shipped_series_is_the_generator_output():
+    """The CSV in the package is seasonal_series(seed=0) written by write_series_csv (should a
+    NumPy release ever change the Generator's streams, this fails: regenerate the file)."""
     np.testing.assert_array_equal(load_series(SHIPPED_SERIES), seasonal_series())
     s = seasonal_series()
     assert len(s) == 2820 and s.min() >= 0
