@@ -3,7 +3,8 @@ XLA) on forward, forward+backward, a full training step and greedy decoding, wit
 FLOP counts, model FLOP utilisation against a measured GEMM peak, peak memory, scaling sweeps,
 plots and a profile of the NumPy training step.
 
-Run `python -m benchmarks --help` (or `--quick`). Results go to benchmarks/results/."""
+Run `python -m benchmarks --help` (or `--quick`). Results go to benchmarks/results/.
+`python -m benchmarks.rnn` times the road-to-attention layers (simple RNN, Bahdanau attention)."""
 
 __all__ = ["main"]
 

@@ -6,11 +6,15 @@ tokenizer, training, decoding, checkpoints, plots, CLI). config.py is shared by 
 """
 from .config import TransformerConfig, parameter_shapes
 from .models import Transformer
-from .ops import (Adam, WarmupSchedule, causal_mask, clip_grad_norm, gradcheck, masked_accuracy,
-                  masked_cross_entropy, padding_mask, positional_encoding,
-                  scaled_dot_product_attention)
+from .ops import (Adam, WarmupSchedule, bahdanau_attention_backward, bahdanau_attention_forward,
+                  causal_mask, clip_grad_norm, gradcheck, masked_accuracy, masked_cross_entropy,
+                  padding_mask, positional_encoding, scaled_dot_product_attention, simple_rnn_backward,
+                  simple_rnn_forward, time_attention_backward, time_attention_forward)
 
 __version__ = "0.1.0"
 __all__ = ["TransformerConfig", "Transformer", "masked_cross_entropy", "masked_accuracy",
            "positional_encoding", "scaled_dot_product_attention", "padding_mask", "causal_mask",
-           "Adam", "WarmupSchedule", "clip_grad_norm", "gradcheck", "parameter_shapes"]
+           "Adam", "WarmupSchedule", "clip_grad_norm", "gradcheck", "parameter_shapes",
+           # the road to attention (docs/rnn_attention.md)
+           "simple_rnn_forward", "simple_rnn_backward", "bahdanau_attention_forward",
+           "bahdanau_attention_backward", "time_attention_forward", "time_attention_backward"]

@@ -25,9 +25,13 @@ def to_numpy(x):
 
 def vjp(fn, inputs, variables, dy):
     """y = fn(*inputs); returns y and the gradients of <y, dy> w.r.t. the inputs (list) and
-    the Keras variables (dict, same keys), all as NumPy arrays."""
+    the Keras variables (dict, same keys), all as NumPy arrays. If fn returns a tuple of
+    outputs, dy is a matching list and the gradients are those of Σ_i <y_i, dy_i>; an input or
+    variable that no output depends on gets a zero gradient."""
     names, var_list = list(variables), list(variables.values())
     backend = keras.backend.backend()
+    multi = isinstance(dy, (list, tuple))
+    dys = list(dy) if multi else [dy]
     if backend == "tensorflow":
         import tensorflow as tf
         xs = [tf.constant(x) for x in inputs]
@@ -35,15 +39,20 @@ def vjp(fn, inputs, variables, dy):
             for x in xs:
                 tape.watch(x)
             y = fn(*xs)
-        g = tape.gradient(y, xs + var_list, output_gradients=tf.constant(dy, dtype=y.dtype))
+        ys = list(y) if multi else [y]
+        g = tape.gradient(ys, xs + var_list,
+                          output_gradients=[tf.constant(d, dtype=t.dtype) for t, d in zip(ys, dys)])
     elif backend == "jax":
         import jax
 
         def pure(xs, values):
             with keras.StatelessScope(state_mapping=list(zip(var_list, values))):
-                return fn(*xs)
+                out = fn(*xs)
+            return tuple(out) if multi else out
         y, pullback = jax.vjp(pure, [jax.numpy.asarray(x) for x in inputs], [v.value for v in var_list])
-        gx, gv = pullback(jax.numpy.asarray(dy, dtype=y.dtype))
+        ys = list(y) if multi else [y]
+        cot = tuple(jax.numpy.asarray(d, dtype=t.dtype) for t, d in zip(ys, dys))
+        gx, gv = pullback(cot if multi else cot[0])
         g = list(gx) + list(gv)
     elif backend == "torch":
         import torch
@@ -51,16 +60,17 @@ def vjp(fn, inputs, variables, dy):
         for v in var_list:
             v.value.grad = None
         y = fn(*xs)
-        y.backward(torch.as_tensor(np.asarray(dy), dtype=y.dtype))
+        ys = list(y) if multi else [y]
+        torch.autograd.backward(ys, [torch.as_tensor(np.asarray(d), dtype=t.dtype) for t, d in zip(ys, dys)])
         g = [x.grad for x in xs] + [v.value.grad for v in var_list]
-        y = y.detach()
+        ys = [t.detach() for t in ys]
     else:
         raise RuntimeError(f"no gradient helper for the {backend} backend")
-    y = to_numpy(y)
+    ys = [to_numpy(t) for t in ys]
     shapes = [np.shape(x) for x in inputs] + [tuple(v.shape) for v in var_list]
-    g = [np.zeros(shape, y.dtype) if t is None else to_numpy(t)   # an unused input: zero gradient
+    g = [np.zeros(shape, ys[0].dtype) if t is None else to_numpy(t)   # nothing depends on it: zero
          for t, shape in zip(g, shapes)]
-    return y, g[:len(inputs)], dict(zip(names, g[len(inputs):]))
+    return (ys if multi else ys[0]), g[:len(inputs)], dict(zip(names, g[len(inputs):]))
 
 
 def grad_of_scalar(fn, variables):

@@ -98,10 +98,15 @@ def max_rel_err(a, b):
 _METRICS = {"abs": abs_err, "rel": rel_err, "max_rel": max_rel_err}
 
 
+def _numpy(x):
+    """NumPy view of an array or a backend tensor (a PyTorch tensor may still require grad)."""
+    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
+
+
 def check(metric, quantity, a, b, tol, dtype, config, group=None):
     """Record metric(a, b) and assert it is <= tol. Returns the observed error. `group` names
     the line of the summary table this comparison counts towards (default: the quantity)."""
-    a_np, b_np = np.asarray(a), np.asarray(b)
+    a_np, b_np = _numpy(a), _numpy(b)
     assert np.all(np.isfinite(a_np)) and np.all(np.isfinite(b_np)), f"{quantity}: non-finite values"
     err = _METRICS[metric](a_np, b_np)
     REPORT.record(quantity, dtype, config, metric, tol, err, group)

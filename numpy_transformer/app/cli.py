@@ -1,4 +1,4 @@
-"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo}`."""
+"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo,general-attention,sunspots,fibonacci}`."""
 from __future__ import annotations
 
 import argparse
@@ -159,8 +159,13 @@ def main(argv=None):
     d.add_argument("--layers", type=int, default=2)
     d.add_argument("--seed", type=int, default=0)
 
+    from .rnn_cli import add_rnn_commands      # road to attention: general-attention, sunspots, fibonacci
+    add_rnn_commands(subs)
+
     a = ap.parse_args(argv)
     try:
+        if getattr(a, "handler", None):        # subcommands that carry their own handler (rnn_cli.py)
+            return a.handler(a)
         if a.command == "train":
             return _train(a)
         if a.command == "translate":

@@ -1,6 +1,7 @@
 """Whole models built from the ops: the encoder-decoder Transformer (and its encoder and
-decoder layers)."""
+decoder layers), and the book's recurrent models on the road to attention (rnn.py)."""
 from .kernels import FAST, PLAIN, Kernels
+from .rnn import RNNRegressor, mse_loss
 from .transformer import DecoderState, Transformer, init_params
 
-__all__ = ["Transformer", "DecoderState", "init_params", "Kernels", "PLAIN", "FAST"]
+__all__ = ["Transformer", "DecoderState", "init_params", "Kernels", "PLAIN", "FAST", "RNNRegressor", "mse_loss"]

@@ -1,0 +1,188 @@
+"""python -m benchmarks.rnn: the road-to-attention layers, NumPy vs Keras on the CPU.
+
+Layers: the simple RNN over T steps (NumPy ops/rnn.py vs stock keras.layers.SimpleRNN with
+return_sequences=True) and Bahdanau attention of one decoder state over T encoder states
+(ops/bahdanau.py vs keras_transformer.rnn.BahdanauAttention). Workloads: forward, and forward +
+backward from a fixed upstream gradient (Keras: GradientTape of Σ y·dy, gradients of the
+inputs and every weight). Keras runs eager and as a tf.function graph. Default shape B=64,
+T=50, H=128 (Bahdanau: d_s = d_h = d_a = H). Timing as in the main harness: warm-up first,
+then repetitions interleaved round-robin (timing.run_interleaved)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+from . import machine
+from .timing import run_interleaved
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _data(B, T, H, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    a = lambda *s, scale=1.0: (scale * rng.standard_normal(s)).astype(dtype)  # noqa: E731
+    return {"x": a(B, T, H), "dh": a(B, T, H), "W_x": a(H, H, scale=H ** -0.5), "W_h": a(H, H, scale=H ** -0.5),
+            "b": a(H, scale=0.1), "s": a(B, H), "h": a(B, T, H), "dc": a(B, H),
+            "W_a": a(H, H, scale=H ** -0.5), "U_a": a(H, H, scale=H ** -0.5), "v_a": a(H, scale=H ** -0.5)}
+
+
+def numpy_fns(d):
+    from numpy_transformer.ops.bahdanau import bahdanau_attention_backward, bahdanau_attention_forward
+    from numpy_transformer.ops.rnn import simple_rnn_backward, simple_rnn_forward
+
+    def rnn_fwd():
+        return simple_rnn_forward(d["x"], None, d["W_x"], d["W_h"], d["b"])[0]
+
+    def rnn_fwd_bwd():
+        _, cache = simple_rnn_forward(d["x"], None, d["W_x"], d["W_h"], d["b"])
+        return simple_rnn_backward(d["dh"], cache)
+
+    def bah_fwd():
+        return bahdanau_attention_forward(d["s"], d["h"], d["W_a"], d["U_a"], d["v_a"])[0]
+
+    def bah_fwd_bwd():
+        _, _, cache = bahdanau_attention_forward(d["s"], d["h"], d["W_a"], d["U_a"], d["v_a"])
+        return bahdanau_attention_backward(d["dc"], cache)
+
+    return {("rnn", "forward"): rnn_fwd, ("rnn", "fwd_bwd"): rnn_fwd_bwd,
+            ("bahdanau", "forward"): bah_fwd, ("bahdanau", "fwd_bwd"): bah_fwd_bwd}
+
+
+def keras_fns(d, mode):
+    """mode: keras-eager or keras-graph (tf.function)."""
+    import keras
+    import tensorflow as tf
+
+    from keras_transformer.rnn import BahdanauAttention
+    B, T, H = d["x"].shape
+    dtype = d["x"].dtype.name
+    with tf.device("/CPU:0"):
+        rnn = keras.layers.SimpleRNN(H, return_sequences=True, dtype=dtype)
+        rnn.build((B, T, H))
+        for var, k in zip((rnn.cell.kernel, rnn.cell.recurrent_kernel, rnn.cell.bias), ("W_x", "W_h", "b")):
+            var.assign(d[k])
+        bah = BahdanauAttention(H, dtype=dtype)
+        bah.build((B, H), (B, T, H))
+        for k in ("W_a", "U_a", "v_a"):
+            getattr(bah, k).assign(d[k])
+    x, dh, s, h, dc = (tf.constant(d[k]) for k in ("x", "dh", "s", "h", "dc"))
+
+    def rnn_fwd():
+        return rnn(x)
+
+    def rnn_fwd_bwd():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = rnn(x)
+        return tape.gradient(y, [x] + rnn.trainable_variables, output_gradients=dh)
+
+    def bah_fwd():
+        return bah(s, h)[0]
+
+    def bah_fwd_bwd():
+        with tf.GradientTape() as tape:
+            tape.watch([s, h])
+            c = bah(s, h)[0]
+        return tape.gradient(c, [s, h] + bah.trainable_variables, output_gradients=dc)
+
+    fns = {("rnn", "forward"): rnn_fwd, ("rnn", "fwd_bwd"): rnn_fwd_bwd,
+           ("bahdanau", "forward"): bah_fwd, ("bahdanau", "fwd_bwd"): bah_fwd_bwd}
+    if mode == "keras-graph":
+        fns = {k: tf.function(f) for k, f in fns.items()}
+
+    def on_cpu(f):
+        def run():
+            with tf.device("/CPU:0"):
+                out = f()
+            return [np.asarray(t) for t in tf.nest.flatten(out)][:1]   # force the result to the host
+        return run
+
+    return {k: on_cpu(f) for k, f in fns.items()}
+
+
+def run(B=64, T=50, H=128, dtype="float32", reps=10, warmup=2, threads=None, backends=("numpy", "keras-eager",
+        "keras-graph"), out=None, log=print, cooldown=0.02):
+    threads = threads or machine.available_cores()
+    machine.pin_numpy_threads(threads)
+    if any(b.startswith("keras") for b in backends):
+        machine.pin_tf_threads(threads)
+    d = _data(B, T, H, dtype)
+    impls = {}
+    if "numpy" in backends:
+        impls["numpy"] = numpy_fns(d)
+    for mode in ("keras-eager", "keras-graph"):
+        if mode in backends:
+            impls[mode] = keras_fns(d, mode)
+    rows = []
+    for layer in ("rnn", "bahdanau"):
+        for workload in ("forward", "fwd_bwd"):
+            res = run_interleaved({name: fns[(layer, workload)] for name, fns in impls.items()}, reps, warmup,
+                                  cooldown=cooldown)
+            res.pop("_order")
+            for name, r in res.items():
+                rows.append({"layer": layer, "workload": workload, "impl": name, "status": r["status"],
+                             "median_ms": 1e3 * r.get("median_s", float("nan")),
+                             "q1_ms": 1e3 * r.get("q1_s", float("nan")), "q3_ms": 1e3 * r.get("q3_s", float("nan")),
+                             "first_call_ms": 1e3 * (r["first_call_s"] or float("nan"))})
+            log(f"  {layer:9s} {workload:8s} " + "  ".join(
+                f"{r['impl']} {r['median_ms']:.2f} ms" for r in rows if r["layer"] == layer and r["workload"] == workload))
+    result = {"shape": {"B": B, "T": T, "H": H}, "dtype": dtype, "threads": threads, "reps": reps, "rows": rows,
+              "loadavg": machine.loadavg(),
+              "machine": machine.machine_info(with_tf=any(b.startswith("keras") for b in backends))}
+    if out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "rnn_results.json"), "w") as f:
+            json.dump(result, f, indent=1, default=str)
+        with open(os.path.join(out, "rnn_results.md"), "w") as f:
+            f.write(markdown(result))
+    return result
+
+
+def markdown(result):
+    s = result["shape"]
+    impls = list(dict.fromkeys(r["impl"] for r in result["rows"]))
+    load = [round(x, 1) for x in result.get("loadavg") or []]
+    lines = [f"# Road-to-attention layers: NumPy vs Keras (CPU, {result['threads']} threads, {result['dtype']})", "",
+             f"B={s['B']}, T={s['T']}, H={s['H']} (Bahdanau: d_s = d_h = d_a = H); median of {result['reps']} "
+             f"interleaved repetitions (q1–q3); load average before the run {load}.", "",
+             "| layer | workload | " + " | ".join(impls) + " |", "|---|---|" + "---|" * len(impls)]
+    for layer in ("rnn", "bahdanau"):
+        for wl in ("forward", "fwd_bwd"):
+            cells = []
+            for impl in impls:
+                r = next(r for r in result["rows"] if (r["layer"], r["workload"], r["impl"]) == (layer, wl, impl))
+                cells.append(f"{r['median_ms']:.2f} ms ({r['q1_ms']:.2f}–{r['q3_ms']:.2f})" if r["status"] == "ok"
+                             else r["status"])
+            lines.append(f"| {layer} | {wl} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.rnn", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=50, help="T")
+    p.add_argument("--hidden", type=int, default=128, help="H")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None, help="BLAS and TF threads (default: every core)")
+    p.add_argument("--cooldown", type=float, default=0.02, help="seconds of idle before each timed call (lets "
+                   "the other runtime's spinning threads go idle)")
+    p.add_argument("--backends", default="numpy,keras-eager,keras-graph")
+    p.add_argument("--out", default=os.path.join(HERE, "results"))
+    a = p.parse_args(argv)
+    backends = tuple(x.strip() for x in a.backends.split(",") if x.strip())
+    bad = [b for b in backends if b not in ("numpy", "keras-eager", "keras-graph")]
+    if bad:
+        raise SystemExit(f"unknown backend(s) {bad}: choose from numpy, keras-eager, keras-graph")
+    r = run(a.batch, a.steps, a.hidden, a.dtype, a.reps, a.warmup, a.threads, backends, a.out, cooldown=a.cooldown)
+    print(markdown(r))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

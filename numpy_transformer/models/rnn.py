@@ -1,0 +1,151 @@
+"""The book's recurrent models (chapters 6-9): SimpleRNN → [attention] → Dense, in NumPy with
+a hand-written backward pass (the ops in ops/rnn.py, ops/time_attention.py, ops/bahdanau.py,
+ops/linear.py). keras_transformer/rnn.py is the same model in Keras, under the same parameter
+names (numpy_transformer.config.rnn_parameter_shapes)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config import RNNConfig, check_state_dict, rnn_parameter_shapes
+from ..ops.bahdanau import bahdanau_attention_backward, bahdanau_attention_forward
+from ..ops.linear import linear_backward, linear_forward
+from ..ops.rnn import simple_rnn_backward, simple_rnn_forward
+from ..ops.time_attention import time_attention_backward, time_attention_forward
+
+
+def mse_loss(pred, target):
+    """L = mean((pred − target)²) over every entry (Keras' "mse" for a (B, 1) output);
+    dL/dpred = 2 (pred − target) / N. Returns (L, dpred)."""
+    pred = np.asarray(pred)
+    target = np.asarray(target, pred.dtype).reshape(pred.shape)
+    diff = pred - target
+    return float(np.mean(diff * diff)), (2.0 / diff.size) * diff
+
+
+def init_rnn_params(cfg: RNNConfig, seed=0):
+    """Keras' default initialisers, so a fresh model of either backend starts alike in
+    distribution: Glorot-uniform kernels (SimpleRNN kernel, Dense, Bahdanau's W_a, U_a, v_a),
+    an orthogonal recurrent kernel (its singular values are all 1, so the linear part of the
+    recurrence neither blows up nor vanishes at the start), zero biases, and N(0, 0.05²) for
+    the book's attention weight (Keras' "random_normal"). Both backends are then loaded with
+    these same numbers to compare them."""
+    rng = np.random.default_rng(seed)
+
+    def glorot(shape, fan_in=None, fan_out=None):
+        fan_in, fan_out = fan_in or shape[0], fan_out or shape[-1]
+        lim = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-lim, lim, shape)
+
+    H = cfg.hidden
+    q, r = np.linalg.qr(rng.standard_normal((H, H)))
+    p = {"rnn.W_x": glorot((cfg.input_dim, H)), "rnn.W_h": q * np.sign(np.diag(r)), "rnn.b": np.zeros(H)}
+    if cfg.attention == "time":
+        p["attention.W"] = 0.05 * rng.standard_normal((H, 1))
+        p["attention.b"] = np.zeros((cfg.time_steps, 1))
+    elif cfg.attention == "bahdanau":
+        p["attention.W_a"] = glorot((H, cfg.d_a))
+        p["attention.U_a"] = glorot((H, cfg.d_a))
+        p["attention.v_a"] = glorot((cfg.d_a,), cfg.d_a, 1)
+    p["dense.weight"] = glorot((H, cfg.output_dim))
+    p["dense.bias"] = np.zeros(cfg.output_dim)
+    return {k: v.astype(cfg.dtype) for k, v in p.items()}
+
+
+class RNNRegressor:
+    """y = act(Dense(summary)) with summary = h_T (attention "none"), the book's time-attention
+    context, or the Bahdanau context with the last state h_T as the query.
+
+    forward(x, mask=None) keeps the caches for backward(dy), which returns one gradient per
+    parameter (same keys and shapes as state_dict())."""
+
+    def __init__(self, cfg: RNNConfig, seed=0):
+        self.cfg = cfg
+        self.params = init_rnn_params(cfg, seed)
+        self._cache = None
+
+    # ------------------------------------------------------------------ forward / backward
+    def _check_x(self, x):
+        x = np.asarray(x)
+        if x.ndim == 2 and self.cfg.input_dim == 1:
+            x = x[:, :, None]                    # (B, T) univariate windows
+        if x.ndim != 3 or x.shape[2] != self.cfg.input_dim:
+            raise ValueError(f"RNNRegressor: x must be (batch, time, {self.cfg.input_dim}), got {x.shape}")
+        if self.cfg.attention == "time" and x.shape[1] != self.cfg.time_steps:
+            raise ValueError(f"RNNRegressor: the time attention has one bias per step, so x must have "
+                             f"time_steps = {self.cfg.time_steps} steps, got {x.shape[1]}")
+        return x.astype(self.cfg.dtype, copy=False)
+
+    def forward(self, x, mask=None):
+        p, cfg = self.params, self.cfg
+        x = self._check_x(x)
+        h, rnn_cache = simple_rnn_forward(x, None, p["rnn.W_x"], p["rnn.W_h"], p["rnn.b"], mask)
+        att_cache, self.attention_weights = None, None
+        if cfg.attention == "none":
+            summary = h[:, -1]                   # with a mask: the last real step's state, carried on
+        elif cfg.attention == "time":
+            summary, self.attention_weights, att_cache = time_attention_forward(
+                h, p["attention.W"], p["attention.b"], mask)
+        else:
+            summary, self.attention_weights, att_cache = bahdanau_attention_forward(
+                h[:, -1], h, p["attention.W_a"], p["attention.U_a"], p["attention.v_a"], mask)
+        z, _ = linear_forward(summary, p["dense.weight"], p["dense.bias"])
+        y = np.tanh(z) if cfg.output_activation == "tanh" else z
+        self._cache = (rnn_cache, att_cache, summary, y)
+        return y
+
+    def backward(self, dy):
+        """Gradients of every parameter from dL/dy (B, output_dim)."""
+        if self._cache is None:
+            raise RuntimeError("RNNRegressor.backward needs a forward() first")
+        p, cfg = self.params, self.cfg
+        rnn_cache, att_cache, summary, y = self._cache
+        dy = np.asarray(dy, y.dtype)
+        if dy.shape != y.shape:
+            raise ValueError(f"RNNRegressor.backward: dy must have the output's shape {y.shape}, got {dy.shape}")
+        dz = dy * (1 - y * y) if cfg.output_activation == "tanh" else dy
+        dsummary, dW, db = linear_backward(dz, summary, p["dense.weight"])
+        grads = {"dense.weight": dW, "dense.bias": db}
+        dh = np.zeros_like(rnn_cache.h)
+        if cfg.attention == "none":
+            dh[:, -1] = dsummary
+        elif cfg.attention == "time":
+            g = time_attention_backward(dsummary, att_cache)
+            grads.update({"attention.W": g["W"], "attention.b": g["b"]})
+            dh += g["h"]
+        else:
+            g = bahdanau_attention_backward(dsummary, att_cache)
+            grads.update({"attention.W_a": g["W_a"], "attention.U_a": g["U_a"], "attention.v_a": g["v_a"]})
+            dh += g["h"]
+            dh[:, -1] += g["s"]                  # the query is h_T itself
+        g = simple_rnn_backward(dh, rnn_cache)
+        grads.update({"rnn.W_x": g["W_x"], "rnn.W_h": g["W_h"], "rnn.b": g["b"]})
+        return {k: grads[k] for k in self.params}
+
+    def predict(self, x, batch_size=1024):
+        """Forward in chunks, no cache kept for backward."""
+        x = self._check_x(x)
+        out = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        self._cache = None
+        return np.concatenate(out) if out else np.zeros((0, self.cfg.output_dim), self.cfg.dtype)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self):
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state, strict=True):
+        """strict: exactly the expected keys with the expected shapes, all finite (else a
+        ValueError naming them, before anything is assigned); non-strict loads the keys it
+        knows (still shape- and NaN-checked). Values are cast to cfg.dtype."""
+        shapes = rnn_parameter_shapes(self.cfg)
+        if strict:
+            check_state_dict(state, self.cfg)
+        else:
+            state = {k: v for k, v in state.items() if k in shapes}
+            check_state_dict({**self.params, **state}, self.cfg)
+        for k, v in state.items():
+            self.params[k] = np.array(v, dtype=self.cfg.dtype)
+
+    def num_parameters(self):
+        return int(sum(v.size for v in self.params.values()))
