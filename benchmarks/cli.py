@@ -12,7 +12,8 @@ from types import SimpleNamespace
 from . import configs, machine, plots, report, runner
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ALIASES = {"keras": runner.CPU_KERAS, "gpu": ("keras-gpu", "numpy-cupy"), "all": runner.ALL_BACKENDS,
+ALIASES = {"keras": runner.CPU_KERAS, "portable": runner.PORTABLE_KERAS, "gpu": ("keras-gpu", "numpy-cupy"),
+           "all": runner.ALL_BACKENDS,
            "cpu": ("numpy",) + runner.CPU_KERAS}
 METHOD = [
     "Every implementation of one (config, workload) is timed in the same process: warm-up calls first (the "
@@ -54,7 +55,10 @@ def _csv(s, allowed=None, aliases=None):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--quick", action="store_true", help="tiny+small only, 3 reps, short sweeps (< 2 min)")
-    p.add_argument("--configs", help="comma list of tiny,small,book (default: all; quick: tiny,small)")
+    p.add_argument("--gpu", action="store_true", help="what a GPU owner wants (under 10 minutes): the book and "
+                   "gpu presets, NumPy on CPU and on CuPy, Keras on the GPU (TensorFlow) and on JAX and PyTorch, "
+                   "no sweeps or memory rows; rows whose device is missing are skipped with the reason")
+    p.add_argument("--configs", help="comma list of tiny,small,book,gpu (default: tiny,small,book; quick: tiny,small)")
     p.add_argument("--workloads", help="forward,fwd_bwd,train_step,decode (default: all; quick: no fwd_bwd)")
     p.add_argument("--backends", default="all",
                    help="numpy,keras-eager,keras-graph,keras-xla,keras-gpu,numpy-cupy; aliases keras, gpu, cpu, all")
@@ -77,16 +81,23 @@ def parse_args(argv=None):
     p.add_argument("--cooldown", type=float, default=0.02, help="seconds of idle before each timed call")
     p.add_argument("--out", help="results folder (default benchmarks/results; quick: benchmarks/results/quick)")
     a = p.parse_args(argv)
+    if a.gpu:
+        a.configs = a.configs or "book,gpu"
+        a.backends = "numpy,numpy-cupy,keras-gpu,portable" if a.backends == "all" else a.backends
+        a.decode_backends = a.decode_backends or a.backends
+        a.sweeps, a.memory_workloads, a.profile = "none", a.memory_workloads or "none", "none"
+        a.reps = a.reps or 5
     wl = runner.WORKLOADS
     opts = SimpleNamespace(
         quick=a.quick, threads=a.threads, cooldown=a.cooldown,
         configs=_csv(a.configs or ("tiny,small" if a.quick else "tiny,small,book"), configs.PRESETS),
         workloads=_csv(a.workloads or ("forward,train_step,decode" if a.quick else ",".join(wl)), wl),
-        backends=_csv(a.backends, runner.ALL_BACKENDS, ALIASES),
+        backends=[b for b in _csv(a.backends, runner.ALL_BACKENDS, ALIASES)   # --quick: no subprocess
+                  if not (a.quick and a.backends == "all" and b in runner.PORTABLE_KERAS)],  # backends unless named
         reps=a.reps or (3 if a.quick else 10), warmup=max(1, a.warmup),
         sweeps=_csv(a.sweeps, configs.SWEEPS), sweep_workloads=_csv(a.sweep_workloads or ("forward" if a.quick else "train_step"), wl),
         memory_workloads=_csv(a.memory_workloads or ("train_step" if a.quick else "train_step,decode"), wl),
-        memory_configs=_csv(a.memory_configs or ("small" if a.quick else ",".join(configs.PRESETS)),
+        memory_configs=_csv(a.memory_configs or ("small" if a.quick else ",".join(configs.DEFAULT_PRESETS)),
                             configs.PRESETS),
         memory_backends=_csv(a.memory_backends or "numpy,keras-graph",
                              runner.ALL_BACKENDS, ALIASES),
@@ -94,7 +105,8 @@ def parse_args(argv=None):
         out=a.out or os.path.join(HERE, "results", "quick" if a.quick else ""))
     sb = _csv(a.sweep_backends or ("numpy,keras-graph" if a.quick else "numpy,keras-graph,keras-xla,gpu"),
               runner.ALL_BACKENDS, ALIASES)
-    db = _csv(a.decode_backends or ("numpy,keras-graph,keras-xla,gpu" if a.quick else "numpy,keras-graph,gpu"), runner.ALL_BACKENDS, ALIASES)
+    db = _csv(a.decode_backends or ("numpy,keras-graph,keras-xla,gpu" if a.quick else "numpy,keras-graph,portable,gpu"),
+              runner.ALL_BACKENDS, ALIASES)
     # defaults are limited to --backends; explicit lists are taken as given
     opts.sweep_backends = sb if a.sweep_backends else [b for b in sb if b in opts.backends]
     opts.decode_backends = db if a.decode_backends else [b for b in db if b in opts.backends]

@@ -40,7 +40,11 @@ PRESETS = {
     # the book's model and data: 6+6 layers, d_model 512, 8 heads, d_ff 2048, batch 64,
     # English sentences of <= 7 tokens, German decoder inputs of 12 tokens
     "book": Preset("book", _cfg(BOOK_SRC_VOCAB, BOOK_TGT_VOCAB, 512, 8, 2048, 6), Shape(64, 7, 12)),
+    # a shape that fills a GPU: the book's model at batch 256, source = target = 64 tokens
+    # (about 240 GFLOP per training step; minutes per step on 2 CPU cores, so not a default)
+    "gpu": Preset("gpu", _cfg(BOOK_SRC_VOCAB, BOOK_TGT_VOCAB, 512, 8, 2048, 6, max_len=64), Shape(256, 64, 64)),
 }
+DEFAULT_PRESETS = ("tiny", "small", "book")
 
 
 def sweep_points(name, quick=False):

@@ -12,11 +12,13 @@ from . import configs, flops, gpu, machine, memory
 from .timing import run_interleaved
 
 CPU_KERAS = ("keras-eager", "keras-graph", "keras-xla")
-ALL_BACKENDS = ("numpy",) + CPU_KERAS + ("keras-gpu", "numpy-cupy")
+PORTABLE_KERAS = ("keras-jax", "keras-torch")   # other Keras backends: a subprocess each (keras_portable.py)
+ALL_BACKENDS = ("numpy",) + CPU_KERAS + PORTABLE_KERAS + ("keras-gpu", "numpy-cupy")
 WORKLOADS = ("forward", "fwd_bwd", "train_step", "decode")
 DECODE_MODE = {"numpy": "cache", "numpy-cupy": "cache", "numpy-nocache": "nocache",
                "numpy-nocache-cupy": "nocache", "keras-eager": "nocache_all", "keras-graph": "nocache_all",
-               "keras-gpu": "nocache_all", "keras-xla": "padded"}
+               "keras-gpu": "nocache_all", "keras-xla": "padded", "keras-jax": "nocache_all",
+               "keras-torch": "nocache_all"}
 
 
 _T0 = time.time()
@@ -108,6 +110,14 @@ def compare(models, workload, backends, opts, peak_gflops, extra=None):
     fns = implementations(models, workload, backends, data)
     load_before, cpu0, t0 = machine.loadavg(), machine.cpu_sample(), time.time()
     res = run_interleaved(fns, opts.reps, opts.warmup, opts.cooldown, log=log)
+    paired_numpy = {}
+    for impl in (b for b in PORTABLE_KERAS if b in backends):
+        from . import keras_portable
+        sub = keras_portable.run(impl, preset, workload, opts, {k: extra[k] for k in ("sweep", "x")} if extra else None)
+        res[impl] = {"output": None, **sub[impl]}
+        if "numpy" in sub and sub["numpy"].get("median_s"):
+            paired_numpy[impl] = sub["numpy"]["median_s"]   # NumPy timed beside it, in that process
+        fns[impl] = None
     other = machine.foreign_cpu(cpu0, machine.cpu_sample(), time.time() - t0)
     agree = _agreement({k: v["output"] for k, v in res.items() if k != "_order"}) if workload == "decode" else {}
     rows = []
@@ -126,6 +136,8 @@ def compare(models, workload, backends, opts, peak_gflops, extra=None):
             row["mfu"] = row["gflops_per_s"] / peak_gflops
         if impl in agree:
             row["tokens_agree_with_numpy"] = agree[impl]
+        if impl in paired_numpy:
+            row["numpy_same_process_median_s"] = paired_numpy[impl]
         if workload == "decode" and r["output"] is not None:
             row["decoded_len"] = int(np.asarray(r["output"] if not hasattr(r["output"], "get")
                                                 else r["output"].get()).shape[1])
@@ -182,7 +194,7 @@ def add_memory(rows, opts):
         if (row["status"] != "ok" or row["workload"] not in opts.memory_workloads
                 or row["config"] not in opts.memory_configs
                 or row["impl"].replace("-nocache", "") not in opts.memory_backends
-                or row["impl"] in ("keras-gpu",) or row["impl"].endswith("cupy")):
+                or row["impl"] in ("keras-gpu",) + PORTABLE_KERAS or row["impl"].endswith("cupy")):
             continue
         preset = configs.PRESETS[row["config"]]
         row["memory"] = memory.measure(preset.cfg, preset.shape, row["workload"], row["impl"], opts.threads)

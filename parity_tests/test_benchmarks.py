@@ -207,3 +207,29 @@ def test_end_to_end_tiny_keras(tmp_path):
     assert rows[("decode", "keras-graph")]["tokens_agree_with_numpy"] >= 0.9
     assert rows[("decode", "keras-graph")]["flops"] == flops.decode(configs.PRESETS["tiny"].cfg, 8, 7, 12, "nocache_all")
     assert "| tiny | decode | keras-graph |" in md
+
+
+def test_keras_on_jax_rows_run_in_their_own_process(tmp_path):
+    """keras-jax: the Keras model on the JAX backend, timed in a subprocess beside NumPy; its
+    decoded tokens must agree with the NumPy decoder's, and the row carries the NumPy time
+    measured in that same process."""
+    pytest.importorskip("keras", reason="Keras rows need the [keras] extra")
+    pytest.importorskip("jax", reason="the keras-jax rows need JAX (the [keras] extra)")
+    result, _ = _run(tmp_path, "--backends", "numpy,keras-jax", "--workloads", "forward,decode",
+                     "--decode-backends", "numpy,keras-jax", "--memory-workloads", "none", "--profile", "none")
+    rows = {(r["workload"], r["impl"]): r for r in result["rows"]}
+    for w in ("forward", "decode"):
+        r = rows[(w, "keras-jax")]
+        assert r["status"] == "ok", r["status"]
+        assert r["median_s"] > 0 and r["numpy_same_process_median_s"] > 0
+    assert rows[("decode", "keras-jax")]["tokens_agree_with_numpy"] >= 0.9
+
+
+def test_gpu_flag_selects_the_gpu_presets_and_backends():
+    opts = cli.parse_args(["--gpu"])
+    assert opts.configs == ["book", "gpu"] and opts.sweeps == [] and opts.memory_workloads == []
+    assert {"numpy", "numpy-cupy", "keras-gpu", "keras-jax", "keras-torch"} <= set(opts.backends)
+    gpu_preset = configs.PRESETS["gpu"]
+    assert (gpu_preset.shape.batch, gpu_preset.shape.src_len, gpu_preset.shape.tgt_len) == (256, 64, 64)
+    assert gpu_preset.cfg.max_len >= 64 and gpu_preset.cfg.d_model == 512
+    assert "keras-jax" not in cli.parse_args(["--quick"]).backends   # no subprocess rows unless named

@@ -1,0 +1,122 @@
+"""keras-jax and keras-torch rows: the Keras model on the JAX or PyTorch backend, timed in a
+subprocess of its own (Keras fixes its backend at import), interleaved there with the NumPy
+model so that each row also has a NumPy time measured under the same conditions.
+
+    python -m benchmarks.keras_portable '{"backend": "jax", "preset": "book", "workload": ...}'
+
+prints one JSON object {impl: timing result} on its last line. The parent (runner.compare)
+builds the rows. Workloads as for the TensorFlow rows: forward (compiled inference), fwd_bwd
+(training-mode forward + backward from a fixed dlogits), train_step (Keras' own compiled
+train_on_batch: masked loss, backward, Adam with the warm-up schedule), decode
+(keras_transformer.greedy_decode, the decoder re-run per token)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+BACKENDS = {"keras-jax": "jax", "keras-torch": "torch"}
+
+
+def _fwd_bwd(km, s, t, d):
+    """d/dθ Σ logits·d on the backend's own autodiff (jax.grad over the stateless call, or
+    torch autograd), training mode."""
+    import keras
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        def loss(tv, ntv, a, b, dl):
+            y, _ = km.stateless_call(tv, ntv, [a, b], training=True)
+            return jax.numpy.sum(y * dl)
+        g = jax.jit(jax.grad(loss))
+        tv = [v.value for v in km.trainable_variables]
+        ntv = [v.value for v in km.non_trainable_variables]
+        return lambda: jax.block_until_ready(g(tv, ntv, s, t, d))
+    import torch
+    dl = torch.as_tensor(d)
+
+    def step():
+        for v in km.trainable_variables:
+            v.value.grad = None
+        (km([s, t], training=True) * dl).sum().backward()
+        return km.trainable_variables[0].value.grad
+    return step
+
+
+def workloads(km, workload, shape, data):
+    import keras
+
+    import keras_transformer as kt
+    from keras_transformer.backend import compile_inference
+    src, tgt, lab, dlogits = data
+    cfg = km.cfg
+    s, t, y = (a.astype(np.int32) for a in (src, tgt, lab))
+    if workload == "forward":
+        f = compile_inference(km, lambda m, a, b: m([a, b], training=False),
+                              [((None, None), "int32"), ((None, None), "int32")])
+        return lambda: keras.ops.convert_to_numpy(f(s, t))
+    if workload == "fwd_bwd":
+        return _fwd_bwd(km, s, t, dlogits)
+    if workload == "train_step":
+        opt = keras.optimizers.Adam(kt.WarmupSchedule(cfg.d_model, 4000), beta_1=0.9, beta_2=0.98, epsilon=1e-9)
+        km.compile(optimizer=opt, loss=kt.MaskedLoss(cfg.pad_id))
+        return lambda: float(km.train_on_batch((s, t), y))
+    if workload == "decode":
+        from .configs import EOS_ID, START_ID
+        return lambda: kt.greedy_decode(km, src, START_ID, EOS_ID, shape.tgt_len)
+    raise ValueError(f"unknown workload {workload!r}")
+
+
+def child(args):
+    """Runs in the subprocess: NumPy and Keras-on-this-backend, interleaved."""
+    from . import configs, machine, np_backend
+    from .timing import run_interleaved
+    machine.pin_numpy_threads(args["threads"])
+    import keras_transformer as kt
+    preset = configs.PRESETS[args["preset"]] if args["preset"] in configs.PRESETS else None
+    if preset is None:
+        preset = dict(configs.sweep_points(args["sweep"], args["quick"]))[args["x"]]
+    state = configs.shared_state(preset.cfg)
+    data = configs.make_batch(preset.cfg, preset.shape)
+    km = kt.TransformerModel(preset.cfg)
+    km.load_state_dict(state)
+    fns = {"numpy": np_backend.workloads(np_backend.make_model(preset.cfg, state), args["workload"],
+                                         preset.shape, data)["numpy"],
+           args["impl"]: workloads(km, args["workload"], preset.shape, data)}
+    res = run_interleaved(fns, args["reps"], args["warmup"], args["cooldown"])
+    out = {}
+    for name in fns:
+        r = dict(res[name])
+        o = r.pop("output", None)
+        if args["workload"] == "decode" and o is not None:
+            r["output"] = np.asarray(o).tolist()
+        out[name] = r
+    print(json.dumps(out))
+
+
+def run(impl, preset, workload, opts, extra=None):
+    """In the parent: the subprocess's {impl: result, "numpy": result}, or a failure/skip."""
+    from .timing import Skip  # noqa: F401  (statuses use the same words)
+    backend = BACKENDS[impl]
+    import importlib.util
+    if importlib.util.find_spec(backend) is None or importlib.util.find_spec("keras") is None:
+        return {impl: {"status": f"skipped: {backend} not installed", "times_s": [], "first_call_s": None}}
+    args = {"impl": impl, "preset": preset.name, "workload": workload, "reps": opts.reps, "warmup": opts.warmup,
+            "cooldown": opts.cooldown, "threads": opts.threads, "quick": opts.quick, **(extra or {})}
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    if backend == "torch":
+        env.setdefault("OMP_NUM_THREADS", str(opts.threads))
+    r = subprocess.run([sys.executable, "-m", "benchmarks.keras_portable", json.dumps(args)], env=env,
+                       capture_output=True, text=True, timeout=3600)
+    if r.returncode != 0:
+        msg = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        return {impl: {"status": f"failed: {msg}", "times_s": [], "first_call_s": None}}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    child(json.loads(sys.argv[1]))
