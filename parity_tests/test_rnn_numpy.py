@@ -232,7 +232,7 @@ def test_bad_input_gets_a_clear_error():
     t = nt.time_attention_forward
     with pytest.raises(ValueError, match=r"one bias per step"):
         t(hh, rng.standard_normal((5, 1)), rng.standard_normal((3, 1)))
-    with pytest.raises(ValueError, match="allow no step"):
+    with pytest.raises(ValueError, match="allow no position"):
         t(hh, rng.standard_normal((5, 1)), rng.standard_normal((4, 1)), full)
 
     with pytest.raises(ValueError, match="attention must be one of"):

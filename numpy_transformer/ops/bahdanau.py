@@ -50,11 +50,7 @@ def _check(s, h, W_a, U_a, v_a, mask):
                          f"v_a has d_a = {d_a}, so W_a must be {(d_s, d_a)} and U_a {(d_h, d_a)}; "
                          f"got W_a {W_a.shape}, U_a {U_a.shape}")
     if mask is not None:
-        mask = check_time_mask(mask, B, T, "bahdanau_attention")
-        empty = np.flatnonzero(~mask.any(axis=1))
-        if empty.size:
-            raise ValueError(f"bahdanau_attention: mask row(s) {empty.tolist()} allow no position: the "
-                             f"softmax over an empty set is undefined (drop those rows)")
+        mask = check_time_mask(mask, B, T, "bahdanau_attention", attend=True)
     check_finite(W_a=W_a, U_a=U_a, v_a=v_a, s=s, h=h)
     return s.astype(dt, copy=False), h.astype(dt, copy=False), mask
 

@@ -49,13 +49,19 @@ def check_finite(**arrays):
                              f"of {np.size(a)} entries)")
 
 
-def check_time_mask(mask, B, T, what):
-    """mask: boolean (B, T); returned as a bool array."""
+def check_time_mask(mask, B, T, what, attend=False):
+    """mask: boolean (B, T); returned as a bool array. attend=True: a softmax runs over the
+    allowed positions of each row, so a row that allows none is an error (the softmax over an
+    empty set is undefined)."""
     mask = np.asarray(mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"{what} mask must be boolean (True = a real step), got dtype {mask.dtype}")
     if mask.shape != (B, T):
         raise ValueError(f"{what} mask must have shape (batch, time) = {(B, T)}, got {mask.shape}")
+    empty = np.flatnonzero(~mask.any(axis=1)) if attend else ()
+    if len(empty):
+        raise ValueError(f"{what}: mask row(s) {empty.tolist()} allow no position: the softmax over an "
+                         f"empty set is undefined (drop those rows)")
     return mask
 
 

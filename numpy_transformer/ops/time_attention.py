@@ -37,11 +37,7 @@ def _check(h, W, b, mask):
         raise ValueError(f"time_attention: h is (B, T, H) = {h.shape}, so W must be {(H, 1)} and b "
                          f"{(T, 1)} (one bias per step); got W {W.shape}, b {b.shape}")
     if mask is not None:
-        mask = check_time_mask(mask, B, T, "time_attention")
-        empty = np.flatnonzero(~mask.any(axis=1))
-        if empty.size:
-            raise ValueError(f"time_attention: mask row(s) {empty.tolist()} allow no step: the softmax "
-                             f"over an empty set is undefined")
+        mask = check_time_mask(mask, B, T, "time_attention", attend=True)
     check_finite(W=W, b=b, h=h)
     return h.astype(dt, copy=False), mask
 
