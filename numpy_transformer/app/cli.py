@@ -83,7 +83,8 @@ def _train(a, given):
     train = encode_split(splits.train, src_tok, tgt_tok, cfg.max_len)
     val = encode_split(splits.val, src_tok, tgt_tok, cfg.max_len)
     if not train[0]:
-        need = min(max(len(src_tok.encode(en)) + 1, len(tgt_tok.encode(de)) + 1) for en, de in splits.train)
+        from .data import encode_source, encode_target   # the lengths encode_split compares with max_len
+        need = min(max(len(encode_source(en, src_tok)), len(encode_target(de, tgt_tok)) - 1) for en, de in splits.train)
         raise UsageError(f"--max-len {cfg.max_len} leaves no training pair: all {len(splits.train)} are longer "
                          f"(the shortest needs --max-len {need})")
     print(f"data: {meta['data']}: {len(splits.train)}/{len(splits.val)}/{len(splits.test)} train/val/test pairs "
@@ -162,7 +163,7 @@ def _translate(a):
                        f"\u201c{s}\u201d \u2192 \u201c{o}\u201d" + (f"  (unknown: {', '.join(unk)})" if unk else ""),
                        layer=layer, num_layers=tr.cfg.num_layers)
         print(f"attention maps (decoder layer {layer}): {a.plot_attention}")
-    return 1 if bad else 0
+    return 2 if bad else 0
 
 
 def _evaluate(a):
