@@ -148,5 +148,10 @@ def main(argv=None):
     runner.log(f"wrote {opts.out}/results.json, results.md, {', '.join(result['plots'])} "
                f"in {result['meta']['duration_s']:.0f} s")
     for t in result["targets"]:
-        runner.log(f"  target {t['key']}: {t['value']} ({'pass' if t['passed'] else 'fail' if t['passed'] is False else 'n/a'})")
+        if t["value"] is None:
+            runner.log(f"  target {t['key']}: not measured: {t['why_not_measured']}")
+        else:
+            shown = f"{100 * t['value']:.1f} %" if t["unit"] == "%" else f"{t['value']:.2f}×"
+            thr = f"{100 * t['threshold']:.0f} %" if t["unit"] == "%" else f"{t['threshold']:g}×"
+            runner.log(f"  target {t['key']}: {shown} ({'pass' if t['passed'] else 'fail'}: {t['op']} {thr})")
     return 0
