@@ -54,7 +54,11 @@ def plot_curves(histories, path, labels=None, title=None, log_loss=False):
             bests.append(f"{label}: best val acc {best[1]:.3f} at epoch {best[0]}")
     axes[0].set(xlabel="epoch", ylabel="masked cross-entropy" + (" (log scale)" if log_loss else ""), title="loss")
     if log_loss:
+        from matplotlib.ticker import FuncFormatter, LogLocator
         axes[0].set_yscale("log")
+        for which, subs in (("major", (1.0, 2.0, 5.0)), ("minor", (3.0, 4.0, 6.0, 8.0))):
+            getattr(axes[0].yaxis, f"set_{which}_locator")(LogLocator(base=10, subs=subs))
+            getattr(axes[0].yaxis, f"set_{which}_formatter")(FuncFormatter(lambda v, _: f"{v:g}"))
     axes[1].set(xlabel="epoch", ylabel="masked token accuracy", title="accuracy", ylim=(0, 1))
     ticks = epoch_ticks(n_max)
     for ax in axes:
@@ -75,7 +79,7 @@ def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, nu
     tokens attended to, as the model saw them (unknown words as <unk>). `weights` (heads, T, S);
     one colour bar (0…1) for all heads; `layer` / `num_layers` name the decoder layer shown."""
     H, T, S = weights.shape
-    cols = min(H, 4)
+    cols = min(H, 2 if H <= 4 else 4)            # 4 heads: a 2×2 grid keeps the words large
     rows = (H + cols - 1) // cols
     cell = 0.42                                            # inches per word: labels stay readable
     w = max(2.4, cell * S + 0.9)
