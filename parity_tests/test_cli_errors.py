@@ -217,3 +217,44 @@ def test_keras_import_prints_no_tensorflow_log_lines():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stdout == "ok\n"
     assert p.stderr == "", p.stderr
+
+
+# -- plots ----------------------------------------------------------------------------------------
+
+def test_epoch_ticks_are_whole_numbers_for_any_length():
+    pytest.importorskip("matplotlib")
+    from numpy_transformer.app.plots import epoch_ticks
+    assert epoch_ticks(1) == [1] and epoch_ticks(7) == list(range(1, 8)) and epoch_ticks(10) == list(range(1, 11))
+    assert epoch_ticks(20) == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
+    assert epoch_ticks(37) == [1, 5, 10, 15, 20, 25, 30, 35]
+    assert epoch_ticks(100) == [1] + list(range(10, 101, 10))
+    for n in range(1, 300):
+        t = epoch_ticks(n)
+        assert t[0] == 1 and t[-1] <= n and len(t) <= 11 and all(isinstance(x, int) for x in t)
+
+
+def test_curves_mark_the_best_validation_epoch(tmp_path):
+    pytest.importorskip("matplotlib")
+    from numpy_transformer.app.plots import best_epoch, plot_curves
+    hist = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.1 * e, "val_loss": 1.0, "val_acc": a}
+            for e, a in ((1, 0.3), (2, 0.6), (3, 0.6), (4, 0.5))]
+    assert best_epoch(hist) == (2, 0.6)                       # the earliest of a tie
+    assert best_epoch([{**h, "val_acc": float("nan")} for h in hist]) is None
+    for h, log in ((hist, True), (hist[:1], False)):           # one epoch too
+        plot_curves(h, tmp_path / "c.png", title="run", log_loss=log)
+        assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_attention_plot_shows_unknown_words_as_the_model_saw_them(short_run, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from numpy_transformer.app.translate import Translator
+    tr = Translator(short_run)
+    assert tr.source_tokens("i have a qwertz") == ["i", "have", "a", "<unk>", "<eos>"]
+    png = tmp_path / "a.png"
+    rc, out, err = run(capsys, ["translate", "i have a qwertz", "--checkpoint", str(short_run), "--plot-attention",
+                                str(png), "--attention-layer", "0"])
+    assert rc == 0, err
+    assert f"attention maps (decoder layer 0): {png}" in out and png.read_bytes()[:4] == b"\x89PNG"
+    rc, out, err = run(capsys, ["translate", "i have", "--checkpoint", str(short_run), "--plot-attention",
+                                str(png), "--attention-layer", "1"])
+    assert rc == 2 and err == "error: --attention-layer 1: this model's decoder has layers 0 to 0\n"

@@ -159,7 +159,7 @@ def _translate(a):
         (s, (ids, unk)), o = good[0], outs[0]
         layer = tr.cfg.num_layers - 1 if a.attention_layer is None else a.attention_layer
         w = tr.attention(s, o, layer=layer)
-        plot_attention(w, tr.source_tokens(s), o.split() + ["<eos>"], a.plot_attention,
+        plot_attention(w, tr.source_tokens(s), (o.split() + ["<eos>"])[: w.shape[1]], a.plot_attention,
                        f"\u201c{s}\u201d \u2192 \u201c{o}\u201d" + (f"  (unknown: {', '.join(unk)})" if unk else ""),
                        layer=layer, num_layers=tr.cfg.num_layers)
         print(f"attention maps (decoder layer {layer}): {a.plot_attention}")

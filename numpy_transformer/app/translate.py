@@ -79,7 +79,9 @@ class Translator:
         model = Transformer(self.cfg)
         model.load_state_dict(self.backend.get_weights())
         src = np.array([self.encode(sentence)[0]])
-        tgt = [self.tgt_tok.start_id] + self.tgt_tok.encode(translation)
+        # a translation that ran to max_len without <eos> has max_len words: the decoder input
+        # (<start> + words) keeps max_len positions, and the last row predicts the last word
+        tgt = ([self.tgt_tok.start_id] + self.tgt_tok.encode(translation))[: self.cfg.max_len]
         model.forward(src, np.array([tgt]))
         return model.attention_weights()[f"decoder.layers.{layer}.cross_attn"][0]
 
