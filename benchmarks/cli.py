@@ -53,7 +53,8 @@ def _csv(s, allowed=None, aliases=None):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="tiny+small only, 3 reps, short sweeps (< 2 min)")
+    p.add_argument("--quick", action="store_true", help="tiny+small only, 3 reps, short sweeps (about 1.5 min on 2 idle cores; "
+                   "several times longer when other processes keep the cores busy)")
     p.add_argument("--configs", help="comma list of tiny,small,book (default: all; quick: tiny,small)")
     p.add_argument("--workloads", help="forward,fwd_bwd,train_step,decode (default: all; quick: no fwd_bwd)")
     p.add_argument("--backends", default="all",

@@ -258,3 +258,11 @@ def test_attention_plot_shows_unknown_words_as_the_model_saw_them(short_run, tmp
     rc, out, err = run(capsys, ["translate", "i have", "--checkpoint", str(short_run), "--plot-attention",
                                 str(png), "--attention-layer", "1"])
     assert rc == 2 and err == "error: --attention-layer 1: this model's decoder has layers 0 to 0\n"
+
+
+def test_training_logs_one_line_per_epoch_off_a_terminal(capsys, tmp_path, small_tsv):
+    rc, out, err = run(capsys, ["train", "--data", str(small_tsv), "--run-dir", str(tmp_path / "p"), "--epochs", "2",
+                                "--threads", "1", *TINY])
+    assert rc == 0 and err == ""                  # no progress bar updates in a log file
+    epochs = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
+    assert len(epochs) == 2 and epochs[0].startswith("epoch 1: train loss") and epochs[1].startswith("epoch 2: train loss")

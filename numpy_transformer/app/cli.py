@@ -223,7 +223,7 @@ def _add_train(subs):
     t.add_argument("--umlauts", choices=["keep", "translit"], default="keep", help="keep ä ö ü ß or write ae oe ue ss")
     t.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and dropout seed")
     t.add_argument("--data-seed", type=int, default=1, help="seed of the train/val/test split")
-    t.add_argument("--threads", type=parse_threads, default="auto", help=THREADS_HELP)
+    t.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     t.add_argument("--log-loss", action="store_true", help="curves.png with a logarithmic loss axis")
     return t
 
@@ -238,7 +238,7 @@ def _add_translate(subs):
     tr.add_argument("--plot-attention", metavar="PNG", help="save the first sentence's cross-attention maps; default: no plot")
     tr.add_argument("--attention-layer", type=int, default=None, metavar="L",
                     help="decoder layer whose cross-attention is plotted, from 0; default: the last")
-    tr.add_argument("--threads", type=parse_threads, default="auto", help=THREADS_HELP)
+    tr.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     return tr
 
 
@@ -250,7 +250,7 @@ def _add_evaluate(subs):
     ev.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
     ev.add_argument("--alpha", type=float, default=0.6, help="beam length penalty exponent")
     ev.add_argument("--limit", type=positive_int, default=None, help="score only the first N pairs; default: all")
-    ev.add_argument("--threads", type=parse_threads, default="auto", help=THREADS_HELP)
+    ev.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     return ev
 
 
@@ -262,7 +262,7 @@ def _add_demo(subs):
     d.add_argument("--d-model", type=positive_int, default=64, help="model width (4 heads, d_ff = 4·d_model)")
     d.add_argument("--layers", type=positive_int, default=2, help="encoder layers = decoder layers")
     d.add_argument("--seed", type=int, default=0, help="initialisation and data seed")
-    d.add_argument("--threads", type=parse_threads, default="auto", help=THREADS_HELP)
+    d.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     return d
 
 

@@ -39,11 +39,13 @@ def _is_tty(stream):
         return False
 
 
-def progress(total, desc="", disable=False):
+def progress(total, desc="", disable=False, summary=True):
+    """`summary=False`: off a terminal, write nothing (for a caller that logs its own line, like
+    the training loop's per-epoch line)."""
     if disable:
         return _Silent()
     if not _is_tty(sys.stderr):
-        return _Plain(total, desc)
+        return _Plain(total, desc) if summary else _Silent()
     try:
         from tqdm.auto import tqdm
     except ImportError:

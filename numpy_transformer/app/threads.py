@@ -19,6 +19,8 @@ So `--threads auto` (the default) does two things:
 An integer `--threads N` fixes N threads and turns both off. Where /proc/stat does not exist
 (not Linux) `auto` applies the size cap only. The choice, the cap and the reason are recorded
 in the run's checkpoint metadata ("threads") and the threads each epoch ran with in history.json.
+OpenBLAS's sums depend in their last bits on the thread count, so bit-for-bit repeatable runs
+(and resumes) need a fixed `--threads N`.
 """
 from __future__ import annotations
 

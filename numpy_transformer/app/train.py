@@ -160,7 +160,7 @@ def fit(backend, train, val, args: TrainArgs, run_dir, start_epoch=0, history=No
         batches = make_batches(*train, args.batch_size, pad, shuffle=True, rng=np.random.default_rng([args.seed, epoch]))
         drop_rng = np.random.default_rng([args.seed, epoch, 1])
         t0, loss_sum, correct, tokens = time.perf_counter(), 0.0, 0, 0
-        with progress(len(batches), f"epoch {epoch + 1}/{args.epochs}", disable=quiet) as bar:
+        with progress(len(batches), f"epoch {epoch + 1}/{args.epochs}", disable=quiet, summary=False) as bar:
             for batch in batches:
                 loss, c, n = backend.train_step(batch, drop_rng)
                 if threads is not None:
