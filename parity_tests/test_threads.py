@@ -84,3 +84,13 @@ def test_a_run_records_its_threads(tmp_path, small_tsv):
     assert meta["blas"] and meta["blas"][0].startswith(("openblas", "mkl", "blis"))
     hist = json.loads((run / "history.json").read_text())
     assert hist[0]["blas_threads"] == {"1": 8}      # 240 training pairs (some dropped) → 8 steps of batch 32
+
+
+def test_blas_threads_are_restored_when_training_stops_with_an_error(tmp_path, small_tsv, capsys):
+    from conftest import TINY
+    from numpy_transformer.app.cli import main
+    before = blas_threads()
+    # the tiny model gets one thread (size cap); --max-len 2 then fails after the data is read
+    assert main(["train", "--data", str(small_tsv), "--run-dir", str(tmp_path / "x"), "--max-len", "2", *TINY]) == 2
+    assert "leaves no training pair" in capsys.readouterr().err
+    assert blas_threads() == before

@@ -6,6 +6,7 @@ reported before any data is read."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -39,6 +40,12 @@ def _threads(a, work=None):
 
 
 def _train(a, given):
+    # the BLAS thread policy, once started, is undone on every way out (errors included)
+    with contextlib.ExitStack() as stack:
+        return _run_training(a, given, stack)
+
+
+def _run_training(a, given, stack):
     from .checkpoint import write_json
     from .corpus import default_corpus
     from .data import load_pairs, prepare_dataset
@@ -51,7 +58,8 @@ def _train(a, given):
     init = check_init_from(a) if a.init_from else None
     if a.resume:
         ck = check_resume(a, given)
-        policy = _threads(a, _work(ck["cfg"], TrainArgs(**ck["meta"].get("train_args", {})).batch_size))
+        batch_size = TrainArgs(**ck["meta"].get("train_args", {})).batch_size
+        policy = stack.enter_context(_threads(a, _work(ck["cfg"], batch_size)))
         st = resume_state(run_dir, a.backend, checkpoint=ck)
         cfg, args, backend, meta = st["cfg"], st["args"], st["backend"], st["meta"]
         src_tok, tgt_tok, history, start = st["src_tok"], st["tgt_tok"], st["history"], st["epoch"]
@@ -72,7 +80,7 @@ def _train(a, given):
                          clipnorm=a.clipnorm, label_smoothing=a.label_smoothing)
         if init is not None:
             check_init_from(a, cfg, init)             # vocabularies: known only now
-        policy = _threads(a, _work(cfg, args.batch_size))
+        policy = stack.enter_context(_threads(a, _work(cfg, args.batch_size)))
         backend = make_backend(a.backend, cfg, args)
         if init is not None:                          # same starting weights for both backends' runs
             backend.set_weights(init["weights"])
@@ -93,20 +101,19 @@ def _train(a, given):
           f"{cfg.num_layers}+{cfg.num_layers} layers, {'pre' if cfg.norm_first else 'post'}-LN, {cfg.dtype}; "
           f"BLAS threads {policy.reason}")
     done = []
-    with policy:
-        if backend.name == "numpy":
-            policy.on_change(lambda k: setattr(backend.opt, "threads", k))   # Adam's pool follows BLAS
-        try:
-            fit(backend, train[:2], val[:2], args, run_dir, start, history, meta, src_tok, tgt_tok,
-                on_epoch=done.append, threads=policy, log_loss=a.log_loss)
-        except TrainingDiverged as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print("\n" + _interrupted_message(run_dir, done[-1] if done else start, a.resume), file=sys.stderr)
-            return 130
-        tr = Translator(run_dir, a.backend)
-        result = evaluate(tr, "test", beam=1)
+    if backend.name == "numpy":
+        policy.on_change(lambda k: setattr(backend.opt, "threads", k))   # Adam's pool follows BLAS
+    try:
+        fit(backend, train[:2], val[:2], args, run_dir, start, history, meta, src_tok, tgt_tok,
+            on_epoch=done.append, threads=policy, log_loss=a.log_loss)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\n" + _interrupted_message(run_dir, done[-1] if done else start, a.resume), file=sys.stderr)
+        return 130
+    tr = Translator(run_dir, a.backend)
+    result = evaluate(tr, "test", beam=1)
     write_json(run_dir / "eval_test.json", result)
     print(summary_lines(result, "test split", examples=5))
     print(f"checkpoint, tokenizers, history.json, curves.png in {run_dir}/; try:\n"
