@@ -88,6 +88,8 @@ def _run_training(a, given, stack):
                 "data_seed": a.data_seed, "umlauts": a.umlauts}
         history, start = [], 0
     meta = {**meta, "threads": policy.describe()}
+    if backend.name != "numpy":    # --threads steers NumPy's BLAS only; TensorFlow keeps its own pools
+        meta["threads"]["tensorflow"] = "intra-op and inter-op pools left to TensorFlow"
     train = encode_split(splits.train, src_tok, tgt_tok, cfg.max_len)
     val = encode_split(splits.val, src_tok, tgt_tok, cfg.max_len)
     if not train[0]:
