@@ -115,7 +115,7 @@ def _run_training(a, given, stack):
         print("\n" + _interrupted_message(run_dir, done[-1] if done else start, a.resume), file=sys.stderr)
         return 130
     tr = Translator(run_dir, a.backend)
-    result = evaluate(tr, "test", beam=1)
+    result = evaluate(tr, "test", beam=1, threads=policy)
     write_json(run_dir / "eval_test.json", result)
     print(summary_lines(result, "test split", examples=5))
     print(f"checkpoint, tokenizers, history.json, curves.png in {run_dir}/; try:\n"
@@ -157,8 +157,8 @@ def _translate(a):
             good.append((s, tr.encode(s)))
         except ValueError as e:
             bad.append(f"sentence {i}: {e}")
-    with _threads(a):
-        outs = tr.translate_ids([ids for _, (ids, _) in good], beam=a.beam, alpha=a.alpha) if good else []
+    with _threads(a) as policy:
+        outs = tr.translate_ids([ids for _, (ids, _) in good], beam=a.beam, alpha=a.alpha, threads=policy) if good else []
     for (s, (_, unk)), o in zip(good, outs):
         print(f"{s} -> {o}" + (f"   (unknown words: {', '.join(unk)})" if unk else ""))
     for msg in bad:
@@ -180,8 +180,8 @@ def _evaluate(a):
     from .translate import Translator, evaluate
     check_evaluate(a)
     tr = Translator(a.checkpoint, a.backend)
-    with _threads(a):
-        r = evaluate(tr, a.split, beam=a.beam, alpha=a.alpha, limit=a.limit)
+    with _threads(a) as policy:
+        r = evaluate(tr, a.split, beam=a.beam, alpha=a.alpha, limit=a.limit, threads=policy)
     out = Path(a.checkpoint) / f"eval_{a.split}_{tr.backend.name}_beam{a.beam}.json"
     write_json(out, r)
     print(summary_lines(r, f"{a.split} split", examples=5))

@@ -17,7 +17,7 @@ So `--threads auto` (the default) does two things:
    (/proc/stat) with this process's own (os.times()); the difference is the number of cores
    *other* processes kept busy. It runs on the cores those leave free (at most the cap, at
    least 1): n = floor(cores - other + 0.25), i.e. a core counts as taken once other processes
-   use more than a quarter of it. Decoding (translate, evaluate) uses the choice made at start.
+   use more than a quarter of it. Decoding (translate, evaluate) looks again after each batch.
 An integer `--threads N` fixes N threads and turns both off. Where /proc/stat does not exist
 (not Linux) `auto` applies the size cap only. The choice, the cap and the reason are recorded
 in the run's checkpoint metadata ("threads") and the threads each epoch ran with in history.json.

@@ -52,11 +52,14 @@ class Translator:
                              f"{self.cfg.max_len - 1} (its max_len is {self.cfg.max_len}, with <eos>)")
         return ids, unk
 
-    def translate_ids(self, id_lists, beam=1, alpha=0.6, batch_size=64):
+    def translate_ids(self, id_lists, beam=1, alpha=0.6, batch_size=64, threads=None):
+        """`threads`: an app.threads.ThreadPolicy, ticked after each batch (follows the load)."""
         out = []
         for i in range(0, len(id_lists), batch_size):
             src = pad_sequences(id_lists[i:i + batch_size], self.cfg.pad_id)
             out += self.backend.decode(src, self.tgt_tok.start_id, self.tgt_tok.eos_id, self.cfg.max_len, beam, alpha)
+            if threads is not None:
+                threads.tick()
         return [self.tgt_tok.decode(ids) for ids in out]
 
     def translate(self, sentences, beam=1, alpha=0.6):
@@ -86,7 +89,7 @@ class Translator:
         return model.attention_weights()[f"decoder.layers.{layer}.cross_attn"][0]
 
 
-def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None):
+def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None, threads=None):
     """Corpus BLEU and chrF of the run's own test split (rebuilt from its metadata). Pairs whose
     source is too long for the model are skipped and counted."""
     import sacrebleu
@@ -102,7 +105,7 @@ def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None):
     if not ids:
         raise ValueError(f"none of the {len(pairs)} {split} pairs can be scored: every source is longer than the "
                          f"model's max_len ({translator.cfg.max_len}) or has no known word")
-    hyps = translator.translate_ids(ids, beam, alpha)
+    hyps = translator.translate_ids(ids, beam, alpha, threads=threads)
     return {"split": split, "sentences": len(hyps), "skipped": skipped, "beam": beam,
             "bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
             "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
