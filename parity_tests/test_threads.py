@@ -97,3 +97,22 @@ def test_blas_threads_are_restored_when_training_stops_with_an_error(tmp_path, s
                  "--threads", "1", *TINY]) == 2
     assert "leaves no training pair" in capsys.readouterr().err
     assert blas_threads() == before
+
+
+def test_keras_run_with_fixed_threads_sets_tensorflows_pools_quietly(tmp_path, small_tsv):
+    """In a fresh process (TensorFlow's pools can only be set before its first op): the run's
+    record says what TensorFlow got, and TensorFlow's start-up lines are not printed."""
+    pytest.importorskip("keras")
+    pytest.importorskip("safetensors")
+    import subprocess
+    import sys
+    from conftest import TINY
+    run = tmp_path / "k"
+    p = subprocess.run([sys.executable, "-m", "numpy_transformer", "train", "--backend", "keras", "--data",
+                        str(small_tsv), "--run-dir", str(run), "--epochs", "1", "--threads", "1", *TINY],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "", p.stderr            # no TensorFlow log lines, no progress bar off a terminal
+    from numpy_transformer.app.checkpoint import load_checkpoint
+    meta = load_checkpoint(run)["meta"]["threads"]
+    assert meta["tensorflow"] == "intra-op and inter-op pools: 1 thread each" and meta["cap"] == 1

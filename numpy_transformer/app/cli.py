@@ -60,7 +60,7 @@ def _run_training(a, given, stack):
         ck = check_resume(a, given)
         batch_size = TrainArgs(**ck["meta"].get("train_args", {})).batch_size
         policy = stack.enter_context(_threads(a, _work(ck["cfg"], batch_size)))
-        st = resume_state(run_dir, a.backend, checkpoint=ck)
+        st = resume_state(run_dir, a.backend, checkpoint=ck, on_import=policy.tensorflow_threads)
         cfg, args, backend, meta = st["cfg"], st["args"], st["backend"], st["meta"]
         src_tok, tgt_tok, history, start = st["src_tok"], st["tgt_tok"], st["history"], st["epoch"]
         if a.epochs is not None:
@@ -81,15 +81,13 @@ def _run_training(a, given, stack):
         if init is not None:
             check_init_from(a, cfg, init)             # vocabularies: known only now
         policy = stack.enter_context(_threads(a, _work(cfg, args.batch_size)))
-        backend = make_backend(a.backend, cfg, args)
+        backend = make_backend(a.backend, cfg, args, on_import=policy.tensorflow_threads)
         if init is not None:                          # same starting weights for both backends' runs
             backend.set_weights(init["weights"])
         meta = {"data": str(Path(a.data).resolve()) if a.data else "embedded", "n": n,
                 "data_seed": a.data_seed, "umlauts": a.umlauts}
         history, start = [], 0
     meta = {**meta, "threads": policy.describe()}
-    if backend.name != "numpy":    # --threads steers NumPy's BLAS only; TensorFlow keeps its own pools
-        meta["threads"]["tensorflow"] = "intra-op and inter-op pools left to TensorFlow"
     train = encode_split(splits.train, src_tok, tgt_tok, cfg.max_len)
     val = encode_split(splits.val, src_tok, tgt_tok, cfg.max_len)
     if not train[0]:

@@ -91,7 +91,7 @@ class ThreadPolicy:
             self.cap, self.reason = int(requested), f"--threads {requested}"
         self.adaptive = requested == "auto" and self.cap > 1 and _cpu_sample() is not None
         self.current = self.cap
-        self.switches, self.counts, self.other = 0, {}, None
+        self.switches, self.counts, self.other, self.tensorflow = 0, {}, None, None
         self._libs, self._saved, self._last, self._last_t = [], [], None, 0.0
         self._on_change = []
 
@@ -159,9 +159,27 @@ class ThreadPolicy:
         counts, self.counts = {str(k): v for k, v in sorted(self.counts.items())}, {}
         return counts
 
+    def tensorflow_threads(self):
+        """Called by the Keras backend right after TensorFlow's import: with a fixed --threads N,
+        TensorFlow's intra- and inter-op pools get N threads too (before its first op). What was
+        done goes into describe()."""
+        if self.requested == "auto":
+            self.tensorflow = "intra-op and inter-op pools left to TensorFlow (auto steers NumPy's BLAS only)"
+            return
+        import tensorflow as tf      # only reached with --backend keras, after keras imported it
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(self.cap)
+            tf.config.threading.set_inter_op_parallelism_threads(self.cap)
+            self.tensorflow = f"intra-op and inter-op pools: {self.cap} thread{'s' if self.cap > 1 else ''} each"
+        except RuntimeError as e:    # TensorFlow already ran an op in this process
+            self.tensorflow = f"could not set TensorFlow's pools: {e}"
+
     def describe(self):
         """What goes into the run's metadata."""
         blas = [f"{lib.internal_api} {lib.version} ({lib.threading_layer})" if hasattr(lib, "threading_layer")
                 else f"{lib.internal_api} {lib.version}" for lib in self._libs]
-        return {"requested": self.requested, "cores": self.cores, "cap": self.cap, "start": self.current,
-                "adaptive": self.adaptive, "reason": self.reason, "blas": blas}
+        d = {"requested": self.requested, "cores": self.cores, "cap": self.cap, "start": self.current,
+             "adaptive": self.adaptive, "reason": self.reason, "blas": blas}
+        if self.tensorflow is not None:
+            d["tensorflow"] = self.tensorflow
+        return d
