@@ -116,3 +116,14 @@ def test_keras_run_with_fixed_threads_sets_tensorflows_pools_quietly(tmp_path, s
     from numpy_transformer.app.checkpoint import load_checkpoint
     meta = load_checkpoint(run)["meta"]["threads"]
     assert meta["tensorflow"] == "intra-op and inter-op pools: 1 thread each" and meta["cap"] == 1
+
+
+def test_auto_stays_under_a_limit_the_user_set():
+    """A BLAS started with fewer threads (as OPENBLAS_NUM_THREADS=1 does) is not raised by auto."""
+    before = blas_threads()
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        with ThreadPolicy("auto", work=threads.SMALL_GEMM * 100, cores=2).start(probe=0) as p:
+            assert p.cap == 1 and not p.adaptive and blas_threads() == [1] * len(before)
+            assert "OPENBLAS_NUM_THREADS" in p.describe()["reason"]
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before

@@ -117,6 +117,11 @@ class ThreadPolicy:
         except ImportError:      # the [train] extra brings threadpoolctl; without it, record that
             self._libs, self.reason = [], self.reason + " (threadpoolctl not installed: BLAS left as it is)"
         self._saved = [lib.num_threads for lib in self._libs]
+        if self.requested == "auto" and self._saved and max(self._saved) < self.cap:
+            # the user already limited the BLAS (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, …): auto stays under it
+            self.cap = max(self._saved)
+            self.reason += f"; at most {self.cap}, the BLAS's own setting (e.g. OPENBLAS_NUM_THREADS)"
+            self.adaptive = self.adaptive and self.cap > 1
         self._set(self.cap)
         if self.adaptive:
             self._last, self._last_t = _cpu_sample(), time.perf_counter()
