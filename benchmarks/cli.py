@@ -54,7 +54,8 @@ def _csv(s, allowed=None, aliases=None):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="tiny+small only, 3 reps, short sweeps (< 2 min)")
+    p.add_argument("--quick", action="store_true", help="tiny+small only, 3 reps, short sweeps (about 1.5 min on 2 idle cores; "
+                   "several times longer when other processes keep the cores busy)")
     p.add_argument("--gpu", action="store_true", help="what a GPU owner wants (under 10 minutes): the book and "
                    "gpu presets, NumPy on CPU and on CuPy, Keras on the GPU (TensorFlow) and on JAX and PyTorch, "
                    "no sweeps or memory rows; rows whose device is missing are skipped with the reason")
@@ -160,5 +161,10 @@ def main(argv=None):
     runner.log(f"wrote {opts.out}/results.json, results.md, {', '.join(result['plots'])} "
                f"in {result['meta']['duration_s']:.0f} s")
     for t in result["targets"]:
-        runner.log(f"  target {t['key']}: {t['value']} ({'pass' if t['passed'] else 'fail' if t['passed'] is False else 'n/a'})")
+        if t["value"] is None:
+            runner.log(f"  target {t['key']}: not measured: {t['why_not_measured']}")
+        else:
+            shown = f"{100 * t['value']:.1f} %" if t["unit"] == "%" else f"{t['value']:.2f}×"
+            thr = f"{100 * t['threshold']:.0f} %" if t["unit"] == "%" else f"{t['threshold']:g}×"
+            runner.log(f"  target {t['key']}: {shown} ({'pass' if t['passed'] else 'fail'}: {t['op']} {thr})")
     return 0

@@ -100,7 +100,6 @@ def child(args):
 
 def run(impl, preset, workload, opts, extra=None):
     """In the parent: the subprocess's {impl: result, "numpy": result}, or a failure/skip."""
-    from .timing import Skip  # noqa: F401  (statuses use the same words)
     backend = BACKENDS[impl]
     import importlib.util
     if importlib.util.find_spec(backend) is None or importlib.util.find_spec("keras") is None:

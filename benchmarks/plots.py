@@ -17,6 +17,14 @@ def _plt():
     return plt
 
 
+def _plain_log_axis(axis):
+    """Log axis with plain labels (0.5, 1, 2, 5, 10, 20, …) instead of 10^k and 2×10^2."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def sweep_plot(rows, sweep, path):
     plt = _plt()
     from matplotlib.ticker import NullLocator
@@ -38,11 +46,12 @@ def sweep_plot(rows, sweep, path):
         xs_all = sorted({r["x"] for r in rows if r["workload"] == w})
         ax.set_xticks(xs_all, [str(x) for x in xs_all])
         ax.xaxis.set_minor_locator(NullLocator())
+        _plain_log_axis(ax.yaxis)
         ax.set_xlabel(LABEL.get(sweep, sweep))
-        ax.set_ylabel(f"{w} time, ms (median, IQR)")
-        ax.set_title(f"{w} vs {sweep} (small config)", fontsize=10)
+        ax.set_ylabel(f"{w} time, ms (median, IQR; log)")
+        ax.set_title(f"{w} vs {sweep}, small config (lower is better)", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -58,7 +67,7 @@ def overview_plot(rows, path):
     groups = list(dict.fromkeys((r["config"], r["workload"]) for r in rows))
     impls = list(dict.fromkeys(r["impl"] for r in rows))
     width = 0.8 / len(impls)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(groups) + 2), 3.8))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(groups) + 2), 4.4))
     for j, impl in enumerate(impls):
         xs, ys = [], []
         for i, g in enumerate(groups):
@@ -69,10 +78,13 @@ def overview_plot(rows, path):
         ax.bar(xs, ys, width, label=impl, color=STYLE.get(impl, (None,))[0])
     ax.set_xticks(range(len(groups)), [f"{c}\n{w}" for c, w in groups], fontsize=7)
     ax.set_yscale("log")
-    ax.set_ylabel("median time, ms")
+    _plain_log_axis(ax.yaxis)
+    ax.set_ylabel("median time, ms (log scale)")
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=min(len(impls), 4))
+    ax.set_title("median time per config and workload (lower is better)", fontsize=10)
+    # legend outside the axes, on the right: it never covers a bar, however many implementations
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
     return os.path.basename(path)

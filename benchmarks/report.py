@@ -66,8 +66,29 @@ def compute_targets(rows, config=TARGET_CONFIG):
                           "numpy_process_mb": ma["peak_rss_mb"], "keras_graph_process_mb": mb["peak_rss_mb"]}
         passed = None if value is None else (value <= thr if op == "<=" else value >= thr)
         out.append({"key": key, "description": desc, "op": op, "threshold": thr, "unit": unit,
-                    "value": value, "detail": detail, "passed": passed, "config": config})
+                    "value": value, "detail": detail, "passed": passed, "config": config,
+                    "why_not_measured": None if value is not None else why_not_measured(rows, key, config)})
     return out
+
+
+def why_not_measured(rows, key, config):
+    """Why a target has no value: which config, implementation, workload or measurement was not run."""
+    if not any(r["config"] == config and "sweep" not in r for r in rows):
+        return (f"the {config} config was not run (--configs; --quick runs tiny,small only): "
+                f"run e.g. python -m benchmarks --configs {config}")
+    needed = {"numpy_train_mfu": [("train_step", "numpy")],
+              "train_memory_vs_keras": [("train_step", "numpy"), ("train_step", "keras-graph")]}.get(key) or PAIRED[key]
+    for w, i in needed:
+        r = _find(rows, config, w, i)
+        if r is None:
+            return f"{i} {w} was not run on {config} (--backends / --workloads / --decode-backends)"
+        if r["status"] != "ok":
+            return f"{i} {w} on {config}: {r['status']}"
+        if key == "train_memory_vs_keras" and (r.get("memory") or {}).get("status") != "ok":
+            m = (r.get("memory") or {}).get("status")
+            return (f"peak memory of {i} {w} on {config} " + (f"failed: {m}" if m else "was not measured")
+                    + " (--memory-configs / --memory-backends / --memory-workloads)")
+    return "not computable from the rows"
 
 
 def _fmt_val(v, unit):
@@ -88,7 +109,7 @@ def targets_markdown(targets):
             meas += f" ({d['numpy_mb']:.0f} MB vs {d['keras_graph_mb']:.0f} MB)"
         elif d.get("gflops_per_s"):
             meas += f" ({d['gflops_per_s']:.1f} GFLOP/s)"
-        res = "—" if t["passed"] is None else ("✅ pass" if t["passed"] else "❌ fail")
+        res = f"— not measured: {t['why_not_measured']}" if t["passed"] is None else ("✅ pass" if t["passed"] else "❌ fail")
         lines.append(f"| {t['description']} | {meas} | {thr} | {res} |")
     return lines
 

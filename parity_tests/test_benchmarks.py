@@ -134,6 +134,14 @@ def test_targets_ratios_and_pass_fail():
     md = "\n".join(report.targets_markdown(list(t.values())))
     assert md.count("✅ pass") == 3 and md.count("❌ fail") == 2
     assert all(x["value"] is None for x in report.compute_targets(rows[:1], config="small"))
+    # a target without a value says why
+    assert all(x["why_not_measured"].startswith("the small config was not run")
+               for x in report.compute_targets(rows[:1], config="small"))
+    why = {x["key"]: x["why_not_measured"] for x in report.compute_targets(rows[:1])}
+    assert why["numpy_train_mfu"] is None
+    assert why["train_vs_keras_graph"].startswith("keras-graph train_step was not run on book")
+    assert why["kv_cache_speedup"].startswith("numpy-nocache decode was not run on book")
+    assert why["train_memory_vs_keras"].startswith("keras-graph train_step was not run on book")
 
 
 def test_sweep_plot_writes_a_png(tmp_path):
@@ -182,7 +190,8 @@ def test_end_to_end_tiny_numpy(tmp_path):
     assert result["gemm_peak"]["peak_gflops"] > 0 and result["meta"]["threads"] >= 1
     assert result["meta"]["machine"]["numpy"] == np.__version__
     assert "## Targets" in md and "| tiny | train_step | numpy |" in md
-    assert "not run" not in md and "n/a" in md    # the targets need the book config
+    # no row failed to run; the targets need the book config, and say so
+    assert "not run" not in md.split("## Results")[1] and "not measured: the book config was not run" in md
     prof = (tmp_path / result["profile"]["file"]).read_text()
     assert "matmul" in prof and len(result["profile"]["top"]) >= 10
 

@@ -177,3 +177,11 @@ def test_fibonacci_cli_every_model_both_backends(tmp_path, capsys):
     assert (out / "fibonacci-random.png").exists()
     assert main(["fibonacci", "--models", "luong", "--out-dir", str(out)]) == 2
     assert "models must be some of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["sunspots", "--epochs", "0"], ["fibonacci", "--hidden", "-1"],
+                                  ["sunspots", "--train-fraction", "1.5"]])
+def test_example_options_are_checked_before_anything_runs(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and "must be" in capsys.readouterr().err

@@ -1,27 +1,67 @@
-"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo,general-attention,sunspots,fibonacci}`."""
+"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo,general-attention,sunspots,fibonacci}`.
+
+Each subcommand has an `_add_<name>(subs)` that declares its options and a `_<name>(a)` that runs
+it; argument checks that need no data live in app/cli_checks.py, so every bad option is
+reported before any data is read. The road-to-attention examples register themselves
+(app/rnn_cli.py) and carry their own handler."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import contextlib
 import json
 import sys
 from pathlib import Path
 
+from .cli_checks import (UsageError, check_demo, check_evaluate, check_init_from, check_resume, check_train,
+                         given_options, model_config, positive_int, summarise_skipped)
+from .threads import parse_threads
+
 DEFAULT_RUN = "runs/embedded"
+THREADS_HELP = ("BLAS threads: 'auto' picks by the model's size and the machine's load and adapts while "
+                "training (see app/threads.py), or a fixed number")
 
 
-def _train(a):
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends each option's default to its help, unless the help already states it."""
+
+    def _get_help_string(self, action):
+        h = action.help or ""
+        if "default" in h or action.default is argparse.SUPPRESS or not action.option_strings:
+            return h
+        if isinstance(action, argparse._StoreTrueAction):
+            return f"{h} (default: off)"
+        if action.default is None:
+            return h
+        return f"{h} (default: %(default)s)"
+
+
+def _threads(a, work=None):
+    from .threads import ThreadPolicy
+    return ThreadPolicy(a.threads, work).start()
+
+
+def _train(a, given):
+    # the BLAS thread policy, once started, is undone on every way out (errors included)
+    with contextlib.ExitStack() as stack:
+        return _run_training(a, given, stack)
+
+
+def _run_training(a, given, stack):
     from .checkpoint import write_json
-    from ..config import TransformerConfig
     from .corpus import default_corpus
     from .data import load_pairs, prepare_dataset
     from .tokenizer import Tokenizer
     from .train import TrainArgs, TrainingDiverged, encode_split, fit, make_backend, resume_state
     from .translate import Translator, evaluate, load_splits
 
+    check_train(a)                                      # everything that needs no data, first
     run_dir = Path(a.run_dir)
+    init = check_init_from(a) if a.init_from else None
     if a.resume:
-        st = resume_state(run_dir, a.backend)
+        ck = check_resume(a, given)
+        batch_size = TrainArgs(**ck["meta"].get("train_args", {})).batch_size
+        policy = stack.enter_context(_threads(a, _work(ck["cfg"], batch_size)))
+        st = resume_state(run_dir, a.backend, checkpoint=ck, on_import=policy.tensorflow_threads)
         cfg, args, backend, meta = st["cfg"], st["args"], st["backend"], st["meta"]
         src_tok, tgt_tok, history, start = st["src_tok"], st["tgt_tok"], st["history"], st["epoch"]
         if a.epochs is not None:
@@ -29,9 +69,6 @@ def _train(a):
         print(f"resuming {run_dir} after epoch {start} of {args.epochs}")
         splits = load_splits(meta)
     else:
-        if (run_dir / "checkpoint.safetensors").exists() and not a.overwrite:
-            raise SystemExit(f"{run_dir} already holds a checkpoint: pass --resume to continue it, "
-                             f"--overwrite to start over, or another --run-dir")
         if a.data:
             pairs, clean, n = load_pairs(a.data, a.n), True, a.n
         else:
@@ -39,142 +76,228 @@ def _train(a):
         splits = prepare_dataset(pairs, n=n, seed=a.data_seed, clean=clean, umlauts=a.umlauts)
         src_tok = Tokenizer.fit([en for en, _ in splits.train], min_freq=a.min_freq)
         tgt_tok = Tokenizer.fit([de for _, de in splits.train], min_freq=a.min_freq)
-        cfg = TransformerConfig(src_vocab_size=src_tok.vocab_size, tgt_vocab_size=tgt_tok.vocab_size,
-                                d_model=a.d_model, num_heads=a.heads, d_ff=a.d_ff, num_layers=a.layers,
-                                dropout=a.dropout, max_len=a.max_len, norm_first=a.norm_first, dtype=a.dtype)
+        cfg = model_config(a, src_tok.vocab_size, tgt_tok.vocab_size)
         args = TrainArgs(epochs=a.epochs or 20, batch_size=a.batch_size, seed=a.seed, warmup=a.warmup,
                          clipnorm=a.clipnorm, label_smoothing=a.label_smoothing)
-        backend = make_backend(a.backend, cfg, args)
-        if a.init_from:                      # same starting weights for both backends' runs
-            from .checkpoint import load_checkpoint
-            backend.set_weights(load_checkpoint(a.init_from)["weights"])
+        if init is not None:
+            check_init_from(a, cfg, init)             # vocabularies: known only now
+        policy = stack.enter_context(_threads(a, _work(cfg, args.batch_size)))
+        backend = make_backend(a.backend, cfg, args, on_import=policy.tensorflow_threads)
+        if init is not None:                          # same starting weights for both backends' runs
+            backend.set_weights(init["weights"])
         meta = {"data": str(Path(a.data).resolve()) if a.data else "embedded", "n": n,
                 "data_seed": a.data_seed, "umlauts": a.umlauts}
         history, start = [], 0
+    meta = {**meta, "threads": policy.describe()}
     train = encode_split(splits.train, src_tok, tgt_tok, cfg.max_len)
     val = encode_split(splits.val, src_tok, tgt_tok, cfg.max_len)
+    if not train[0]:
+        from .data import encode_source, encode_target   # the lengths encode_split compares with max_len
+        need = min(max(len(encode_source(en, src_tok)), len(encode_target(de, tgt_tok)) - 1) for en, de in splits.train)
+        raise UsageError(f"--max-len {cfg.max_len} leaves no training pair: all {len(splits.train)} are longer "
+                         f"(the shortest needs --max-len {need})")
     print(f"data: {meta['data']}: {len(splits.train)}/{len(splits.val)}/{len(splits.test)} train/val/test pairs "
           f"({train[2]} over-long training pairs dropped); vocab {cfg.src_vocab_size} en, {cfg.tgt_vocab_size} de")
     print(f"model: {backend.name}, d_model={cfg.d_model}, heads={cfg.num_heads}, d_ff={cfg.d_ff}, "
-          f"{cfg.num_layers}+{cfg.num_layers} layers, {'pre' if cfg.norm_first else 'post'}-LN, {cfg.dtype}")
+          f"{cfg.num_layers}+{cfg.num_layers} layers, {'pre' if cfg.norm_first else 'post'}-LN, {cfg.dtype}; "
+          f"BLAS threads {policy.reason}")
+    done = []
+    if backend.name == "numpy":
+        policy.on_change(lambda k: setattr(backend.opt, "threads", k))   # Adam's pool follows BLAS
     try:
-        fit(backend, train[:2], val[:2], args, run_dir, start, history, meta, src_tok, tgt_tok)
+        fit(backend, train[:2], val[:2], args, run_dir, start, history, meta, src_tok, tgt_tok,
+            on_epoch=done.append, threads=policy, log_loss=a.log_loss)
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the last completed epoch's checkpoint in {run_dir} is intact; "
-              f"continue with --resume --run-dir {run_dir}", file=sys.stderr)
+        print("\n" + _interrupted_message(run_dir, done[-1] if done else start, a.resume), file=sys.stderr)
         return 130
     tr = Translator(run_dir, a.backend)
-    result = evaluate(tr, "test", beam=1)
+    result = evaluate(tr, "test", beam=1, threads=policy)
     write_json(run_dir / "eval_test.json", result)
-    print(f"test split ({result['sentences']} sentences, greedy): BLEU {result['bleu']:.1f}, chrF {result['chrf']:.1f}")
-    for ex in result["examples"][:5]:
-        print(f"  {ex['en']:<36} -> {ex['hyp']:<36} (reference: {ex['ref']})")
+    print(summary_lines(result, "test split", examples=5))
     print(f"checkpoint, tokenizers, history.json, curves.png in {run_dir}/; try:\n"
           f"  python -m numpy_transformer translate \"{result['examples'][0]['en']}\" --checkpoint {run_dir}")
     return 0
 
 
+def _work(cfg, batch_size):
+    from .threads import largest_gemm
+    return largest_gemm(cfg, batch_size)
+
+
+def _interrupted_message(run_dir, last_epoch, resumed):
+    if last_epoch:
+        return (f"interrupted: the checkpoint of epoch {last_epoch} in {run_dir} is intact; "
+                f"continue with --resume --run-dir {run_dir}")
+    old = " (the checkpoint already there is an earlier run's)" if (Path(run_dir) / "checkpoint.safetensors").exists() else ""
+    return (f"interrupted before the first epoch finished: no checkpoint of this run was written to "
+            f"{run_dir}{old}; run the same command again to start over")
+
+
+def summary_lines(r, what, examples=3):
+    """A short human summary of an evaluation result (BLEU, chrF, counts, a few examples)."""
+    lines = [f"{what} ({r['sentences']} sentences, {'greedy' if r['beam'] == 1 else 'beam ' + str(r['beam'])}): "
+             f"BLEU {r['bleu']:.1f}, chrF {r['chrf']:.1f}" + summarise_skipped(r)]
+    lines += [f"  {ex['en']:<36} -> {ex['hyp']:<36} (reference: {ex['ref']})" for ex in r["examples"][:examples]]
+    return "\n".join(lines)
+
+
 def _translate(a):
     from .translate import Translator
     tr = Translator(a.checkpoint, a.backend)
-    outs = tr.translate(a.sentences, beam=a.beam, alpha=a.alpha)
-    for s, o in zip(a.sentences, outs):
-        unk = tr.encode(s)[1]
+    if a.attention_layer is not None and not 0 <= a.attention_layer < tr.cfg.num_layers:
+        raise UsageError(f"--attention-layer {a.attention_layer}: this model's decoder has layers 0 to "
+                         f"{tr.cfg.num_layers - 1}")
+    good, bad = [], []
+    for i, s in enumerate(a.sentences, 1):
+        try:
+            good.append((s, tr.encode(s)))
+        except ValueError as e:
+            bad.append(f"sentence {i}: {e}")
+    with _threads(a) as policy:
+        outs = tr.translate_ids([ids for _, (ids, _) in good], beam=a.beam, alpha=a.alpha, threads=policy) if good else []
+    for (s, (_, unk)), o in zip(good, outs):
         print(f"{s} -> {o}" + (f"   (unknown words: {', '.join(unk)})" if unk else ""))
-    if a.plot_attention:
+    for msg in bad:
+        print(f"error: {msg}", file=sys.stderr)
+    if a.plot_attention and good:
         from .plots import plot_attention
-        from .data import clean_sentence
-        w = tr.attention(a.sentences[0], outs[0])
-        src_words = clean_sentence(a.sentences[0], "en").split() + ["<eos>"]
-        plot_attention(w, src_words, outs[0].split() + ["<eos>"], a.plot_attention, f"{a.sentences[0]} → {outs[0]}")
-        print(f"attention maps: {a.plot_attention}")
-    return 0
+        (s, (ids, unk)), o = good[0], outs[0]
+        layer = tr.cfg.num_layers - 1 if a.attention_layer is None else a.attention_layer
+        w = tr.attention(s, o, layer=layer)
+        plot_attention(w, tr.source_tokens(s), (o.split() + ["<eos>"])[: w.shape[1]], a.plot_attention,
+                       f"\u201c{s}\u201d \u2192 \u201c{o}\u201d" + (f"  (unknown: {', '.join(unk)})" if unk else ""),
+                       layer=layer, num_layers=tr.cfg.num_layers)
+        print(f"attention maps (decoder layer {layer}): {a.plot_attention}")
+    return 2 if bad else 0
 
 
 def _evaluate(a):
     from .checkpoint import write_json
     from .translate import Translator, evaluate
+    check_evaluate(a)
     tr = Translator(a.checkpoint, a.backend)
-    r = evaluate(tr, a.split, beam=a.beam, alpha=a.alpha, limit=a.limit)
+    with _threads(a) as policy:
+        r = evaluate(tr, a.split, beam=a.beam, alpha=a.alpha, limit=a.limit, threads=policy)
     out = Path(a.checkpoint) / f"eval_{a.split}_{tr.backend.name}_beam{a.beam}.json"
     write_json(out, r)
+    print(summary_lines(r, f"{a.split} split", examples=5))
     print(json.dumps({k: v for k, v in r.items() if k != "examples"}, indent=1))
+    print(f"(all scores and 10 examples in {out})")
     return 0
 
 
-def main(argv=None):
+def _demo(a):
+    from .demo import run_demo
+    check_demo(a)
+    from .threads import ThreadPolicy
+    work = a.batch_size * 10 * a.d_model * 4 * a.d_model      # the demo's FFN GEMM (max_len 10, d_ff 4·d)
+    with ThreadPolicy(a.threads, work).start() as policy:
+        run_demo(steps=a.steps, batch_size=a.batch_size, d_model=a.d_model, num_layers=a.layers, seed=a.seed,
+                 threads=policy)
+    return 0
+
+
+def _add_train(subs):
+    t = subs.add_parser("train", help="train a translation model (default: the embedded corpus)",
+                        formatter_class=HelpFormatter)
+    t.add_argument("--data", help="a deu.txt-style file (English<TAB>German[<TAB>attribution]); default: embedded corpus")
+    t.add_argument("--n", type=positive_int, default=10000, help="first N pairs of --data (the book: 10000)")
+    t.add_argument("--run-dir", default=DEFAULT_RUN, help="where checkpoint, tokenizers, history and plots go")
+    t.add_argument("--backend", choices=["numpy", "keras"], default="numpy", help="which implementation trains")
+    t.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="start a new run in a --run-dir that holds one")
+    t.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights (e.g. to give both backends the same start); "
+                        "default: random initialisation from --seed")
+    t.add_argument("--epochs", type=positive_int, default=None,
+                   help="total epochs (default: 20; with --resume: the run's own)")
+    t.add_argument("--batch-size", type=positive_int, default=64, help="sentence pairs per step")
+    t.add_argument("--d-model", type=positive_int, default=128, help="model width")
+    t.add_argument("--heads", type=positive_int, default=4, help="attention heads (must divide --d-model)")
+    t.add_argument("--d-ff", type=positive_int, default=512, help="feed-forward inner width")
+    t.add_argument("--layers", type=positive_int, default=2, help="encoder layers = decoder layers")
+    t.add_argument("--dropout", type=float, default=0.1, help="dropout rate, in [0, 1)")
+    t.add_argument("--max-len", type=positive_int, default=16,
+                   help="longest sentence in tokens with <eos>; longer training pairs are dropped")
+    t.add_argument("--warmup", type=positive_int, default=400, help="learning-rate warm-up steps (the paper: 4000)")
+    t.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing, in [0, 1)")
+    t.add_argument("--clipnorm", type=float, default=None, help="clip the global gradient norm to this; default: no clipping")
+    t.add_argument("--norm-first", action="store_true", help="pre-LN layers instead of the paper's post-LN")
+    t.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="floating-point type, end to end")
+    t.add_argument("--min-freq", type=positive_int, default=1, help="rarer words become <unk>")
+    t.add_argument("--umlauts", choices=["keep", "translit"], default="keep", help="keep ä ö ü ß or write ae oe ue ss")
+    t.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and dropout seed")
+    t.add_argument("--data-seed", type=int, default=1, help="seed of the train/val/test split")
+    t.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
+    t.add_argument("--log-loss", action="store_true", help="curves.png with a logarithmic loss axis")
+    return t
+
+
+def _add_translate(subs):
+    tr = subs.add_parser("translate", help="translate English sentences with a checkpoint", formatter_class=HelpFormatter)
+    tr.add_argument("sentences", nargs="+", help="English sentences (each one argument: quote it)")
+    tr.add_argument("--checkpoint", default=DEFAULT_RUN, help="run directory or .safetensors file")
+    tr.add_argument("--backend", choices=["numpy", "keras"], default="numpy", help="which implementation decodes")
+    tr.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
+    tr.add_argument("--alpha", type=float, default=0.6, help="beam length penalty exponent")
+    tr.add_argument("--plot-attention", metavar="PNG", help="save the first sentence's cross-attention maps; default: no plot")
+    tr.add_argument("--attention-layer", type=int, default=None, metavar="L",
+                    help="decoder layer whose cross-attention is plotted, from 0; default: the last")
+    tr.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
+    return tr
+
+
+def _add_evaluate(subs):
+    ev = subs.add_parser("evaluate", help="corpus BLEU and chrF on the run's test split", formatter_class=HelpFormatter)
+    ev.add_argument("--checkpoint", default=DEFAULT_RUN, help="run directory or .safetensors file")
+    ev.add_argument("--backend", choices=["numpy", "keras"], default="numpy", help="which implementation decodes")
+    ev.add_argument("--split", choices=["train", "val", "test"], default="test", help="which split of the run's data")
+    ev.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
+    ev.add_argument("--alpha", type=float, default=0.6, help="beam length penalty exponent")
+    ev.add_argument("--limit", type=positive_int, default=None, help="score only the first N pairs; default: all")
+    ev.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
+    return ev
+
+
+def _add_demo(subs):
+    d = subs.add_parser("demo", help="train a small model to reverse sequences (synthetic, no data needed)",
+                        formatter_class=HelpFormatter)
+    d.add_argument("--steps", type=positive_int, default=1500, help="training steps")
+    d.add_argument("--batch-size", type=positive_int, default=32, help="sequences per step")
+    d.add_argument("--d-model", type=positive_int, default=64, help="model width (4 heads, d_ff = 4·d_model)")
+    d.add_argument("--layers", type=positive_int, default=2, help="encoder layers = decoder layers")
+    d.add_argument("--seed", type=int, default=0, help="initialisation and data seed")
+    d.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
+    return d
+
+
+COMMANDS = {"train": (_add_train, _train), "translate": (_add_translate, _translate),
+            "evaluate": (_add_evaluate, _evaluate), "demo": (_add_demo, _demo)}
+
+
+def build_parser():
     ap = argparse.ArgumentParser(prog="python -m numpy_transformer",
                                  description="English→German Transformer in NumPy (with a Keras twin).")
     subs = ap.add_subparsers(dest="command", required=True)
-
-    t = subs.add_parser("train", help="train a translation model (default: the embedded corpus)")
-    t.add_argument("--data", help="a deu.txt-style file (English<TAB>German[<TAB>attribution]); default: embedded corpus")
-    t.add_argument("--n", type=int, default=10000, help="first N pairs of --data (the book: 10000)")
-    t.add_argument("--run-dir", default=DEFAULT_RUN)
-    t.add_argument("--backend", choices=["numpy", "keras"], default="numpy")
-    t.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
-    t.add_argument("--overwrite", action="store_true")
-    t.add_argument("--init-from", help="start from this checkpoint's weights (e.g. to give both backends the same start)")
-    t.add_argument("--epochs", type=int, default=None, help="total epochs (default 20)")
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--d-model", type=int, default=128)
-    t.add_argument("--heads", type=int, default=4)
-    t.add_argument("--d-ff", type=int, default=512)
-    t.add_argument("--layers", type=int, default=2)
-    t.add_argument("--dropout", type=float, default=0.1)
-    t.add_argument("--max-len", type=int, default=16)
-    t.add_argument("--warmup", type=int, default=400)
-    t.add_argument("--label-smoothing", type=float, default=0.0)
-    t.add_argument("--clipnorm", type=float, default=None)
-    t.add_argument("--norm-first", action="store_true", help="pre-LN layers (default: the paper's post-LN)")
-    t.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    t.add_argument("--min-freq", type=int, default=1)
-    t.add_argument("--umlauts", choices=["keep", "translit"], default="keep")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--data-seed", type=int, default=1)
-
-    tr = subs.add_parser("translate", help="translate English sentences with a checkpoint")
-    tr.add_argument("sentences", nargs="+")
-    tr.add_argument("--checkpoint", default=DEFAULT_RUN)
-    tr.add_argument("--backend", choices=["numpy", "keras"], default="numpy")
-    tr.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
-    tr.add_argument("--alpha", type=float, default=0.6, help="beam length penalty exponent")
-    tr.add_argument("--plot-attention", metavar="PNG", help="save the first sentence's cross-attention maps")
-
-    ev = subs.add_parser("evaluate", help="corpus BLEU and chrF on the run's test split")
-    ev.add_argument("--checkpoint", default=DEFAULT_RUN)
-    ev.add_argument("--backend", choices=["numpy", "keras"], default="numpy")
-    ev.add_argument("--split", choices=["train", "val", "test"], default="test")
-    ev.add_argument("--beam", type=int, default=1)
-    ev.add_argument("--alpha", type=float, default=0.6)
-    ev.add_argument("--limit", type=int, default=None)
-
-    d = subs.add_parser("demo", help="train a small model to reverse sequences (synthetic, no data needed)")
-    d.add_argument("--steps", type=int, default=1500)
-    d.add_argument("--batch-size", type=int, default=32)
-    d.add_argument("--d-model", type=int, default=64)
-    d.add_argument("--layers", type=int, default=2)
-    d.add_argument("--seed", type=int, default=0)
-
+    parsers = {name: add(subs) for name, (add, _) in COMMANDS.items()}
     from .rnn_cli import add_rnn_commands      # road to attention: general-attention, sunspots, fibonacci
-    add_rnn_commands(subs)
+    parsers.update(add_rnn_commands(subs) or {})
+    return ap, parsers
 
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap, parsers = build_parser()
     a = ap.parse_args(argv)
     try:
         if getattr(a, "handler", None):        # subcommands that carry their own handler (rnn_cli.py)
             return a.handler(a)
         if a.command == "train":
-            return _train(a)
-        if a.command == "translate":
-            return _translate(a)
-        if a.command == "evaluate":
-            return _evaluate(a)
-        from .demo import run_demo
-        run_demo(steps=a.steps, batch_size=a.batch_size, d_model=a.d_model, num_layers=a.layers, seed=a.seed)
-        return 0
-    except (ValueError, FileNotFoundError, TypeError) as e:
+            return _train(a, given_options(parsers["train"], argv))
+        return COMMANDS[a.command][1](a)
+    except (UsageError, ValueError, FileNotFoundError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

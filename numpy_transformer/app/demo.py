@@ -33,15 +33,21 @@ def reversal_batch(rng, batch_size, vocab_size, min_len, max_len):
 
 
 def run_demo(steps=1500, batch_size=32, vocab_size=16, seq_len=8, d_model=64, num_layers=2, seed=0,
-             quiet=False):
+             quiet=False, threads=None):
+    """`threads`: an app.threads.ThreadPolicy, ticked once per step (the CLI passes one)."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
     cfg = TransformerConfig(src_vocab_size=vocab_size, tgt_vocab_size=vocab_size, d_model=d_model,
                             num_heads=4, d_ff=4 * d_model, num_layers=num_layers, dropout=0.0,
                             max_len=seq_len + 2)
     model = Transformer(cfg, seed=seed)
     opt = ThreadedAdam(WarmupSchedule(d_model, warmup_steps=100), beta1=0.9, beta2=0.98, eps=1e-9, clipnorm=1.0)
+    if threads is not None:
+        threads.on_change(lambda n: setattr(opt, "threads", n))   # Adam's pool follows the BLAS count
     rng = np.random.default_rng(seed)
     print(f"reversal demo: {model.num_parameters():,} parameters, {cfg.num_layers}+{cfg.num_layers} layers, "
-          f"d_model={d_model}, float32, {steps} steps of batch {batch_size}")
+          f"d_model={d_model}, float32, {steps} steps of batch {batch_size}"
+          + (f"; BLAS threads {threads.reason}" if threads is not None else ""))
     t0 = time.perf_counter()
     with progress(steps, "train", disable=quiet) as bar:
         for step in range(1, steps + 1):
@@ -49,6 +55,8 @@ def run_demo(steps=1500, batch_size=32, vocab_size=16, seq_len=8, d_model=64, nu
             logits = model.forward(src, dec_in, training=True)
             loss, dlogits = masked_cross_entropy(logits, lab, PAD)
             opt.step(model.params, model.backward(dlogits))
+            if threads is not None:
+                threads.tick()
             if step % 10 == 0 or step == steps:
                 bar.set_postfix_str(f"loss={loss:.3f} acc={masked_accuracy(logits, lab, PAD):.3f}")
             bar.update(1)

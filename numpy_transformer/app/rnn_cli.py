@@ -3,6 +3,11 @@ command line (cli.py) by add_rnn_commands: general-attention, sunspots, fibonacc
 sets `handler`, which cli.main calls."""
 from __future__ import annotations
 
+import argparse
+
+from .cli import HelpFormatter
+from .cli_checks import positive_int
+
 
 def _csv(s):
     return tuple(x.strip() for x in s.split(",") if x.strip())
@@ -31,43 +36,53 @@ def _fibonacci(a):
     return 0
 
 
+def _unit_fraction(text):
+    x = float(text)
+    if not 0.0 < x < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return x
+
+
 def _common(p, epochs, batch_size, out_dir):
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the training windows")
+    p.add_argument("--batch-size", type=positive_int, default=batch_size, help="windows per Adam step")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (Keras' default)")
     p.add_argument("--backends", default="numpy,keras", help="numpy, keras or both (comma list)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="float64 needs the "
+                   "TensorFlow Keras backend for --backends keras")
     p.add_argument("--seed", type=int, default=0, help="initial weights (shared by the backends) and batch order")
     p.add_argument("--out-dir", default=out_dir, help="plot and results.json go here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def add_rnn_commands(subs):
-    g = subs.add_parser("general-attention", help="the book's chapter-8 general attention on four word "
+    g = subs.add_parser("general-attention", formatter_class=HelpFormatter, help="the book's chapter-8 general attention on four word "
                         "vectors: the project's attention vs SciPy's softmax")
     g.set_defaults(handler=_general_attention)
 
-    s = subs.add_parser("sunspots", help="SimpleRNN + Dense one-step forecast of a monthly series "
+    s = subs.add_parser("sunspots", formatter_class=HelpFormatter, help="SimpleRNN + Dense one-step forecast of a monthly series "
                         "(chapters 6-7), NumPy and Keras from the same weights")
     s.add_argument("--data", help="CSV whose last column is the series (e.g. the real monthly-sunspots.csv); "
                    "default: the generated sunspot-like series shipped in the package")
-    s.add_argument("--time-steps", type=int, default=12, help="months per input window (the book: 12)")
-    s.add_argument("--hidden", type=int, default=3, help="SimpleRNN units (the book: 3)")
-    s.add_argument("--stride", type=int, default=1, help="months between training windows (the book: 12)")
-    s.add_argument("--train-fraction", type=float, default=0.8)
+    s.add_argument("--time-steps", type=positive_int, default=12, help="months per input window (the book: 12)")
+    s.add_argument("--hidden", type=positive_int, default=3, help="SimpleRNN units (the book: 3)")
+    s.add_argument("--stride", type=positive_int, default=1, help="months between training windows (the book: 12)")
+    s.add_argument("--train-fraction", type=_unit_fraction, default=0.8, help="leading share of the series "
+                   "used for training; the rest is the test split")
     _common(s, 20, 16, "runs/sunspots")
     s.set_defaults(handler=_sunspots)
 
-    f = subs.add_parser("fibonacci", help="next number of Fibonacci sequences with a SimpleRNN, with the "
+    f = subs.add_parser("fibonacci", formatter_class=HelpFormatter, help="next number of Fibonacci sequences with a SimpleRNN, with the "
                         "book's attention layer and with Bahdanau attention (chapter 9)")
     f.add_argument("--data", choices=["book", "random"], default="book",
                    help="book: windows of one min-max-scaled Fibonacci sequence (the book's data); random: "
                    "many Fibonacci-like sequences with random starts")
-    f.add_argument("--n", type=int, default=1200, help="Fibonacci numbers (book) or sequences (random)")
-    f.add_argument("--time-steps", type=int, default=20)
-    f.add_argument("--hidden", type=int, default=2, help="SimpleRNN units (the book: 2)")
-    f.add_argument("--d-a", type=int, default=4, help="Bahdanau attention size")
+    f.add_argument("--n", type=positive_int, default=1200, help="Fibonacci numbers (book) or sequences (random)")
+    f.add_argument("--time-steps", type=positive_int, default=20, help="numbers per input window")
+    f.add_argument("--hidden", type=positive_int, default=2, help="SimpleRNN units (the book: 2)")
+    f.add_argument("--d-a", type=positive_int, default=4, help="Bahdanau attention size")
     f.add_argument("--models", default="none,time,bahdanau", help="none (SimpleRNN alone), time (the book's "
                    "attention), bahdanau")
     _common(f, 30, 16, "runs/fibonacci")
     f.set_defaults(handler=_fibonacci)
+    return {"general-attention": g, "sunspots": s, "fibonacci": f}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -87,18 +88,39 @@ class NumpyBackend:
         return [list(hyps[0][0]) for hyps in beam_search(self.model, src_ids, start_id, eos_id, max_len, beam, alpha)]
 
 
-def make_backend(name, cfg, args):
+def make_backend(name, cfg, args, on_import=None):
+    """`on_import`: called right after the Keras backend's import, before TensorFlow's first op
+    (the CLI sets TensorFlow's thread pools there)."""
     if name == "numpy":
         return NumpyBackend(cfg, args)
     if name == "keras":
-        import os
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's start-up chatter
-        from keras_transformer.training import KerasBackend   # lazy: only the CLI crosses the wall
+        KerasBackend = _import_keras_backend()
+        if on_import is not None:
+            on_import()
         from ..models import init_params
         backend = KerasBackend(cfg, args)
         backend.set_weights(init_params(cfg, args.seed))   # the same start as a NumPy run of this seed
         return backend
     raise ValueError(f"unknown backend {name!r} (numpy or keras)")
+
+
+def _import_keras_backend():
+    """Import the Keras backend (lazily: only the CLI crosses the import wall) without
+    TensorFlow's start-up log lines. TF 2.16+ writes them from C++ before its logging is set up,
+    so TF_CPP_MIN_LOG_LEVEL cannot silence them: file descriptor 2 points to /dev/null for the
+    duration of the import only (a Python exception still propagates with its message)."""
+    import os
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # this process's later INFO/WARNING lines
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(null, 2)
+        from keras_transformer.training import KerasBackend
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+    return KerasBackend
 
 
 def encode_split(pairs, src_tok, tgt_tok, max_len):
@@ -122,23 +144,31 @@ def evaluate_batches(backend, batches):
 
 
 def fit(backend, train, val, args: TrainArgs, run_dir, start_epoch=0, history=None, meta=None,
-        src_tok=None, tgt_tok=None, quiet=False, on_epoch=None):
+        src_tok=None, tgt_tok=None, quiet=False, on_epoch=None, threads=None,
+        log_loss=False):
     """Train from `start_epoch` to `args.epochs`. `train`/`val` are (srcs, tgts) id lists. Each
     epoch's shuffle and dropout masks come from Generators seeded by (seed, epoch), so a
     resumed run replays exactly what an uninterrupted one would have done. After each epoch:
     validation, then an atomic checkpoint, history.json and curves.png in `run_dir`.
+    `threads` (an app.threads.ThreadPolicy) is ticked once per step and may change the BLAS
+    thread count with the machine's load; each history entry records the steps run per count.
+    `log_loss`: curves.png with a logarithmic loss axis.
     Returns the history (list of per-epoch dicts)."""
     cfg, pad = backend.cfg, backend.cfg.pad_id
     history = list(history or [])
     run_dir = Path(run_dir)
+    if not train[0]:
+        raise ValueError("no training pairs to train on")
     val_batches = make_batches(*val, args.batch_size, pad) if val[0] else []
     for epoch in range(start_epoch, args.epochs):
         batches = make_batches(*train, args.batch_size, pad, shuffle=True, rng=np.random.default_rng([args.seed, epoch]))
         drop_rng = np.random.default_rng([args.seed, epoch, 1])
         t0, loss_sum, correct, tokens = time.perf_counter(), 0.0, 0, 0
-        with progress(len(batches), f"epoch {epoch + 1}/{args.epochs}", disable=quiet) as bar:
+        with progress(len(batches), f"epoch {epoch + 1}/{args.epochs}", disable=quiet, summary=False) as bar:
             for batch in batches:
                 loss, c, n = backend.train_step(batch, drop_rng)
+                if threads is not None:
+                    threads.tick()
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
                         f"loss became {loss} in epoch {epoch + 1}; stopped without saving. The last good "
@@ -153,6 +183,8 @@ def fit(backend, train, val, args: TrainArgs, run_dir, start_epoch=0, history=No
         history.append({"epoch": epoch + 1, "train_loss": loss_sum / tokens, "train_acc": correct / tokens,
                         "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds,
                         "tokens_per_sec": tokens / seconds, "backend": backend.name})
+        if threads is not None:
+            history[-1]["blas_threads"] = threads.take_counts()   # {threads: steps}
         if not quiet:
             h = history[-1]
             print(f"epoch {epoch + 1}: train loss {h['train_loss']:.4f} acc {h['train_acc']:.4f} | "
@@ -164,7 +196,8 @@ def fit(backend, train, val, args: TrainArgs, run_dir, start_epoch=0, history=No
         write_json(run_dir / "history.json", history)
         try:
             from .plots import plot_curves
-            plot_curves(history, run_dir / "curves.png")
+            plot_curves(history, run_dir / "curves.png", title=run_title(run_dir, cfg, args, backend.name),
+                        log_loss=log_loss)
         except ImportError:
             pass   # matplotlib is optional
         if on_epoch is not None:
@@ -172,13 +205,21 @@ def fit(backend, train, val, args: TrainArgs, run_dir, start_epoch=0, history=No
     return history
 
 
-def resume_state(run_dir, backend_name):
+def run_title(run_dir, cfg, args, backend_name):
+    """One line naming the run and its configuration (for plot titles)."""
+    return (f"{Path(run_dir).name}: {backend_name}, d_model {cfg.d_model}, {cfg.num_heads} heads, d_ff {cfg.d_ff}, "
+            f"{cfg.num_layers}+{cfg.num_layers} layers, {'pre' if cfg.norm_first else 'post'}-LN, "
+            f"batch {args.batch_size}, warm-up {args.warmup}, {cfg.dtype}")
+
+
+def resume_state(run_dir, backend_name, checkpoint=None, on_import=None):
     """Everything needed to continue a run: config, backend with weights and optimizer state
-    restored, tokenizers, metadata, history, next epoch."""
-    ck = load_checkpoint(run_dir)
+    restored, tokenizers, metadata, history, next epoch. `checkpoint`: load_checkpoint(run_dir)
+    when the caller already has it."""
+    ck = checkpoint or load_checkpoint(run_dir)
     meta = ck["meta"]
     args = TrainArgs(**meta.get("train_args", {}))
-    backend = make_backend(backend_name, ck["cfg"], args)
+    backend = make_backend(backend_name, ck["cfg"], args, on_import)
     backend.set_weights(ck["weights"])
     if ck["optimizer"]:
         backend.set_optimizer_state(ck["optimizer"])

@@ -52,43 +52,61 @@ class Translator:
                              f"{self.cfg.max_len - 1} (its max_len is {self.cfg.max_len}, with <eos>)")
         return ids, unk
 
-    def translate_ids(self, id_lists, beam=1, alpha=0.6, batch_size=64):
+    def translate_ids(self, id_lists, beam=1, alpha=0.6, batch_size=64, threads=None):
+        """`threads`: an app.threads.ThreadPolicy, ticked after each batch (follows the load)."""
         out = []
         for i in range(0, len(id_lists), batch_size):
             src = pad_sequences(id_lists[i:i + batch_size], self.cfg.pad_id)
             out += self.backend.decode(src, self.tgt_tok.start_id, self.tgt_tok.eos_id, self.cfg.max_len, beam, alpha)
+            if threads is not None:
+                threads.tick()
         return [self.tgt_tok.decode(ids) for ids in out]
 
     def translate(self, sentences, beam=1, alpha=0.6):
         """German for each English sentence (a list); unknown words are kept as <unk>."""
         return self.translate_ids([self.encode(s)[0] for s in sentences], beam, alpha)
 
-    def attention(self, sentence, translation):
-        """Cross-attention of the last decoder layer, (heads, target words + <eos>, source
-        words + <eos>), from a NumPy forward over the translation (teacher-forced)."""
+    def source_tokens(self, sentence):
+        """The source as the model sees it: cleaned words, unknown ones as <unk>, then <eos>."""
+        ids = self.encode(sentence)[0]
+        words = clean_sentence(sentence, "en").split()
+        return [w if i != self.src_tok.unk_id else "<unk>" for w, i in zip(words, ids)] + ["<eos>"]
+
+    def attention(self, sentence, translation, layer=None):
+        """Cross-attention of decoder layer `layer` (default: the last), (heads, target words +
+        <eos>, source words + <eos>), from a NumPy forward over the translation (teacher-forced)."""
+        layer = self.cfg.num_layers - 1 if layer is None else layer
+        if not 0 <= layer < self.cfg.num_layers:
+            raise ValueError(f"decoder layer {layer} does not exist: this model has layers 0 to {self.cfg.num_layers - 1}")
         from ..models import Transformer
         model = Transformer(self.cfg)
         model.load_state_dict(self.backend.get_weights())
         src = np.array([self.encode(sentence)[0]])
-        tgt = [self.tgt_tok.start_id] + self.tgt_tok.encode(translation)
+        # a translation that ran to max_len without <eos> has max_len words: the decoder input
+        # (<start> + words) keeps max_len positions, and the last row predicts the last word
+        tgt = ([self.tgt_tok.start_id] + self.tgt_tok.encode(translation))[: self.cfg.max_len]
         model.forward(src, np.array([tgt]))
-        return model.attention_weights()[f"decoder.layers.{self.cfg.num_layers - 1}.cross_attn"][0]
+        return model.attention_weights()[f"decoder.layers.{layer}.cross_attn"][0]
 
 
-def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None):
+def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None, threads=None):
     """Corpus BLEU and chrF of the run's own test split (rebuilt from its metadata). Pairs whose
     source is too long for the model are skipped and counted."""
     import sacrebleu
     pairs = getattr(load_splits(translator.meta), split)[:limit]
-    ids, refs, skipped = [], [], 0
+    ids, srcs, refs, skipped = [], [], [], 0
     for en, de in pairs:
         try:
             ids.append(translator.encode(en)[0])
+            srcs.append(en)
             refs.append(de)
         except ValueError:
             skipped += 1
-    hyps = translator.translate_ids(ids, beam, alpha)
+    if not ids:
+        raise ValueError(f"none of the {len(pairs)} {split} pairs can be scored: every source is longer than the "
+                         f"model's max_len ({translator.cfg.max_len}) or has no known word")
+    hyps = translator.translate_ids(ids, beam, alpha, threads=threads)
     return {"split": split, "sentences": len(hyps), "skipped": skipped, "beam": beam,
             "bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
             "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
-            "examples": [{"en": p[0], "ref": r, "hyp": h} for p, r, h in zip(pairs, refs, hyps)][:10]}
+            "examples": [{"en": e, "ref": r, "hyp": h} for e, r, h in zip(srcs, refs, hyps)][:10]}

@@ -1,0 +1,186 @@
+"""Checks of the command line's options that need no data, so a bad option is reported in one
+line before anything is read or trained: argparse types, path checks, the model's shape, and
+what `--resume` and `--init-from` would silently ignore or fail on."""
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+
+class UsageError(ValueError):
+    """A bad combination of options; the CLI prints it as `error: …` and exits with status 2."""
+
+
+def positive_int(text):
+    """argparse type: a whole number >= 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {n}")
+    return n
+
+
+def given_options(parser, argv):
+    """dests of the options that appear on the command line (abbreviations and --opt=value
+    included), so `--resume` can tell a flag the user typed from a default."""
+    given = set()
+    for tok in argv:
+        if not tok.startswith("--"):
+            continue
+        name = tok.split("=", 1)[0]
+        hits = {a.dest for opt, a in parser._option_string_actions.items() if opt == name}
+        if not hits:   # argparse accepts unique prefixes
+            hits = {a.dest for opt, a in parser._option_string_actions.items() if opt.startswith(name)}
+        if len(hits) == 1:
+            given |= hits
+    return given
+
+
+def model_config(a, src_vocab, tgt_vocab):
+    from ..config import TransformerConfig
+    return TransformerConfig(src_vocab_size=src_vocab, tgt_vocab_size=tgt_vocab, d_model=a.d_model,
+                             num_heads=a.heads, d_ff=a.d_ff, num_layers=a.layers, dropout=a.dropout,
+                             max_len=a.max_len, norm_first=a.norm_first, dtype=a.dtype)
+
+
+def check_train(a):
+    if a.resume and a.overwrite:
+        raise UsageError("--resume and --overwrite contradict each other: continue the run or start it over")
+    if a.resume and a.init_from:
+        raise UsageError("--resume continues the run's own weights; --init-from is for a new run")
+    if a.data and not a.resume:
+        p = Path(a.data)
+        if p.is_dir():
+            raise UsageError(f"--data {a.data} is a directory; pass the deu.txt-style file inside it")
+        if not p.exists():
+            raise UsageError(f"--data {a.data}: no such file")
+    if a.max_len < 2:
+        raise UsageError(f"--max-len {a.max_len} leaves no room for a word: a sentence takes its words plus <eos>, "
+                         f"so --max-len must be at least 2")
+    if not 0 <= a.label_smoothing < 1:
+        raise UsageError(f"--label-smoothing must be in [0, 1), not {a.label_smoothing}")
+    if a.clipnorm is not None and not a.clipnorm > 0:
+        raise UsageError(f"--clipnorm must be > 0, not {a.clipnorm}")
+    if not a.resume:
+        if (Path(a.run_dir) / "checkpoint.safetensors").exists() and not a.overwrite:
+            raise UsageError(f"{a.run_dir} already holds a checkpoint: pass --resume to continue it, "
+                             f"--overwrite to start over, or another --run-dir")
+        model_config(a, 4, 4)          # d_model vs heads, dropout range: the vocabularies come later
+
+
+# option dest -> (flag, where --resume takes the value from)
+_RESUMED = {"d_model": ("--d-model", "cfg", "d_model"), "heads": ("--heads", "cfg", "num_heads"),
+            "d_ff": ("--d-ff", "cfg", "d_ff"), "layers": ("--layers", "cfg", "num_layers"),
+            "dropout": ("--dropout", "cfg", "dropout"), "max_len": ("--max-len", "cfg", "max_len"),
+            "norm_first": ("--norm-first", "cfg", "norm_first"), "dtype": ("--dtype", "cfg", "dtype"),
+            "batch_size": ("--batch-size", "args", "batch_size"), "seed": ("--seed", "args", "seed"),
+            "warmup": ("--warmup", "args", "warmup"), "clipnorm": ("--clipnorm", "args", "clipnorm"),
+            "label_smoothing": ("--label-smoothing", "args", "label_smoothing"),
+            "n": ("--n", "meta", "n"), "data_seed": ("--data-seed", "meta", "data_seed"),
+            "umlauts": ("--umlauts", "meta", "umlauts"), "data": ("--data", "meta", "data"),
+            "min_freq": ("--min-freq", None, None)}
+
+
+def check_resume(a, given):
+    """Load the run's checkpoint and refuse flags that --resume would ignore (the run keeps its
+    own model, data and training settings; only --epochs, --backend and --threads apply)."""
+    from .checkpoint import load_checkpoint
+    try:
+        ck = load_checkpoint(a.run_dir)
+    except FileNotFoundError:
+        raise UsageError(f"--resume: no checkpoint in {a.run_dir} to continue (leave out --resume to start a run)") from None
+    cfg, meta = ck["cfg"], ck["meta"]
+    sources = {"cfg": vars(cfg) if not hasattr(cfg, "to_dict") else cfg.to_dict(),
+               "args": meta.get("train_args", {}), "meta": meta}
+    ignored = []
+    for dest in sorted(given & set(_RESUMED), key=list(_RESUMED).index):
+        flag, where, key = _RESUMED[dest]
+        mine = getattr(a, dest)
+        if where is None:
+            ignored.append(f"{flag} {mine} (the run's tokenizers are fixed)")
+            continue
+        theirs = sources[where].get(key)
+        if dest == "data":
+            same = theirs != "embedded" and Path(mine).resolve() == Path(theirs)
+        else:
+            same = mine == theirs
+        if not same:
+            shown = "" if isinstance(mine, bool) else f" {mine}"
+            ignored.append(f"{flag}{shown} (the run has {theirs})")
+    if ignored:
+        raise UsageError(f"--resume continues {a.run_dir} with its own settings, so these flags would be ignored: "
+                         f"{'; '.join(ignored)}. Leave them out, or start a new run (another --run-dir or --overwrite)")
+    if a.epochs is not None and a.epochs <= meta["epoch"]:
+        raise UsageError(f"--epochs {a.epochs}: {a.run_dir} has already completed {meta['epoch']} epochs; "
+                         f"ask for more to continue it")
+    return ck
+
+
+_ARCH = (("d_model", "--d-model", "d_model"), ("num_heads", "--heads", "heads"), ("d_ff", "--d-ff", "d_ff"),
+         ("num_layers", "--layers", "layers"), ("norm_first", "--norm-first", "norm_first"))
+
+
+def check_init_from(a, cfg=None, ck=None):
+    """Without cfg: load --init-from and compare it with the model the flags describe, before any
+    data is read. With cfg (the vocabularies are known once the data is): compare every
+    parameter's shape. The message summarises (shapes that differ with a count and an example,
+    how many keys are missing or extra) instead of listing all of them."""
+    from .checkpoint import load_checkpoint
+    if cfg is None:
+        ck = load_checkpoint(a.init_from)
+        theirs = ck["cfg"]
+        flags = [f"{flag} {getattr(theirs, field)} (this run: {getattr(a, dest)})"
+                 for field, flag, dest in _ARCH if getattr(theirs, field) != getattr(a, dest)]
+        problems = _shape_problems(model_config(a, theirs.src_vocab_size, theirs.tgt_vocab_size), ck["weights"])
+        if flags or problems:
+            raise UsageError(f"--init-from {a.init_from} is another model" + (f" ({', '.join(flags)})" if flags else "")
+                             + f": {'; '.join(problems)}. Pass the same model flags "
+                             f"(numpy_transformer.config.check_state_dict lists every key)")
+        return ck
+    problems = _shape_problems(cfg, ck["weights"])
+    if problems:
+        raise UsageError(f"--init-from {a.init_from} does not fit this model: {'; '.join(problems)}. Its vocabularies "
+                         f"({ck['cfg'].src_vocab_size} en, {ck['cfg'].tgt_vocab_size} de) are not this data's "
+                         f"({cfg.src_vocab_size}, {cfg.tgt_vocab_size}): use the same --data, --n, --data-seed "
+                         f"and --min-freq as its run")
+    return ck
+
+
+def _shape_problems(cfg, weights):
+    from ..config import parameter_shapes
+    want = {k: tuple(v) for k, v in parameter_shapes(cfg).items()}
+    have = {k: tuple(v.shape) for k, v in weights.items()}
+    missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    differ, example = Counter(), {}
+    for k in sorted(set(want) & set(have)):
+        if want[k] != have[k]:
+            differ[(want[k], have[k])] += 1
+            example.setdefault((want[k], have[k]), k)
+    parts = [f"{n} parameter{'s' if n > 1 else ''} of shape {h} where this model has {w} (e.g. {example[(w, h)]})"
+             for (w, h), n in differ.items()]
+    if missing:
+        parts.append(f"{len(missing)} parameter{'s' if len(missing) > 1 else ''} missing (e.g. {missing[0]})")
+    if extra:
+        parts.append(f"{len(extra)} extra (e.g. {extra[0]})")
+    return parts
+
+
+def check_evaluate(a):
+    if a.alpha < 0:
+        raise UsageError(f"--alpha must be >= 0, not {a.alpha}")
+
+
+def check_demo(a):
+    if a.d_model % 4:
+        raise UsageError(f"--d-model {a.d_model}: the demo model has 4 heads, so --d-model must be a multiple of 4")
+
+
+def summarise_skipped(r):
+    """', 1 skipped (…)' for an evaluation result that could not score every pair."""
+    if not r.get("skipped"):
+        return ""
+    return (f"; {r['skipped']} of {r['sentences'] + r['skipped']} pairs skipped "
+            f"(longer than the model's max_len, or no known word)")

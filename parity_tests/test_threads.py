@@ -1,0 +1,129 @@
+"""The command line's BLAS thread policy (numpy_transformer/app/threads.py): fixed counts are
+applied and undone, `auto` caps small work at one thread and follows the load other processes
+put on the machine, and a run records what it used."""
+import argparse
+import json
+
+import pytest
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+from numpy_transformer.app import threads  # noqa: E402
+from numpy_transformer.app.threads import ThreadPolicy, parse_threads  # noqa: E402
+
+
+def blas_threads():
+    return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_parse_threads():
+    assert parse_threads("auto") == "auto" and parse_threads("3") == 3
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(argparse.ArgumentTypeError, match="must be 'auto' or a whole number >= 1"):
+            parse_threads(bad)
+
+
+def test_fixed_count_is_applied_and_restored():
+    before = blas_threads()
+    with ThreadPolicy(1).start() as p:
+        assert blas_threads() == [1] * len(before)
+        assert p.describe()["requested"] == 1 and not p.adaptive
+    assert blas_threads() == before
+
+
+def test_small_work_gets_one_thread_whatever_the_load():
+    p = ThreadPolicy("auto", work=threads.SMALL_GEMM - 1, cores=2)
+    assert p.cap == 1 and not p.adaptive and "< " in p.reason
+
+
+def test_auto_follows_the_load_of_other_processes(monkeypatch):
+    """Simulated /proc/stat: the machine's busy seconds grow by our own CPU time plus `other`."""
+    clock = {"t": 0.0, "busy": 0.0, "own": 0.0, "other": 0.0}
+    monkeypatch.setattr(threads.time, "perf_counter", lambda: clock["t"])
+    monkeypatch.setattr(threads.time, "sleep", lambda s: advance(s))
+    monkeypatch.setattr(threads, "_cpu_sample", lambda: (clock["busy"], clock["own"]))
+
+    def advance(s, own_cores=1.0):
+        clock["t"] += s
+        clock["own"] += own_cores * s
+        clock["busy"] += (own_cores + clock["other"]) * s
+
+    with ThreadPolicy("auto", work=threads.SMALL_GEMM * 4, cores=2).start() as p:
+        assert p.adaptive and p.current == 2          # idle machine: both cores
+        adam = []
+        p.on_change(adam.append)
+        clock["other"] = 1.0                          # another process takes a core
+        advance(threads.INTERVAL * 1.01)
+        p.tick()
+        assert p.current == 1 and adam[-1] == 1 and p.other == pytest.approx(1.0)
+        clock["other"] = 0.2                          # a light background load leaves the core to us
+        advance(threads.INTERVAL * 1.01)
+        p.tick()
+        assert p.current == 2 and adam[-1] == 2
+        clock["other"] = 0.3                          # more than a quarter of a core: taken
+        advance(threads.INTERVAL * 1.01)
+        p.tick()
+        assert p.current == 1
+        advance(threads.INTERVAL / 10)                # no new look before INTERVAL has passed
+        clock["other"] = 0.0
+        p.tick()
+        assert p.current == 1 and p.switches == 3
+        assert p.take_counts() == {"1": 2, "2": 2}   # each step counted at the count it ran with and p.take_counts() == {}
+
+
+def test_a_run_records_its_threads(tmp_path, small_tsv):
+    pytest.importorskip("safetensors")
+    from conftest import TINY
+    from numpy_transformer.app.checkpoint import load_checkpoint
+    from numpy_transformer.app.cli import main
+    run = tmp_path / "t"
+    assert main(["train", "--data", str(small_tsv), "--run-dir", str(run), "--epochs", "1", "--threads", "1",
+                 *TINY]) == 0
+    meta = load_checkpoint(run)["meta"]["threads"]
+    assert meta["requested"] == 1 and meta["cap"] == 1 and meta["reason"] == "--threads 1"
+    assert meta["blas"] and meta["blas"][0].startswith(("openblas", "mkl", "blis"))
+    hist = json.loads((run / "history.json").read_text())
+    assert hist[0]["blas_threads"] == {"1": 8}      # 240 training pairs (some dropped) → 8 steps of batch 32
+
+
+def test_blas_threads_are_restored_when_training_stops_with_an_error(tmp_path, small_tsv, capsys):
+    from conftest import TINY
+    from numpy_transformer.app.cli import main
+    before = blas_threads()
+    if before == [1] * len(before):
+        pytest.skip("BLAS already runs one thread: a leaked --threads 1 would not show")
+    # --max-len 2 fails after the data is read, with --threads 1 already applied
+    assert main(["train", "--data", str(small_tsv), "--run-dir", str(tmp_path / "x"), "--max-len", "2",
+                 "--threads", "1", *TINY]) == 2
+    assert "leaves no training pair" in capsys.readouterr().err
+    assert blas_threads() == before
+
+
+def test_keras_run_with_fixed_threads_sets_tensorflows_pools_quietly(tmp_path, small_tsv):
+    """In a fresh process (TensorFlow's pools can only be set before its first op): the run's
+    record says what TensorFlow got, and TensorFlow's start-up lines are not printed."""
+    pytest.importorskip("keras")
+    pytest.importorskip("safetensors")
+    import subprocess
+    import sys
+    from conftest import TINY
+    run = tmp_path / "k"
+    p = subprocess.run([sys.executable, "-m", "numpy_transformer", "train", "--backend", "keras", "--data",
+                        str(small_tsv), "--run-dir", str(run), "--epochs", "1", "--threads", "1", *TINY],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "", p.stderr            # no TensorFlow log lines, no progress bar off a terminal
+    from numpy_transformer.app.checkpoint import load_checkpoint
+    meta = load_checkpoint(run)["meta"]["threads"]
+    assert meta["tensorflow"] == "intra-op and inter-op pools: 1 thread each" and meta["cap"] == 1
+
+
+def test_auto_stays_under_a_limit_the_user_set():
+    """A BLAS started with fewer threads (as OPENBLAS_NUM_THREADS=1 does) is not raised by auto."""
+    before = blas_threads()
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        with ThreadPolicy("auto", work=threads.SMALL_GEMM * 100, cores=2).start(probe=0) as p:
+            assert p.cap == 1 and not p.adaptive and blas_threads() == [1] * len(before)
+            assert "OPENBLAS_NUM_THREADS" in p.describe()["reason"]
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
