@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .activations import activation_backward, activation_forward
+from .activations import activation_backward, activation_forward, check_activation
 from .linear import linear_backward, linear_forward
 
 
@@ -21,6 +21,7 @@ def feed_forward_forward(x, p, activation="relu"):
     """FFN(x) = act(x W1 + b1) W2 + b2, applied to each position alone: (…, d_model) →
     (…, d_ff) → (…, d_model); act = max(0, ·) in the paper, GELU in ViT (ops/activations.py).
     p holds linear1.{weight,bias}, linear2.{weight,bias}."""
+    check_activation(activation)
     h = linear_forward(x, p["linear1.weight"], p["linear1.bias"])[0]
     a, act_cache = activation_forward(activation, h)
     y = linear_forward(a, p["linear2.weight"], p["linear2.bias"])[0]
