@@ -1,4 +1,4 @@
-"""keras_transformer: the encoder-decoder Transformer in Keras 3 (TensorFlow backend), built
+"""keras_transformer: the encoder-decoder Transformer (and the Vision Transformer) in Keras 3 (TensorFlow backend), built
 from the same TransformerConfig as the NumPy reference and exchanging weights with it through
 state dicts (same names, shapes and (in, out) layout). Mirrors the classes of "Building
 Transformer Models with Attention", with the book's errata fixed.
@@ -13,8 +13,9 @@ from .layers import AddNormalization, FeedForward, PositionEmbedding, positional
 from .losses import MaskedLoss, masked_accuracy, masked_loss
 from .model import TransformerModel, check_ids
 from .schedule import WarmupSchedule
+from .vit import VisionTransformerModel
 
 __all__ = ["TransformerModel", "Encoder", "Decoder", "EncoderLayer", "DecoderLayer", "MultiHeadAttention",
            "DotProductAttention", "AddNormalization", "FeedForward", "PositionEmbedding",
            "positional_encoding", "padding_mask", "lookahead_mask", "decoder_self_mask", "masked_loss",
-           "masked_accuracy", "MaskedLoss", "WarmupSchedule", "greedy_decode", "check_ids"]
+           "masked_accuracy", "MaskedLoss", "WarmupSchedule", "greedy_decode", "check_ids", "VisionTransformerModel"]

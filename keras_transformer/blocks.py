@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from numpy_transformer.config import TransformerConfig
+from numpy_transformer.config import TransformerConfig, ViTConfig, config_from_dict
 
 from .attention import MultiHeadAttention
 from .layers import AddNormalization, FeedForward, PositionEmbedding, prefixed
@@ -17,14 +17,15 @@ def _check_dtype(cfg, dtype):
 
 
 class ConfigLayer(keras.layers.Layer):
-    """A layer described by a TransformerConfig: its dtype (variables and compute) is cfg.dtype,
-    and its Keras config is {"cfg": cfg.to_dict(), name, trainable}."""
+    """A layer described by a TransformerConfig (or, for the ViT's encoder layers, a ViTConfig):
+    its dtype (variables and compute) is cfg.dtype, and its Keras config is
+    {"cfg": cfg.to_dict(), name, trainable}."""
 
     def __init__(self, cfg, **kwargs):
         if isinstance(cfg, dict):
-            cfg = TransformerConfig.from_dict(cfg)
-        if not isinstance(cfg, TransformerConfig):
-            raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
+            cfg = config_from_dict(cfg)
+        if not isinstance(cfg, (TransformerConfig, ViTConfig)):
+            raise TypeError(f"cfg must be a TransformerConfig or ViTConfig, got {type(cfg).__name__}")
         _check_dtype(cfg, kwargs.pop("dtype", None))  # always cfg.dtype
         super().__init__(dtype=cfg.dtype, **kwargs)
         self.cfg = cfg
@@ -40,7 +41,8 @@ class ConfigLayer(keras.layers.Layer):
                                 name=name)
 
     def _ffn(self):
-        return FeedForward(self.cfg.d_ff, self.cfg.d_model, dtype=self.dtype_policy, name="ffn")
+        return FeedForward(self.cfg.d_ff, self.cfg.d_model, self.cfg.activation, dtype=self.dtype_policy,
+                           name="ffn")
 
     def _final_norm(self):
         if not self.cfg.norm_first:
