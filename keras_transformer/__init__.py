@@ -12,10 +12,11 @@ from .decoding import greedy_decode
 from .layers import AddNormalization, FeedForward, PositionEmbedding, positional_encoding
 from .losses import MaskedLoss, masked_accuracy, masked_loss
 from .model import TransformerModel, check_ids
-from .schedule import WarmupSchedule
+from .schedule import WarmupCosine, WarmupSchedule
 from .vit import VisionTransformerModel
 
 __all__ = ["TransformerModel", "Encoder", "Decoder", "EncoderLayer", "DecoderLayer", "MultiHeadAttention",
            "DotProductAttention", "AddNormalization", "FeedForward", "PositionEmbedding",
            "positional_encoding", "padding_mask", "lookahead_mask", "decoder_self_mask", "masked_loss",
-           "masked_accuracy", "MaskedLoss", "WarmupSchedule", "greedy_decode", "check_ids", "VisionTransformerModel"]
+           "masked_accuracy", "MaskedLoss", "WarmupSchedule", "greedy_decode", "check_ids", "VisionTransformerModel",
+           "WarmupCosine"]

@@ -1,4 +1,4 @@
-"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo}`."""
+"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo,vit}`."""
 from __future__ import annotations
 
 import argparse
@@ -159,8 +159,14 @@ def main(argv=None):
     d.add_argument("--layers", type=int, default=2)
     d.add_argument("--seed", type=int, default=0)
 
+    from .vit import add_vit_parser   # the Vision Transformer on digits (app/vit.py)
+    add_vit_parser(subs)
+
     a = ap.parse_args(argv)
     try:
+        if a.command == "vit":
+            from .vit import run_vit
+            return run_vit(a)
         if a.command == "train":
             return _train(a)
         if a.command == "translate":
