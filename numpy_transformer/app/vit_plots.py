@@ -83,9 +83,9 @@ def plot_class_token_attention(images, labels, pred, weights, cfg, path):
     for k in range(n):
         axes[0, k].imshow(images[k].mean(-1), cmap="gray_r")
         axes[0, k].set_title(f"{labels[k]} → {pred[k]}", fontsize=8, color="black" if labels[k] == pred[k] else "red")
-        for row, att in ((1, last), (2, roll)):
-            axes[row, k].imshow(images[k].mean(-1), cmap="gray_r", alpha=0.35)
-            axes[row, k].imshow(att[k], cmap="magma", alpha=0.75, extent=extent, interpolation="nearest")
+        for row, att in ((1, last), (2, roll)):   # attention per patch, the digit's outline on top
+            axes[row, k].imshow(att[k], cmap="magma", extent=extent, interpolation="nearest")
+            axes[row, k].contour(images[k].mean(-1), levels=[0.4], colors="cyan", linewidths=0.9)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
