@@ -4,8 +4,9 @@ train_step (forward + cross-entropy + backward + Adam), timed interleaved in one
 the harness' timing (benchmarks/timing.py), analytic FLOPs and GFLOP/s. Results:
 benchmarks/results/vit/results.json and results.md.
 
-Presets: `digits` is the size `python -m numpy_transformer vit` trains (8×8×1 images, 2×2
-patches, d_model 64, 4 heads, d_ff 128, 4 layers, batch 64); `cifar-tiny` a ViT-Tiny-like
+Presets: `digits` is the model `python -m numpy_transformer vit` trains by default (8×8×1
+images, 4×4 patches → 5 tokens, d_model 64, 4 heads, d_ff 128, 4 layers, batch 64), `digits-p2`
+the same with 2×2 patches (17 tokens); `cifar-tiny` a ViT-Tiny-like
 model on CIFAR-sized input (32×32×3, 4×4 patches → 64 tokens, d_model 192, 3 heads, d_ff 768,
 6 layers, batch 64); `tiny` is for tests."""
 from __future__ import annotations
@@ -27,7 +28,8 @@ WORKLOADS = ("forward", "fwd_bwd", "train_step")
 KERAS_MODES = ("keras-eager", "keras-graph", "keras-xla")
 PRESETS = {
     "tiny": (ViTConfig(8, 1, 4, 10, d_model=16, num_heads=2, d_ff=32, num_layers=1), 8),
-    "digits": (ViTConfig(8, 1, 2, 10, d_model=64, num_heads=4, d_ff=128, num_layers=4), 64),
+    "digits": (ViTConfig(8, 1, 4, 10, d_model=64, num_heads=4, d_ff=128, num_layers=4), 64),
+    "digits-p2": (ViTConfig(8, 1, 2, 10, d_model=64, num_heads=4, d_ff=128, num_layers=4), 64),
     "cifar-tiny": (ViTConfig(32, 3, 4, 10, d_model=192, num_heads=3, d_ff=768, num_layers=6), 64),
 }
 
@@ -160,7 +162,7 @@ def markdown(rows, meta):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.vit", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", default="digits,cifar-tiny", help=f"comma list of {','.join(PRESETS)}")
+    p.add_argument("--configs", default="digits,digits-p2,cifar-tiny", help=f"comma list of {','.join(PRESETS)}")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--backends", default="numpy,keras-eager,keras-graph,keras-xla")
     p.add_argument("--reps", type=int, default=10)

@@ -77,8 +77,8 @@ def load_split(data=None, data_seed=0, validation=False):
         raise ValueError(f"images must be square, (N, H, H) or (N, H, H, C), got {images.shape}")
     labels = check_labels(labels, num_classes or int(np.max(labels)) + 1, images.shape[0])
     num_classes = num_classes or int(labels.max()) + 1
-    fake = ViTConfig(images.shape[1], images.shape[3], 1, max(num_classes, 2))
-    images = check_images(images, fake, "training images").astype(np.float64)
+    shape_only = ViTConfig(images.shape[1], images.shape[3], 1, max(num_classes, 2))   # for check_images
+    images = check_images(images, shape_only, "training images").astype(np.float64)
     x_tr, x_te, y_tr, y_te = train_test_split(images, labels, test_size=0.2, random_state=data_seed, stratify=labels)
     if validation:
         x_tr, x_te, y_tr, y_te = train_test_split(x_tr, y_tr, test_size=0.2, random_state=data_seed, stratify=y_tr)

@@ -38,6 +38,18 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _C = 0.044715
 
 
+def normal_cdf(x):
+    """Φ(x) = ½ (1 + erf(x / √2)), the standard normal CDF, in x's dtype."""
+    dt = x.dtype.type
+    return dt(0.5) * (dt(1) + _erf(x * dt(1 / math.sqrt(2.0))))
+
+
+def normal_pdf(x):
+    """φ(x) = exp(−x²/2) / √(2π) = Φ'(x)."""
+    dt = x.dtype.type
+    return np.exp(dt(-0.5) * x * x) * dt(1 / math.sqrt(2.0 * math.pi))
+
+
 def gelu_forward(x, approximate=False):
     """GELU (Hendrycks & Gimpel, 2016): y = x · Φ(x), Φ the standard normal CDF.
     exact:        Φ(x) = ½ (1 + erf(x / √2))
@@ -47,7 +59,7 @@ def gelu_forward(x, approximate=False):
     if approximate:
         u = dt(_SQRT_2_OVER_PI) * (x + dt(_C) * x * x * x)
         return dt(0.5) * x * (dt(1) + np.tanh(u)), x
-    return dt(0.5) * x * (dt(1) + _erf(x * dt(1 / math.sqrt(2.0)))), x
+    return x * normal_cdf(x), x
 
 
 def gelu_derivative(x, approximate=False):
@@ -60,9 +72,7 @@ def gelu_derivative(x, approximate=False):
         t = np.tanh(dt(_SQRT_2_OVER_PI) * (x + dt(_C) * x * x * x))
         return dt(0.5) * (dt(1) + t) + dt(0.5) * x * (dt(1) - t * t) * dt(_SQRT_2_OVER_PI) * (
             dt(1) + dt(3 * _C) * x * x)
-    cdf = dt(0.5) * (dt(1) + _erf(x * dt(1 / math.sqrt(2.0))))
-    pdf = np.exp(dt(-0.5) * x * x) * dt(1 / math.sqrt(2.0 * math.pi))
-    return cdf + x * pdf
+    return normal_cdf(x) + x * normal_pdf(x)
 
 
 def gelu_backward(dy, x, approximate=False):

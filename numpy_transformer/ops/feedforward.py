@@ -15,6 +15,7 @@ class FFNCache(NamedTuple):
     a: np.ndarray          # act(x W1 + b1), for dW2 (and, for ReLU, a > 0 is the gradient's mask)
     h: object = None       # x W1 + b1, which GELU's derivative needs; None for ReLU
     activation: str = "relu"
+    cdf: object = None     # fast/ only: Φ(h) of the exact GELU, kept so the backward needs no erf
 
 
 def feed_forward_forward(x, p, activation="relu"):
@@ -30,7 +31,7 @@ def feed_forward_forward(x, p, activation="relu"):
 
 def feed_forward_backward(dy, cache, p):
     """The chain rule through linear2, the activation and linear1. Returns dx and the grads."""
-    x, a, h, activation = cache
+    x, a, h, activation = cache[:4]
     da, dw2, db2 = linear_backward(dy, a, p["linear2.weight"])
     dh = activation_backward(activation, da, a if activation == "relu" else h)
     dx, dw1, db1 = linear_backward(dh, x, p["linear1.weight"])
