@@ -138,3 +138,19 @@ def test_bad_data_and_arguments_get_clear_errors(tmp_path, capsys):
     assert "expected arrays 'images' and 'labels'" in capsys.readouterr().err
     assert main(["vit", *TINY, "--epochs", "0", "--run-dir", str(tmp_path / "z")]) == 2
     assert "need epochs >= 1" in capsys.readouterr().err
+
+
+def test_a_numpy_checkpoint_is_continued_by_the_keras_backend(tmp_path):
+    """Weights and Adam moments are stored under the shared names: --resume --backend keras picks
+    up a NumPy run (step count, moments, weights) and carries on."""
+    pytest.importorskip("keras")
+    run = tmp_path / "r"
+    assert main(["vit", *TINY, "--epochs", "1", "--run-dir", str(run), "--no-baselines"]) == 0
+    first = load_checkpoint(run, config_class=ViTConfig)
+    assert main(["vit", "--resume", "--backend", "keras", "--epochs", "2", "--run-dir", str(run), "--quiet",
+                 "--no-baselines"]) == 0
+    second = load_checkpoint(run, config_class=ViTConfig)
+    assert second["meta"]["epoch"] == 2 and second["meta"]["backend"] == "keras"
+    steps = first["optimizer"]["t"].item()                     # safetensors keeps the scalar as (1,)
+    assert second["optimizer"]["t"].item() == 2 * steps         # Adam's step count went on from the NumPy run
+    assert not np.array_equal(second["weights"]["head.weight"], first["weights"]["head.weight"])
