@@ -109,7 +109,7 @@ class VisionTransformerModel(keras.Model):
         vmap["head.weight"], vmap["head.bias"] = self.head.kernel, self.head.bias
         expected = parameter_shapes(self.cfg)
         if set(vmap) != set(expected) or any(tuple(vmap[k].shape) != s for k, s in expected.items()):
-            raise RuntimeError(f"internal error: the variable map does not match parameter_shapes")
+            raise RuntimeError("internal error: the variable map does not match parameter_shapes")
         return {k: vmap[k] for k in expected}
 
     def state_dict(self):

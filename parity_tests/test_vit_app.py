@@ -12,8 +12,8 @@ pytest.importorskip("sklearn")
 
 from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.app.cli import main  # noqa: E402
-from numpy_transformer.app.vit import (NumpyViTBackend, ViTArgs, load_split, make_backend,  # noqa: E402
-                                       random_shift)
+from numpy_transformer.app.vit import load_split  # noqa: E402
+from numpy_transformer.app.vit_train import ViTArgs, make_backend, random_shift  # noqa: E402
 from numpy_transformer.config import ViTConfig  # noqa: E402
 from numpy_transformer.ops.optim import WarmupCosine  # noqa: E402
 
