@@ -1,5 +1,6 @@
-"""keras_transformer: the encoder-decoder Transformer in Keras 3 (TensorFlow, JAX or PyTorch
-backend: keras.ops throughout, backend-specific code only in backend.py), built
+"""keras_transformer: the encoder-decoder Transformer (and the Vision Transformer and the book's
+RNN models) in Keras 3 on the TensorFlow, JAX or PyTorch backend (keras.ops throughout,
+backend-specific code only in backend.py), built
 from the same TransformerConfig as the NumPy reference and exchanging weights with it through
 state dicts (same names, shapes and (in, out) layout). Mirrors the classes of "Building
 Transformer Models with Attention", with the book's errata fixed.
@@ -13,9 +14,11 @@ from .decoding import greedy_decode
 from .layers import AddNormalization, FeedForward, PositionEmbedding, positional_encoding
 from .losses import MaskedLoss, masked_accuracy, masked_loss
 from .model import TransformerModel, check_ids
-from .schedule import WarmupSchedule
+from .schedule import WarmupCosine, WarmupSchedule
+from .vit import VisionTransformerModel
 
 __all__ = ["TransformerModel", "Encoder", "Decoder", "EncoderLayer", "DecoderLayer", "MultiHeadAttention",
            "DotProductAttention", "AddNormalization", "FeedForward", "PositionEmbedding",
            "positional_encoding", "padding_mask", "lookahead_mask", "decoder_self_mask", "masked_loss",
-           "masked_accuracy", "MaskedLoss", "WarmupSchedule", "greedy_decode", "check_ids"]
+           "masked_accuracy", "MaskedLoss", "WarmupSchedule", "greedy_decode", "check_ids", "VisionTransformerModel",
+           "WarmupCosine"]

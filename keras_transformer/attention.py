@@ -41,7 +41,9 @@ class DotProductAttention(keras.layers.Layer):
     changes nothing anywhere else (x·1 = x, and the masked weights are already 0)."""
 
     def call(self, queries, keys, values, attention_mask=None, return_attention_scores=False):
-        scale = ops.cast(1.0 / math.sqrt(queries.shape[-1]), queries.dtype)
+        # a Python float: converted straight to the scores' dtype (ops.cast of a Python float to
+        # float64 goes through float32, 6e-8 off in float64 logits when 1/sqrt(d_k) is inexact)
+        scale = 1.0 / math.sqrt(queries.shape[-1])
         scores = ops.matmul(queries, ops.swapaxes(keys, -1, -2)) * scale
         if attention_mask is not None:
             attention_mask = ops.cast(attention_mask, "bool")

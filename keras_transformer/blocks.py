@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import keras
 
-from numpy_transformer.config import TransformerConfig
+from numpy_transformer.config import TransformerConfig, ViTConfig, config_from_dict
 
 from .attention import MultiHeadAttention
 from .layers import AddNormalization, FeedForward, PositionEmbedding, prefixed
 
 
-def resolve_config(cfg, kwargs):
-    """The TransformerConfig behind a layer or model (a dict from get_config is accepted); a
-    `dtype` in kwargs must agree with cfg.dtype and is replaced by it (variables and compute)."""
+def resolve_config(cfg, kwargs, allowed=(TransformerConfig, ViTConfig)):
+    """The TransformerConfig (or ViTConfig) behind a layer or model (a dict from get_config is
+    accepted); a `dtype` in kwargs must agree with cfg.dtype and is replaced by it (variables
+    and compute)."""
     if isinstance(cfg, dict):
-        cfg = TransformerConfig.from_dict(cfg)
-    if not isinstance(cfg, TransformerConfig):
-        raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
+        cfg = config_from_dict(cfg)
+    if not isinstance(cfg, allowed):
+        raise TypeError(f"cfg must be a {' or '.join(c.__name__ for c in allowed)}, got {type(cfg).__name__}")
     dtype = kwargs.pop("dtype", None)
     if dtype is not None and keras.dtype_policies.get(dtype).name != cfg.dtype:
         raise ValueError(f"dtype={dtype!r} disagrees with cfg.dtype={cfg.dtype!r}; set it in the config")
@@ -25,8 +26,9 @@ def resolve_config(cfg, kwargs):
 
 
 class ConfigLayer(keras.layers.Layer):
-    """A layer described by a TransformerConfig: its dtype (variables and compute) is cfg.dtype,
-    and its Keras config is {"cfg": cfg.to_dict(), name, trainable}."""
+    """A layer described by a TransformerConfig (or, for the ViT's encoder layers, a ViTConfig):
+    its dtype (variables and compute) is cfg.dtype, and its Keras config is
+    {"cfg": cfg.to_dict(), name, trainable}."""
 
     def __init__(self, cfg, **kwargs):
         cfg = resolve_config(cfg, kwargs)
@@ -44,7 +46,8 @@ class ConfigLayer(keras.layers.Layer):
                                 name=name)
 
     def _ffn(self):
-        return FeedForward(self.cfg.d_ff, self.cfg.d_model, dtype=self.dtype_policy, name="ffn")
+        return FeedForward(self.cfg.d_ff, self.cfg.d_model, self.cfg.activation, dtype=self.dtype_policy,
+                           name="ffn")
 
     def _final_norm(self):
         if not self.cfg.norm_first:

@@ -51,7 +51,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def call(self, ids):
         x = take_rows(self.embeddings.value, ids)
-        x = x * ops.cast(math.sqrt(self.d_model), self.compute_dtype)
+        x = x * math.sqrt(self.d_model)   # a Python float: exact in float64 (see attention.py)
         pe = ops.convert_to_tensor(self.pe_table, dtype=self.compute_dtype)
         return x + pe[: ops.shape(ids)[1]]
 
@@ -96,16 +96,39 @@ class AddNormalization(keras.layers.Layer):
         return {**super().get_config(), "norm_first": self.norm_first, "epsilon": self.epsilon}
 
 
+def gelu(x, approximate=False):
+    """GELU written out with keras.ops: exact x·½(1 + erf(x/√2)), or the tanh approximation
+    ½x(1 + tanh(√(2/π)(x + 0.044715x³))). Why not keras.ops.gelu: on TensorFlow its exact form
+    is off by up to 5e-9 in float64 (measured against math.erf), which would blur the float64
+    parity with the NumPy reference; ops.erf is exact to 2e-16. The constants are Python floats,
+    which the backend converts straight to x's dtype (ops.cast(0.7071…, "float64") would go
+    through float32 first: an error of 1.2e-8). keras.ops.gelu also defaults to the tanh form."""
+    if approximate:
+        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))
+        return 0.5 * x * (1.0 + ops.tanh(inner))
+    return 0.5 * x * (1.0 + ops.erf(x * (1.0 / math.sqrt(2.0))))
+
+
 @keras.saving.register_keras_serializable(package="keras_transformer")
 class FeedForward(keras.layers.Layer):
-    """FFN(x) = max(0, x W1 + b1) W2 + b2 (paper eq. 2), position-wise; no inner dropout."""
+    """FFN(x) = act(x W1 + b1) W2 + b2 (paper eq. 2), position-wise; no inner dropout. `activation`
+    "relu" (the paper's max(0, ·)), "gelu" (exact, x·Φ(x) with erf) or "gelu_tanh" (the tanh
+    approximation), the names of TransformerConfig/ViTConfig.activation."""
 
-    def __init__(self, d_ff, d_model, **kwargs):
+    ACTIVATIONS = ("relu", "gelu", "gelu_tanh")
+
+    def __init__(self, d_ff, d_model, activation="relu", **kwargs):
         super().__init__(**kwargs)
-        self.d_ff, self.d_model = int(d_ff), int(d_model)
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"activation must be one of {self.ACTIVATIONS}, got {activation!r}")
+        self.d_ff, self.d_model, self.activation_name = int(d_ff), int(d_model), activation
         self.fully_connected1 = keras.layers.Dense(self.d_ff, dtype=self.dtype_policy, name="linear1")
         self.fully_connected2 = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="linear2")
-        self.activation = keras.layers.ReLU(dtype=self.dtype_policy)
+        if activation == "relu":
+            self.activation = keras.layers.ReLU(dtype=self.dtype_policy)
+        else:
+            approximate = activation == "gelu_tanh"
+            self.activation = lambda x: gelu(x, approximate)
 
     def build(self, input_shape=None):
         self.fully_connected1.build((None, None, self.d_model))
@@ -119,7 +142,8 @@ class FeedForward(keras.layers.Layer):
                 "linear2.weight": self.fully_connected2.kernel, "linear2.bias": self.fully_connected2.bias}
 
     def get_config(self):
-        return {**super().get_config(), "d_ff": self.d_ff, "d_model": self.d_model}
+        return {**super().get_config(), "d_ff": self.d_ff, "d_model": self.d_model,
+                "activation": self.activation_name}
 
 
 def prefixed(prefix, mapping):

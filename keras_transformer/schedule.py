@@ -1,5 +1,8 @@
-"""The paper's warm-up learning-rate schedule as a Keras LearningRateSchedule."""
+"""The paper's warm-up learning-rate schedule and ViT's warm-up + cosine decay as Keras
+LearningRateSchedules."""
 from __future__ import annotations
+
+import math
 
 import keras
 from keras import ops
@@ -34,3 +37,25 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"d_model": self.d_model, "warmup_steps": self.warmup_steps}
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer")
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """numpy_transformer.ops.optim.WarmupCosine in keras.ops, float64, step = iterations + 1:
+    peak · step / warmup during the warm-up, then peak · ½(1 + cos(π · progress)) down to 0."""
+
+    def __init__(self, peak, warmup_steps, total_steps):
+        if not peak > 0 or warmup_steps < 0 or total_steps <= warmup_steps:
+            raise ValueError(f"WarmupCosine needs peak > 0 and 0 <= warmup_steps < total_steps, got "
+                             f"{peak}, {warmup_steps}, {total_steps}")
+        self.peak, self.warmup_steps, self.total_steps = float(peak), int(warmup_steps), int(total_steps)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float64") + 1.0
+        warm = self.peak * step / max(self.warmup_steps, 1)
+        progress = ops.minimum(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        cosine = self.peak * 0.5 * (1.0 + ops.cos(math.pi * progress))
+        return ops.where(step <= self.warmup_steps, warm, cosine)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}

@@ -1,20 +1,22 @@
-"""numpy-transformer: the encoder-decoder Transformer in pure NumPy, forward and hand-written backward.
+"""numpy-transformer: the encoder-decoder Transformer and the Vision Transformer in pure NumPy,
+forward and hand-written backward.
 
-Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer built
-from them), fast/ (speed machinery, tested equal to the plain ops), app/ (translation: data,
-tokenizer, training, decoding, checkpoints, plots, CLI). config.py is shared by every backend.
+Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer and the
+ViT built from them), fast/ (speed machinery, tested equal to the plain ops), app/ (translation:
+data, tokenizer, training, decoding, checkpoints, plots, CLI; the ViT on digits). config.py is
+shared by every backend.
 """
-from .config import TransformerConfig, parameter_shapes
-from .models import Transformer
+from .config import TransformerConfig, ViTConfig, parameter_shapes
+from .models import Transformer, VisionTransformer
 from .ops import (Adam, WarmupSchedule, bahdanau_attention_backward, bahdanau_attention_forward,
                   causal_mask, clip_grad_norm, gradcheck, masked_accuracy, masked_cross_entropy,
                   padding_mask, positional_encoding, scaled_dot_product_attention, simple_rnn_backward,
                   simple_rnn_forward, time_attention_backward, time_attention_forward)
 
 __version__ = "0.1.0"
-__all__ = ["TransformerConfig", "Transformer", "masked_cross_entropy", "masked_accuracy",
-           "positional_encoding", "scaled_dot_product_attention", "padding_mask", "causal_mask",
-           "Adam", "WarmupSchedule", "clip_grad_norm", "gradcheck", "parameter_shapes",
+__all__ = ["TransformerConfig", "Transformer", "ViTConfig", "VisionTransformer", "masked_cross_entropy",
+           "masked_accuracy", "positional_encoding", "scaled_dot_product_attention", "padding_mask",
+           "causal_mask", "Adam", "WarmupSchedule", "clip_grad_norm", "gradcheck", "parameter_shapes",
            # the road to attention (docs/rnn_attention.md)
            "simple_rnn_forward", "simple_rnn_backward", "bahdanau_attention_forward",
            "bahdanau_attention_backward", "time_attention_forward", "time_attention_backward"]

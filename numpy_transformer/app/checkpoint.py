@@ -46,10 +46,11 @@ def save_checkpoint(run_dir, cfg, weights, optimizer=None, meta=None, src_tok=No
     atomic_write(run_dir / CHECKPOINT, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
-def load_checkpoint(path, dtype=None):
+def load_checkpoint(path, dtype=None, config_class=TransformerConfig):
     """Read a checkpoint (a run directory or the .safetensors file). Returns a dict with
     cfg, weights, optimizer (may be empty), meta, src_tok, tgt_tok (None when absent). Raises
-    FileNotFoundError / ValueError with the reason for missing, corrupt or inconsistent files."""
+    FileNotFoundError / ValueError with the reason for missing, corrupt or inconsistent files.
+    `config_class` is the model's config (ViTConfig for the ViT's runs, which have no tokenizers)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
     from safetensors import safe_open
@@ -69,7 +70,7 @@ def load_checkpoint(path, dtype=None):
     if metadata.get("version") != VERSION:
         raise ValueError(f"{file}: checkpoint version {metadata.get('version')!r}, this code reads {VERSION}")
     try:
-        cfg = TransformerConfig.from_json(metadata["config"])
+        cfg = config_class.from_json(metadata["config"])
         meta = json.loads(metadata.get("meta", "{}"))
     except (KeyError, ValueError, TypeError) as e:
         raise ValueError(f"{file}: bad config in checkpoint metadata ({e})") from None
@@ -81,8 +82,9 @@ def load_checkpoint(path, dtype=None):
         check_state_dict(weights, cfg)
     except (ValueError, TypeError) as e:
         raise ValueError(f"{file}: {e}") from None
-    toks = {}
-    for side, vocab in (("src", cfg.src_vocab_size), ("tgt", cfg.tgt_vocab_size)):
+    toks = {"src": None, "tgt": None}
+    sides = (("src", cfg.src_vocab_size), ("tgt", cfg.tgt_vocab_size)) if isinstance(cfg, TransformerConfig) else ()
+    for side, vocab in sides:
         tok_path = file.parent / f"{side}_tokenizer.json"
         toks[side] = Tokenizer.load(tok_path) if tok_path.exists() else None
         if toks[side] is not None and toks[side].vocab_size != vocab:

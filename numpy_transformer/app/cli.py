@@ -1,9 +1,9 @@
-"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo,general-attention,sunspots,fibonacci}`.
+"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo,vit,general-attention,sunspots,fibonacci}`.
 
 Each subcommand has an `_add_<name>(subs)` that declares its options and a `_<name>(a)` that runs
 it; argument checks that need no data live in app/cli_checks.py, so every bad option is
-reported before any data is read. The road-to-attention examples register themselves
-(app/rnn_cli.py) and carry their own handler."""
+reported before any data is read. The Vision Transformer (app/vit.py) and the road-to-attention
+examples (app/rnn_cli.py) register themselves."""
 from __future__ import annotations
 
 import argparse
@@ -283,6 +283,9 @@ def build_parser():
                                  description="English→German Transformer in NumPy (with a Keras twin).")
     subs = ap.add_subparsers(dest="command", required=True)
     parsers = {name: add(subs) for name, (add, _) in COMMANDS.items()}
+    from .vit import add_vit_parser            # the Vision Transformer on digits (app/vit.py)
+    add_vit_parser(subs)
+    parsers["vit"] = subs.choices["vit"]
     from .rnn_cli import add_rnn_commands      # road to attention: general-attention, sunspots, fibonacci
     parsers.update(add_rnn_commands(subs) or {})
     return ap, parsers
@@ -295,6 +298,9 @@ def main(argv=None):
     try:
         if getattr(a, "handler", None):        # subcommands that carry their own handler (rnn_cli.py)
             return a.handler(a)
+        if a.command == "vit":
+            from .vit import run_vit
+            return run_vit(a)
         if a.command == "train":
             return _train(a, given_options(parsers["train"], argv))
         return COMMANDS[a.command][1](a)

@@ -171,7 +171,16 @@ class ThreadPolicy:
         if self.requested == "auto":
             self.tensorflow = "intra-op and inter-op pools left to TensorFlow (auto steers NumPy's BLAS only)"
             return
-        import tensorflow as tf      # only reached with --backend keras, after keras imported it
+        import keras                 # only reached with --backend keras, after its import
+        if keras.backend.backend() == "torch":
+            import torch
+            torch.set_num_threads(self.cap)
+            self.tensorflow = f"Keras on PyTorch: torch.set_num_threads({self.cap})"
+            return
+        if keras.backend.backend() != "tensorflow":
+            self.tensorflow = f"Keras on {keras.backend.backend()}: its thread pools are left to it"
+            return
+        import tensorflow as tf
         try:
             tf.config.threading.set_intra_op_parallelism_threads(self.cap)
             tf.config.threading.set_inter_op_parallelism_threads(self.cap)

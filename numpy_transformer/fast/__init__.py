@@ -3,7 +3,7 @@ plain form in ops/ (bit-identical where it says so, else float64 within 1e-12). 
 ops/ depends on this package. See docs/performance.md for what each buys.
 
 * attention.py   — fused Q/K/V projections, scale on Q, softmax in place, no subnormals
-* feedforward.py — ReLU in place
+* feedforward.py — ReLU in place (GELU: its derivative multiplied into da in place)
 * layernorm.py   — two allocations instead of six
 * loss.py        — cross-entropy in one logits-sized buffer, no subnormals
 * adam.py        — Adam over threads on cache-sized slices, periodic flush of tiny m, v

@@ -88,7 +88,7 @@ def encoder_layer_forward(x, p, cfg, mask, rng=None, training=False, kernels=PLA
     x, res1 = residual_out(x, s, ln, p, "norm1", cfg, rng, training, kernels)
 
     h, ln = residual_in(x, p, "norm2", cfg, kernels)
-    s, ffn = kernels.feed_forward_forward(h, sub(p, "ffn"))
+    s, ffn = kernels.feed_forward_forward(h, sub(p, "ffn"), cfg.activation)
     x, res2 = residual_out(x, s, ln, p, "norm2", cfg, rng, training, kernels)
     return x, EncoderLayerCache(attn, res1, ffn, res2)
 
@@ -150,7 +150,7 @@ def decoder_layer_forward(y, memory, p, cfg, self_mask, cross_mask, rng=None, tr
     y, res2 = residual_out(y, s, ln, p, "norm2", cfg, rng, training, kernels)
 
     h, ln = residual_in(y, p, "norm3", cfg, kernels)
-    s, ffn = kernels.feed_forward_forward(h, sub(p, "ffn"))
+    s, ffn = kernels.feed_forward_forward(h, sub(p, "ffn"), cfg.activation)
     y, res3 = residual_out(y, s, ln, p, "norm3", cfg, rng, training, kernels)
     return y, DecoderLayerCache(self_attn, res1, cross_attn, res2, ffn, res3)
 

@@ -1,32 +1,38 @@
-"""The position-wise feed-forward network (paper, eq. 2), forward beside backward."""
+"""The position-wise feed-forward network (paper, eq. 2), forward beside backward, with the
+activation as a parameter: ReLU in the translation Transformer, GELU in the ViT's MLP."""
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
 
-from .activations import relu_backward, relu_forward
+from .activations import activation_backward, activation_forward, check_activation
 from .linear import linear_backward, linear_forward
 
 
 class FFNCache(NamedTuple):
-    x: np.ndarray    # the input, for dW1
-    a: np.ndarray    # ReLU(x W1 + b1), for dW2 and (a > 0) the ReLU's gradient
+    x: np.ndarray          # the input, for dW1
+    a: np.ndarray          # act(x W1 + b1), for dW2 (and, for ReLU, a > 0 is the gradient's mask)
+    h: object = None       # x W1 + b1, which GELU's derivative needs; None for ReLU
+    activation: str = "relu"
+    cdf: object = None     # fast/ only: Φ(h) of the exact GELU, kept so the backward needs no erf
 
 
-def feed_forward_forward(x, p):
-    """FFN(x) = max(0, x W1 + b1) W2 + b2, applied to each position alone: (…, d_model) →
-    (…, d_ff) → (…, d_model). p holds linear1.{weight,bias}, linear2.{weight,bias}."""
+def feed_forward_forward(x, p, activation="relu"):
+    """FFN(x) = act(x W1 + b1) W2 + b2, applied to each position alone: (…, d_model) →
+    (…, d_ff) → (…, d_model); act = max(0, ·) in the paper, GELU in ViT (ops/activations.py).
+    p holds linear1.{weight,bias}, linear2.{weight,bias}."""
+    check_activation(activation)
     h = linear_forward(x, p["linear1.weight"], p["linear1.bias"])[0]
-    a = relu_forward(h)[0]
+    a, act_cache = activation_forward(activation, h)
     y = linear_forward(a, p["linear2.weight"], p["linear2.bias"])[0]
-    return y, FFNCache(x, a)
+    return y, FFNCache(x, a, None if activation == "relu" else act_cache, activation)
 
 
 def feed_forward_backward(dy, cache, p):
-    """The chain rule through linear2, ReLU and linear1. Returns dx and the grads."""
-    x, a = cache
+    """The chain rule through linear2, the activation and linear1. Returns dx and the grads."""
+    x, a, h, activation = cache[:4]
     da, dw2, db2 = linear_backward(dy, a, p["linear2.weight"])
-    dh = relu_backward(da, a)
+    dh = activation_backward(activation, da, a if activation == "relu" else h)
     dx, dw1, db1 = linear_backward(dh, x, p["linear1.weight"])
     return dx, {"linear1.weight": dw1, "linear1.bias": db1, "linear2.weight": dw2, "linear2.bias": db2}

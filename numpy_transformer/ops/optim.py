@@ -1,4 +1,5 @@
-"""Adam in Keras 3's exact form, the paper's warm-up schedule, and clipping by global norm."""
+"""Adam in Keras 3's exact form, the paper's warm-up schedule, ViT's warm-up + cosine schedule, and
+clipping by global norm."""
 from __future__ import annotations
 
 import math
@@ -20,6 +21,26 @@ class WarmupSchedule:
         if step < 1:
             raise ValueError(f"WarmupSchedule steps count from 1, got {step}")
         return self.d_model ** -0.5 * min(step ** -0.5, step * self.warmup_steps ** -1.5)
+
+
+class WarmupCosine:
+    """lr(step) = peak · step / warmup for step ≤ warmup, then peak · ½(1 + cos(π·(step − warmup)
+    / (total − warmup))) down to 0 at step = total (and 0 after): the ViT paper's schedule
+    (linear warm-up, cosine decay). `step` counts updates from 1, as in WarmupSchedule."""
+
+    def __init__(self, peak, warmup_steps, total_steps):
+        if not peak > 0 or warmup_steps < 0 or total_steps <= warmup_steps:
+            raise ValueError(f"WarmupCosine needs peak > 0 and 0 <= warmup_steps < total_steps, got "
+                             f"{peak}, {warmup_steps}, {total_steps}")
+        self.peak, self.warmup_steps, self.total_steps = float(peak), int(warmup_steps), int(total_steps)
+
+    def __call__(self, step):
+        if step < 1:
+            raise ValueError(f"WarmupCosine steps count from 1, got {step}")
+        if step <= self.warmup_steps:
+            return self.peak * step / self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        return self.peak * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def clip_grad_norm(grads, max_norm):

@@ -1,0 +1,197 @@
+"""python -m benchmarks.vit: the Vision Transformer's workloads, NumPy vs Keras (eager, graph,
+XLA): forward (inference), fwd_bwd (training-mode forward + backward from fixed dlogits) and
+train_step (forward + cross-entropy + backward + Adam), timed interleaved in one process with
+the harness' timing (benchmarks/timing.py), analytic FLOPs and GFLOP/s. Results:
+benchmarks/results/vit/results.json and results.md.
+
+Presets: `digits` is the model `python -m numpy_transformer vit` trains by default (8×8×1
+images, 4×4 patches → 5 tokens, d_model 64, 4 heads, d_ff 128, 4 layers, batch 64), `digits-p2`
+the same with 2×2 patches (17 tokens); `cifar-tiny` a ViT-Tiny-like
+model on CIFAR-sized input (32×32×3, 4×4 patches → 64 tokens, d_model 192, 3 heads, d_ff 768,
+6 layers, batch 64); `tiny` is for tests."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from numpy_transformer.config import ViTConfig
+
+from . import machine
+from .timing import run_interleaved
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOADS = ("forward", "fwd_bwd", "train_step")
+KERAS_MODES = ("keras-eager", "keras-graph", "keras-xla")
+PRESETS = {
+    "tiny": (ViTConfig(8, 1, 4, 10, d_model=16, num_heads=2, d_ff=32, num_layers=1), 8),
+    "digits": (ViTConfig(8, 1, 4, 10, d_model=64, num_heads=4, d_ff=128, num_layers=4), 64),
+    "digits-p2": (ViTConfig(8, 1, 2, 10, d_model=64, num_heads=4, d_ff=128, num_layers=4), 64),
+    "cifar-tiny": (ViTConfig(32, 3, 4, 10, d_model=192, num_heads=3, d_ff=768, num_layers=6), 64),
+}
+
+
+def forward_flops(cfg, B):
+    """Matmul FLOPs (2·m·n·k) of one forward: patch embedding, per layer Q/K/V/output projections,
+    scores and weighted values over T = N + 1 tokens and the MLP, the head on the class token."""
+    T, d, f = cfg.seq_len, cfg.d_model, cfg.d_ff
+    layer = 2 * B * T * d * d * 4 + 2 * B * T * T * d * 2 + 2 * B * T * d * f * 2
+    return 2 * B * cfg.num_patches * cfg.patch_dim * d + cfg.num_layers * layer + 2 * B * d * cfg.num_classes
+
+
+def workload_flops(workload, cfg, B):
+    """fwd_bwd and train_step: 3 × forward (each product's backward needs two of its size)."""
+    return forward_flops(cfg, B) * (1 if workload == "forward" else 3)
+
+
+def make_data(cfg, B, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.random((B, cfg.image_size, cfg.image_size, cfg.channels)).astype(cfg.dtype)
+    labels = rng.integers(0, cfg.num_classes, B)
+    dlogits = (rng.standard_normal((B, cfg.num_classes)) / B).astype(cfg.dtype)
+    return images, labels, dlogits
+
+
+def numpy_workloads(cfg, state, workload, data):
+    from numpy_transformer import Adam, VisionTransformer
+    from numpy_transformer.ops.loss import masked_cross_entropy
+    images, labels, dlogits = data
+    m = VisionTransformer(cfg)
+    m.load_state_dict(state)
+    if workload == "forward":
+        return {"numpy": lambda: m.forward(images)}
+    if workload == "fwd_bwd":
+        return {"numpy": lambda: (m.forward(images, training=True), m.backward(dlogits))}
+    opt = Adam(1e-3)
+
+    def train_step():
+        loss, d = masked_cross_entropy(m.forward(images, training=True), labels, pad_id=-1)
+        opt.step(m.params, m.backward(d))
+        return loss
+    return {"numpy": train_step}
+
+
+def keras_workloads(cfg, state, workload, data, modes):
+    import keras
+    import tensorflow as tf   # the harness measures TF's graph and XLA modes explicitly
+    import keras_transformer as kt
+    images, labels, dlogits = data
+    km = kt.VisionTransformerModel(cfg)
+    km.build()
+    km.load_state_dict(state)
+    x, y, dl = tf.constant(images), tf.constant(labels), tf.constant(dlogits)
+    variables = km.trainable_variables
+    out = {}
+    for mode in modes:
+        wrap = (lambda f: f) if mode == "keras-eager" else (lambda f: tf.function(f, jit_compile=mode == "keras-xla"))
+        if workload == "forward":
+            f = wrap(lambda a: km(a, training=False))
+            out[mode] = lambda f=f: f(x).numpy()
+        elif workload == "fwd_bwd":
+            def fb(a, d):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_sum(km(a, training=True) * d)
+                return tape.gradient(loss, variables)
+            f = wrap(fb)
+            out[mode] = lambda f=f: [g.numpy() for g in f(x, dl)][0]
+        else:
+            opt = keras.optimizers.Adam(1e-3)
+            opt.build(variables)
+
+            def ts(a, b, opt=opt):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                        b, km(a, training=True), from_logits=True))
+                opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+                return loss
+            f = wrap(ts)
+            out[mode] = lambda f=f: float(f(x, y))
+    return out
+
+
+def run(presets, workloads, backends, reps, warmup=1, threads=None, log=print):
+    from numpy_transformer import VisionTransformer
+    rows = []
+    for name in presets:
+        cfg, B = PRESETS[name]
+        state = VisionTransformer(cfg).state_dict()
+        data = make_data(cfg, B)
+        for workload in workloads:
+            fns = {}
+            if "numpy" in backends:
+                fns.update(numpy_workloads(cfg, state, workload, data))
+            modes = [b for b in KERAS_MODES if b in backends]
+            if modes:
+                fns.update(keras_workloads(cfg, state, workload, data, modes))
+            res = run_interleaved(fns, reps, warmup, cooldown=0.02)
+            fl = workload_flops(workload, cfg, B)
+            for impl in fns:
+                r = res[impl]
+                row = {"config": name, "workload": workload, "impl": impl, "batch": B, "tokens": cfg.seq_len,
+                       "d_model": cfg.d_model, "num_layers": cfg.num_layers, "status": r["status"],
+                       "flops": fl, "first_call_s": r["first_call_s"], "times_s": r["times_s"],
+                       **{k: r[k] for k in ("median_s", "iqr_s", "min_s") if k in r}}
+                if r["status"] == "ok":
+                    row["gflops_per_s"] = fl / r["median_s"] / 1e9
+                    log(f"  {name:>10} {workload:<10} {impl:<12} median {r['median_s'] * 1e3:8.2f} ms  "
+                        f"IQR {r['iqr_s'] * 1e3:6.2f} ms  {row['gflops_per_s']:6.2f} GFLOP/s")
+                rows.append(row)
+    return rows
+
+
+def markdown(rows, meta):
+    lines = ["# ViT benchmark: NumPy vs Keras", "", f"`{meta['command']}` — {meta['threads']} thread(s), "
+             f"{meta['cpu']}, load average before/after {meta['load_before']} / {meta['load_after']}.", "",
+             "| config | workload | impl | median ms | IQR ms | GFLOP/s | vs numpy |", "|---|---|---|---|---|---|---|"]
+    ref = {(r["config"], r["workload"]): r.get("median_s") for r in rows if r["impl"] == "numpy"}
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"| {r['config']} | {r['workload']} | {r['impl']} | {r['status']} | | | |")
+            continue
+        base = ref.get((r["config"], r["workload"]))
+        ratio = f"{r['median_s'] / base:.2f}×" if base else ""
+        lines.append(f"| {r['config']} | {r['workload']} | {r['impl']} | {r['median_s'] * 1e3:.2f} | "
+                     f"{r['iqr_s'] * 1e3:.2f} | {r['gflops_per_s']:.2f} | {ratio} |")
+    lines += ["", "vs numpy: the implementation's median time over NumPy's (below 1: faster than NumPy)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.vit", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--configs", default="digits,digits-p2,cifar-tiny", help=f"comma list of {','.join(PRESETS)}")
+    p.add_argument("--workloads", default=",".join(WORKLOADS))
+    p.add_argument("--backends", default="numpy,keras-eager,keras-graph,keras-xla")
+    p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--threads", type=int, default=machine.available_cores())
+    p.add_argument("--out", default=os.path.join(HERE, "results", "vit"))
+    a = p.parse_args(argv)
+    presets, workloads, backends = (a.configs.split(","), a.workloads.split(","), a.backends.split(","))
+    for items, allowed, what in ((presets, PRESETS, "config"), (workloads, WORKLOADS, "workload"),
+                                 (backends, ("numpy",) + KERAS_MODES, "backend")):
+        bad = [x for x in items if x not in allowed]
+        if bad:
+            raise SystemExit(f"unknown {what}(s) {bad}; choose from {list(allowed)}")
+    machine.pin_numpy_threads(a.threads)
+    if any(b.startswith("keras") for b in backends):
+        machine.pin_tf_threads(a.threads)
+    meta = {"command": "python -m benchmarks.vit " + " ".join(sys.argv[1:] if argv is None else argv),
+            "threads": a.threads, "cpu": machine.machine_info(with_tf=False).get("cpu_model"),
+            "load_before": [round(x, 2) for x in machine.loadavg()]}
+    rows = run(presets, workloads, backends, a.reps, threads=a.threads,
+               log=lambda s: print(s, file=sys.stderr, flush=True))
+    meta["load_after"] = [round(x, 2) for x in machine.loadavg()]
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=1, default=str)
+    with open(os.path.join(a.out, "results.md"), "w") as f:
+        f.write(markdown(rows, meta))
+    print(f"wrote {a.out}/results.json and results.md", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

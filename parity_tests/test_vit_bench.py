@@ -1,0 +1,36 @@
+"""The ViT benchmark (benchmarks/vit.py): its FLOP count against the matmuls the NumPy model
+performs, and a short end-to-end run writing JSON and markdown."""
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import vit as bench
+from numpy_transformer import ViTConfig, VisionTransformer
+from test_benchmarks import MatmulCounter
+
+
+@pytest.mark.parametrize("kernels", ["plain", "fast"])
+def test_flops_equal_the_matmuls_the_numpy_vit_performs(monkeypatch, kernels):
+    cfg = ViTConfig(8, 3, 2, 7, d_model=12, num_heads=3, d_ff=20, num_layers=2)
+    m = VisionTransformer(cfg, kernels=kernels)
+    images = np.random.default_rng(0).random((5, 8, 8, 3))
+    counter = MatmulCounter(monkeypatch)
+    m.forward(images)
+    assert counter.calls > 0 and counter.take() == bench.forward_flops(cfg, 5)
+    # by hand: patches 2·5·16·12·12 = 23040; per layer (T = 17) projections 2·5·17·12·12·4 = 97920,
+    # scores and values 2·5·17·17·12·2 = 69360, MLP 2·5·17·12·20·2 = 81600; head 2·5·12·7 = 840
+    assert bench.forward_flops(cfg, 5) == 23040 + 2 * (97920 + 69360 + 81600) + 840
+
+
+def test_a_short_run_writes_json_and_markdown(tmp_path):
+    backends = "numpy,keras-graph" if pytest.importorskip("keras") else "numpy"
+    assert bench.main(["--configs", "tiny", "--reps", "2", "--backends", backends, "--threads", "1",
+                       "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert {(r["workload"], r["impl"]) for r in rows} == {(w, b) for w in bench.WORKLOADS for b in backends.split(",")}
+    assert all(r["status"] == "ok" and len(r["times_s"]) == 2 and r["gflops_per_s"] > 0 for r in rows)
+    md = (tmp_path / "results.md").read_text()
+    assert "| tiny | train_step | keras-graph |" in md
+    with pytest.raises(SystemExit, match="unknown config"):
+        bench.main(["--configs", "huge", "--out", str(tmp_path)])
