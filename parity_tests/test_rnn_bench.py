@@ -19,7 +19,11 @@ def test_numpy_callables_compute_the_ops():
 
 def test_tiny_run_writes_results(tmp_path):
     pytest.importorskip("keras")
-    r = rnn.run(B=2, T=3, H=4, reps=1, warmup=1, threads=1, out=str(tmp_path), log=lambda s: None, cooldown=0)
+    from benchmarks import machine
+    try:
+        r = rnn.run(B=2, T=3, H=4, reps=1, warmup=1, threads=1, out=str(tmp_path), log=lambda s: None, cooldown=0)
+    finally:
+        machine.unpin()   # run() pins the BLAS for the rest of the process: give the next tests theirs back
     assert {(x["layer"], x["workload"], x["impl"]) for x in r["rows"]} == {
         (lay, wl, impl) for lay in ("rnn", "bahdanau") for wl in ("forward", "fwd_bwd")
         for impl in ("numpy", "keras-eager", "keras-graph")}

@@ -25,8 +25,12 @@ def test_flops_equal_the_matmuls_the_numpy_vit_performs(monkeypatch, kernels):
 
 def test_a_short_run_writes_json_and_markdown(tmp_path):
     backends = "numpy,keras-graph" if pytest.importorskip("keras") else "numpy"
-    assert bench.main(["--configs", "tiny", "--reps", "2", "--backends", backends, "--threads", "1",
-                       "--out", str(tmp_path)]) == 0
+    from benchmarks import machine
+    try:
+        assert bench.main(["--configs", "tiny", "--reps", "2", "--backends", backends, "--threads", "1",
+                           "--out", str(tmp_path)]) == 0
+    finally:
+        machine.unpin()   # main() pins the BLAS for the rest of the process: give the next tests theirs back
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert {(r["workload"], r["impl"]) for r in rows} == {(w, b) for w in bench.WORKLOADS for b in backends.split(",")}
     assert all(r["status"] == "ok" and len(r["times_s"]) == 2 and r["gflops_per_s"] > 0 for r in rows)
