@@ -8,7 +8,7 @@ from keras import ops
 
 from numpy_transformer.config import check_ids as check_ids_np
 
-from . import state as _state
+from .state import ConfigModel, checked_variable_map
 from .backend import check_backend_dtype, is_concrete
 from .attention import decoder_self_mask, padding_mask
 from .blocks import Decoder, Encoder, resolve_config
@@ -33,7 +33,7 @@ def check_ids(ids, vocab_size, max_len, name="ids"):
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class TransformerModel(keras.Model):
+class TransformerModel(ConfigModel):
     """Encoder-decoder Transformer built from a TransformerConfig, dtype cfg.dtype throughout.
 
     model([src_ids, tgt_ids], training=False) -> logits (B, T_tgt, tgt_vocab); tgt_ids is the
@@ -102,24 +102,10 @@ class TransformerModel(keras.Model):
 
     # ------------------------------------------------------------------ state
     def variable_map(self):
-        """{shared parameter name: Keras variable}, in parameter_shapes order."""
-        return _state.variable_map(self)
-
-    def state_dict(self):
-        """A copy of every parameter (NumPy arrays) under the shared names."""
-        return _state.state_dict(self)
-
-    def load_state_dict(self, state):
-        """Strict load of a state dict (e.g. a NumPy Transformer's); builds the model first if
-        needed. Raises ValueError/TypeError on missing, extra, mis-shaped or non-finite entries."""
-        _state.load_state_dict(self, state)
-
-    def get_config(self):
-        base = super().get_config()
-        base.pop("dtype", None)
-        return {**base, "cfg": self.cfg.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(config.pop("cfg"), **config)
+        """{shared parameter name: Keras variable}, in parameter_shapes order (checked)."""
+        if not self.built:
+            self.build()
+        return checked_variable_map(self.cfg, {
+            **{f"encoder.{k}": v for k, v in self.encoder.variable_map().items()},
+            **{f"decoder.{k}": v for k, v in self.decoder.variable_map().items()},
+            "output.weight": self.output_layer.kernel, "output.bias": self.output_layer.bias})

@@ -8,10 +8,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from numpy_transformer.config import ViTConfig, check_images, check_state_dict, parameter_shapes
+from numpy_transformer.config import ViTConfig, check_images
 
 from .backend import check_backend_dtype
 from .blocks import EncoderLayer, resolve_config
+from .state import ConfigModel, checked_variable_map
 from .layers import prefixed
 
 
@@ -36,7 +37,7 @@ def check_image_input(images, cfg):
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
-class VisionTransformerModel(keras.Model):
+class VisionTransformerModel(ConfigModel):
     """images (B, H, W, C) → logits (B, num_classes). Patch embedding (Dense over flattened
     patches), learned class token and position embedding, dropout, cfg.num_layers EncoderLayers
     (pre-LN and GELU by default), final LayerNorm (pre-LN), Dense head on the class token."""
@@ -105,32 +106,4 @@ class VisionTransformerModel(keras.Model):
             vmap["encoder.final_norm.gamma"] = self.final_norm.gamma
             vmap["encoder.final_norm.beta"] = self.final_norm.beta
         vmap["head.weight"], vmap["head.bias"] = self.head.kernel, self.head.bias
-        expected = parameter_shapes(self.cfg)
-        if set(vmap) != set(expected) or any(tuple(vmap[k].shape) != s for k, s in expected.items()):
-            raise RuntimeError("internal error: the variable map does not match parameter_shapes")
-        return {k: vmap[k] for k in expected}
-
-    def state_dict(self):
-        """A copy of every parameter as a NumPy array (cfg.dtype), under the shared names."""
-        return {k: np.array(ops.convert_to_numpy(v)) for k, v in self.variable_map().items()}
-
-    def load_state_dict(self, state):
-        """Strict load (missing, extra, mis-shaped or non-finite entries raise, nothing assigned)."""
-        check_state_dict(state, self.cfg)
-        vmap = self.variable_map()
-        values = {k: np.asarray(state[k], dtype=self.cfg.dtype) for k in vmap}
-        for k, var in vmap.items():
-            var.assign(values[k])
-
-    def num_parameters(self):
-        return int(sum(np.prod(v.shape) for v in self.variable_map().values()))
-
-    def get_config(self):
-        base = super().get_config()
-        base.pop("dtype", None)
-        return {**base, "cfg": self.cfg.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(config.pop("cfg"), **config)
+        return checked_variable_map(self.cfg, vmap)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import ops
 
 from .schedule import WarmupCosine
+from .state import load_optimizer_state, optimizer_state
 from .vit import VisionTransformerModel
 
 
@@ -46,24 +46,9 @@ class KerasViTBackend:
     def set_weights(self, sd):
         self.model.load_state_dict(sd)
 
-    def _slots(self):
-        """{shared name: (m, v)} through Keras' own variable index (as keras_transformer.training)."""
-        return {k: (self.opt._momentums[self.opt._get_variable_index(v)],
-                    self.opt._velocities[self.opt._get_variable_index(v)])
-                for k, v in self.model.variable_map().items()}
-
     def get_optimizer_state(self):
-        sd = {"t": np.array(int(ops.convert_to_numpy(self.opt.iterations)), dtype=np.int64)}
-        for k, (m, v) in self._slots().items():
-            sd[f"m.{k}"], sd[f"v.{k}"] = np.array(ops.convert_to_numpy(m)), np.array(ops.convert_to_numpy(v))
-        return sd
+        """Adam state in numpy_transformer.ops.optim.Adam.state_dict() form: t, m.<name>, v.<name>."""
+        return optimizer_state(self.opt, self.model.variable_map())
 
     def set_optimizer_state(self, sd):
-        slots = self._slots()
-        missing = [k for k in slots if f"m.{k}" not in sd or f"v.{k}" not in sd]
-        if missing:
-            raise ValueError(f"optimizer state lacks moments for {missing[:3]}{'...' if len(missing) > 3 else ''}")
-        for k, (m, v) in slots.items():
-            m.assign(np.asarray(sd[f"m.{k}"], m.dtype))
-            v.assign(np.asarray(sd[f"v.{k}"], v.dtype))
-        self.opt.iterations.assign(int(np.asarray(sd["t"]).reshape(())))
+        load_optimizer_state(self.opt, self.model.variable_map(), sd)

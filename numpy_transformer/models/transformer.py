@@ -7,12 +7,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import TransformerConfig, check_ids, check_state_dict, parameter_shapes
+from ..config import TransformerConfig, check_ids, parameter_shapes
 from ..ops.attention import causal_mask, padding_mask
 from ..ops.dropout import dropout_backward, dropout_forward
 from ..ops.embedding import embed_backward, embed_forward, positional_encoding
 from ..ops.linear import linear_backward, linear_forward
 from .kernels import get_kernels
+from .params import ParameterModel
 from .layers import (LayerKV, add_prefixed, decoder_layer_backward, decoder_layer_forward,
                      encoder_layer_backward, encoder_layer_forward, sub)
 
@@ -68,7 +69,7 @@ class DecoderState:
             kv.reorder(index)
 
 
-class Transformer:
+class Transformer(ParameterModel):
     """Encoder-decoder Transformer. `params` maps the shared names to arrays (weights (in, out)).
 
     forward(src_ids, tgt_ids) → logits (B, T_tgt, tgt_vocab); tgt_ids is the decoder input
@@ -87,20 +88,6 @@ class Transformer:
         self.pe = positional_encoding(cfg.max_len, cfg.d_model, dtype=self.dtype)
         self.rng = np.random.default_rng(seed + 1)  # dropout masks
         self._cache = None
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self):
-        """A copy of every parameter under its shared name."""
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def load_state_dict(self, state):
-        """Strict load: every expected key present with its shape, no extras, all finite.
-        Values are cast to the config's dtype; nothing is changed if a check fails."""
-        check_state_dict(state, self.cfg)
-        self.params = {k: np.array(state[k], dtype=self.dtype) for k in parameter_shapes(self.cfg)}
-
-    def num_parameters(self):
-        return sum(v.size for v in self.params.values())
 
     # ------------------------------------------------------------------ forward
     def _stack_forward(self, stack, ids, layer_forward, rng, training, offset=0, layer_params=None):

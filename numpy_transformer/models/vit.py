@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import ViTConfig, check_images, check_state_dict, parameter_shapes
+from ..config import ViTConfig, check_images, parameter_shapes
 from ..ops.dropout import dropout_backward, dropout_forward
 from ..ops.linear import linear_backward, linear_forward
 from ..ops.patches import (add_position_embedding, add_position_embedding_backward, class_token_output,
@@ -18,6 +18,7 @@ from ..ops.patches import (add_position_embedding, add_position_embedding_backwa
                            prepend_class_token, prepend_class_token_backward)
 from .kernels import get_kernels
 from .layers import add_prefixed, encoder_layer_backward, encoder_layer_forward, sub
+from .params import ParameterModel
 
 
 def init_vit_params(cfg: ViTConfig, seed=0):
@@ -50,7 +51,7 @@ class ViTCache(NamedTuple):
     h_cls: np.ndarray        # the class token's output, the head's input (B, d)
 
 
-class VisionTransformer:
+class VisionTransformer(ParameterModel):
     """ViT classifier. forward(images (B, H, W, C), training) → logits (B, num_classes);
     backward(dlogits) → grads with the keys and shapes of state_dict(). `kernels` "fast"
     (default) or "plain" picks the implementation of attention, MLP and LayerNorm, as in
@@ -65,20 +66,6 @@ class VisionTransformer:
         self.params = init_vit_params(cfg, seed)
         self.rng = np.random.default_rng(seed + 1)  # dropout masks
         self._cache = None
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self):
-        """A copy of every parameter under its shared name."""
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def load_state_dict(self, state):
-        """Strict load: every expected key present with its shape, no extras, all finite.
-        Values are cast to the config's dtype; nothing is changed if a check fails."""
-        check_state_dict(state, self.cfg)
-        self.params = {k: np.array(state[k], dtype=self.dtype) for k in parameter_shapes(self.cfg)}
-
-    def num_parameters(self):
-        return sum(v.size for v in self.params.values())
 
     # ------------------------------------------------------------------ forward
     def forward(self, images, training=False, rng=None):

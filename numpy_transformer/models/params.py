@@ -1,0 +1,24 @@
+"""What every NumPy model shares: its parameters as a dict under the shared names
+(numpy_transformer.config.parameter_shapes), copied out by state_dict() and loaded strictly."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import check_state_dict, parameter_shapes
+
+
+class ParameterModel:
+    """Needs `self.cfg`, `self.dtype` and `self.params` ({name: array})."""
+
+    def state_dict(self):
+        """A copy of every parameter under its shared name."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state):
+        """Strict load: every expected key present with its shape, no extras, all finite.
+        Values are cast to the config's dtype; nothing is changed if a check fails."""
+        check_state_dict(state, self.cfg)
+        self.params = {k: np.array(state[k], dtype=self.dtype) for k in parameter_shapes(self.cfg)}
+
+    def num_parameters(self):
+        return sum(v.size for v in self.params.values())
