@@ -1,10 +1,11 @@
-"""numpy-transformer: the encoder-decoder Transformer and the Vision Transformer in pure NumPy,
-forward and hand-written backward.
+"""numpy-transformer: the encoder-decoder Transformer, the Vision Transformer and the book's
+road to attention (RNN, Bahdanau attention) in pure NumPy, forward and hand-written backward.
 
-Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer and the
-ViT built from them), fast/ (speed machinery, tested equal to the plain ops), app/ (translation:
-data, tokenizer, training, decoding, checkpoints, plots, CLI; the ViT on digits). config.py is
-shared by every backend.
+Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer, the ViT
+and the RNN models built from them), fast/ (speed machinery, tested equal to the plain ops),
+app/ (translation: data, tokenizer, training, decoding, checkpoints, plots, CLI; the ViT on
+digits; the RNN examples). config/ (configs, parameter names, input checks) is shared by every
+backend.
 """
 from .config import TransformerConfig, ViTConfig, parameter_shapes
 from .models import Transformer, VisionTransformer

@@ -1,6 +1,6 @@
 """The package's walls, read from the source with `ast` (no TensorFlow needed):
 
-* the maths (config.py, ops/, models/, fast/) imports nothing but NumPy (SciPy allowed) and
+* the maths (config/, ops/, models/, fast/) imports nothing but NumPy (SciPy allowed) and
   never the application (app/) or keras_transformer;
 * ops/ (the plain maths) depends on nothing in fast/ or models/;
 * keras_transformer imports from numpy_transformer only the config, the data and the tokenizer,
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "numpy_transformer"
-MATHS = [PKG / "config.py", *sorted((PKG / "ops").glob("*.py")), *sorted((PKG / "models").glob("*.py")),
+MATHS = [*sorted((PKG / "config").glob("*.py")), *sorted((PKG / "ops").glob("*.py")), *sorted((PKG / "models").glob("*.py")),
          *sorted((PKG / "fast").glob("*.py"))]
 
 

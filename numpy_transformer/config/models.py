@@ -1,0 +1,168 @@
+"""TransformerConfig and ViTConfig: the one description of a model, shared by every backend.
+
+The NumPy reference, the Keras model, checkpoints and benchmarks all read the same
+dataclass, so a config is written once (JSON via `to_dict`/`from_dict`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import numbers
+
+_DTYPES = ("float32", "float64")
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh")   # the feed-forward network's (ops/activations.py)
+
+
+class _ConfigMethods:
+    """d_k, replace and the dict/JSON round trip, shared by TransformerConfig and ViTConfig."""
+
+    @property
+    def d_k(self) -> int:
+        """Width of one head's query/key/value vectors."""
+        return self.d_model // self.num_heads
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, s: str):
+        return cls.from_dict(json.loads(s))
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformerConfig(_ConfigMethods):
+    """Hyper-parameters of the encoder-decoder Transformer (Vaswani et al., 2017).
+
+    d_k = d_v = d_model // num_heads is the width of one attention head; the paper and
+    the book use d_model=512, num_heads=8 (so d_k=64), d_ff=2048, num_layers=6.
+    `max_len` bounds both source and target lengths (size of the position-encoding
+    table). `norm_first=False` is the paper's post-LN layer; `True` is pre-LN with a
+    final LayerNorm after each stack. `activation` is the feed-forward network's: "relu" (the
+    paper), "gelu" (exact erf form) or "gelu_tanh"; configs saved before it existed load as ReLU.
+    """
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 512
+    num_heads: int = 8
+    d_ff: int = 2048
+    num_layers: int = 6
+    dropout: float = 0.1
+    max_len: int = 128
+    pad_id: int = 0
+    layer_norm_eps: float = 1e-6
+    norm_first: bool = False
+    dtype: str = "float32"
+    activation: str = "relu"
+
+    def __post_init__(self):
+        ints = ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "d_ff",
+                "num_layers", "max_len", "pad_id")
+        for name in ints:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"TransformerConfig.{name} must be an int, got {v!r}")
+            object.__setattr__(self, name, int(v))
+        for name in ints[:-1]:
+            if getattr(self, name) < 1:
+                raise ValueError(f"TransformerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
+        if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
+            raise ValueError(f"pad_id={self.pad_id} is outside the vocabularies "
+                             f"({self.src_vocab_size}, {self.tgt_vocab_size})")
+        _check_common(self)
+
+
+def _check_common(cfg):
+    """The checks every config shares (encoder-layer settings, dtype); normalises floats."""
+    if not isinstance(cfg.dropout, numbers.Real) or not 0.0 <= cfg.dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {cfg.dropout!r}")
+    if not isinstance(cfg.layer_norm_eps, numbers.Real) or not cfg.layer_norm_eps > 0:
+        raise ValueError(f"layer_norm_eps must be > 0, got {cfg.layer_norm_eps!r}")
+    if not isinstance(cfg.norm_first, bool):
+        raise TypeError(f"norm_first must be a bool, got {cfg.norm_first!r}")
+    if cfg.dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {_DTYPES}, got {cfg.dtype!r}")
+    if cfg.activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {cfg.activation!r}")
+    object.__setattr__(cfg, "dropout", float(cfg.dropout))
+    object.__setattr__(cfg, "layer_norm_eps", float(cfg.layer_norm_eps))
+
+
+@dataclasses.dataclass(frozen=True)
+class ViTConfig(_ConfigMethods):
+    """Hyper-parameters of the Vision Transformer (Dosovitskiy et al., 2021; the book's ch. 12).
+
+    Images (B, image_size, image_size, channels) are cut into (image_size / patch_size)² square
+    patches of patch_size² · channels pixels each, embedded linearly to d_model, a learned class
+    token is put in front and learned position embeddings are added; a stack of encoder layers
+    (the Transformer's own: pre-LN and GELU by default, as in ViT) and a final LayerNorm follow,
+    and a linear head maps the class token's output to num_classes logits.
+    """
+
+    image_size: int
+    channels: int
+    patch_size: int
+    num_classes: int
+    d_model: int = 64
+    num_heads: int = 4
+    d_ff: int = 128
+    num_layers: int = 2
+    dropout: float = 0.1
+    layer_norm_eps: float = 1e-6
+    norm_first: bool = True
+    dtype: str = "float32"
+    activation: str = "gelu"
+
+    def __post_init__(self):
+        for name in ("image_size", "channels", "patch_size", "num_classes", "d_model", "num_heads",
+                     "d_ff", "num_layers"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"ViTConfig.{name} must be an int, got {v!r}")
+            if v < 1:
+                raise ValueError(f"ViTConfig.{name} must be >= 1, got {v}")
+            object.__setattr__(self, name, int(v))
+        if self.image_size % self.patch_size:
+            raise ValueError(f"patch_size={self.patch_size} does not divide image_size={self.image_size}: "
+                             f"the image would not be cut into whole patches")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
+        _check_common(self)
+
+    @property
+    def num_patches(self) -> int:
+        """N = (image_size / patch_size)²."""
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def patch_dim(self) -> int:
+        """Pixels per patch, patch_size² · channels: the patch embedding's input width."""
+        return self.patch_size ** 2 * self.channels
+
+    @property
+    def seq_len(self) -> int:
+        """The encoder's sequence: the class token and N patches."""
+        return self.num_patches + 1
+
+
+def config_from_dict(d: dict):
+    """A TransformerConfig or, when the dict describes images, a ViTConfig."""
+    return (ViTConfig if "image_size" in d else TransformerConfig).from_dict(d)
