@@ -92,3 +92,20 @@ def load_checkpoint(path, dtype=None, config_class=TransformerConfig):
                              f"{side} vocabulary has {vocab}: tokenizer and checkpoint do not belong together")
     return {"cfg": cfg, "weights": weights, "optimizer": optimizer, "meta": meta,
             "src_tok": toks["src"], "tgt_tok": toks["tgt"], "dir": file.parent}
+
+
+class NumpyCheckpointState:
+    """What a NumPy training backend puts into a checkpoint and takes back: the model's state
+    dict and the optimizer's (needs `self.model` and `self.opt`)."""
+
+    def get_weights(self):
+        return self.model.state_dict()
+
+    def set_weights(self, sd):
+        self.model.load_state_dict(sd)
+
+    def get_optimizer_state(self):
+        return self.opt.state_dict()
+
+    def set_optimizer_state(self, sd):
+        self.opt.load_state_dict({k: np.asarray(v) for k, v in sd.items()})

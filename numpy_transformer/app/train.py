@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import load_checkpoint, save_checkpoint, write_json
+from .checkpoint import NumpyCheckpointState, load_checkpoint, save_checkpoint, write_json
 from ..config import TransformerConfig
 from .data import encode_source, encode_target, make_batches
 from .decoding import beam_search, greedy_decode
@@ -45,7 +45,7 @@ class TrainArgs:
     label_smoothing: float = 0.0
 
 
-class NumpyBackend:
+class NumpyBackend(NumpyCheckpointState):
     name = "numpy"
 
     def __init__(self, cfg: TransformerConfig, args: TrainArgs):
@@ -68,18 +68,6 @@ class NumpyBackend:
         loss, _ = masked_cross_entropy(logits, batch.tgt_out, self.cfg.pad_id, self.args.label_smoothing)
         n = int((batch.tgt_out != self.cfg.pad_id).sum())
         return loss * n, round(masked_accuracy(logits, batch.tgt_out, self.cfg.pad_id) * n), n
-
-    def get_weights(self):
-        return self.model.state_dict()
-
-    def set_weights(self, sd):
-        self.model.load_state_dict(sd)
-
-    def get_optimizer_state(self):
-        return self.opt.state_dict()
-
-    def set_optimizer_state(self, sd):
-        self.opt.load_state_dict({k: np.asarray(v) for k, v in sd.items()})
 
     def decode(self, src_ids, start_id, eos_id, max_len, beam=1, alpha=0.6):
         if beam == 1:

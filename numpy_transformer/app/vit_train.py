@@ -18,7 +18,7 @@ from ..models import VisionTransformer
 from ..ops import Adam
 from ..ops.loss import masked_cross_entropy
 from ..ops.optim import WarmupCosine
-from .checkpoint import save_checkpoint, write_json
+from .checkpoint import NumpyCheckpointState, save_checkpoint, write_json
 from .progress import progress
 
 
@@ -54,7 +54,7 @@ def cross_entropy(logits, labels):
     return masked_cross_entropy(logits, labels, pad_id=-1)
 
 
-class NumpyViTBackend:
+class NumpyViTBackend(NumpyCheckpointState):
     name = "numpy"
 
     def __init__(self, cfg, peak_lr, warmup_steps, total_steps, seed, beta1=0.9, beta2=0.999, eps=1e-7):
@@ -75,18 +75,6 @@ class NumpyViTBackend:
     def attention(self, images):
         self.model.forward(images)
         return self.model.attention_weights()
-
-    def get_weights(self):
-        return self.model.state_dict()
-
-    def set_weights(self, sd):
-        self.model.load_state_dict(sd)
-
-    def get_optimizer_state(self):
-        return self.opt.state_dict()
-
-    def set_optimizer_state(self, sd):
-        self.opt.load_state_dict({k: np.asarray(v) for k, v in sd.items()})
 
 
 def make_backend(name, cfg, args, steps_per_epoch):
