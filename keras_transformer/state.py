@@ -80,3 +80,21 @@ def load_optimizer_state(opt, vmap, sd):
         m.assign(np.asarray(sd[f"m.{k}"], m.dtype))
         v.assign(np.asarray(sd[f"v.{k}"], v.dtype))
     opt.iterations.assign(int(np.asarray(sd["t"]).reshape(())))
+
+
+class KerasCheckpointState:
+    """What a Keras training backend puts into a checkpoint and takes back, in the NumPy
+    backends' format (needs `self.model`, a ConfigModel, and `self.opt`, a Keras Adam)."""
+
+    def get_weights(self):
+        return self.model.state_dict()
+
+    def set_weights(self, sd):
+        self.model.load_state_dict(sd)
+
+    def get_optimizer_state(self):
+        """Adam state in numpy_transformer.ops.optim.Adam.state_dict() form: t, m.<name>, v.<name>."""
+        return optimizer_state(self.opt, self.model.variable_map())
+
+    def set_optimizer_state(self, sd):
+        load_optimizer_state(self.opt, self.model.variable_map(), sd)

@@ -16,10 +16,10 @@ from .decoding import greedy_decode
 from .losses import MaskedLoss, masked_accuracy
 from .model import TransformerModel
 from .schedule import WarmupSchedule
-from .state import load_optimizer_state, optimizer_state
+from .state import KerasCheckpointState
 
 
-class KerasBackend:
+class KerasBackend(KerasCheckpointState):
     """The Keras model behind the training loop, on any Keras backend: Keras' own compiled
     train/test steps (model.compile + train_on_batch / test_on_batch: tf.function, jax.jit or
     eager PyTorch, chosen by Keras for the backend in use)."""
@@ -49,19 +49,6 @@ class KerasBackend:
     def eval_step(self, batch):
         loss, correct, n = self._run(self.model.test_on_batch, batch)
         return loss * n, correct, n
-
-    def get_weights(self):
-        return self.model.state_dict()
-
-    def set_weights(self, sd):
-        self.model.load_state_dict(sd)
-
-    def get_optimizer_state(self):
-        """Adam state in numpy_transformer.ops.optim.Adam.state_dict() form: t, m.<name>, v.<name>."""
-        return optimizer_state(self.opt, self.model.variable_map())
-
-    def set_optimizer_state(self, sd):
-        load_optimizer_state(self.opt, self.model.variable_map(), sd)
 
     def decode(self, src_ids, start_id, eos_id, max_len, beam=1, alpha=0.6):
         if beam != 1:

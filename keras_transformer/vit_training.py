@@ -9,11 +9,11 @@ import keras
 import numpy as np
 
 from .schedule import WarmupCosine
-from .state import load_optimizer_state, optimizer_state
+from .state import KerasCheckpointState
 from .vit import VisionTransformerModel
 
 
-class KerasViTBackend:
+class KerasViTBackend(KerasCheckpointState):
     name = "keras"
 
     def __init__(self, cfg, peak_lr, warmup_steps, total_steps, seed, beta1=0.9, beta2=0.999, eps=1e-7):
@@ -40,15 +40,3 @@ class KerasViTBackend:
     def attention(self, images):
         return self.model.attention_weights(images.astype(self.cfg.dtype))
 
-    def get_weights(self):
-        return self.model.state_dict()
-
-    def set_weights(self, sd):
-        self.model.load_state_dict(sd)
-
-    def get_optimizer_state(self):
-        """Adam state in numpy_transformer.ops.optim.Adam.state_dict() form: t, m.<name>, v.<name>."""
-        return optimizer_state(self.opt, self.model.variable_map())
-
-    def set_optimizer_state(self, sd):
-        load_optimizer_state(self.opt, self.model.variable_map(), sd)

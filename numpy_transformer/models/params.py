@@ -2,6 +2,8 @@
 (numpy_transformer.config.parameter_shapes), copied out by state_dict() and loaded strictly."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..config import check_state_dict, parameter_shapes
@@ -22,3 +24,24 @@ class ParameterModel:
 
     def num_parameters(self):
         return sum(v.size for v in self.params.values())
+
+
+def init_parameters(shapes, dtype, seed, normal_std):
+    """Glorot-uniform weights (Keras' Dense default), zero biases, LayerNorm gamma = 1 and
+    beta = 0; a parameter for which `normal_std(name)` gives a number is drawn from N(0, std²)
+    instead (embeddings, the class token). One generator, in the order of `shapes`."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, shape in shapes.items():
+        std = normal_std(name)
+        if std is not None:
+            w = rng.normal(0.0, std, shape)
+        elif name.endswith(".weight"):
+            limit = math.sqrt(6.0 / (shape[0] + shape[1]))
+            w = rng.uniform(-limit, limit, shape)
+        elif name.endswith(".gamma"):
+            w = np.ones(shape)
+        else:
+            w = np.zeros(shape)
+        params[name] = w.astype(dtype)
+    return params

@@ -2,7 +2,6 @@
 decoding with a key/value cache, state dicts."""
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -13,7 +12,7 @@ from ..ops.dropout import dropout_backward, dropout_forward
 from ..ops.embedding import embed_backward, embed_forward, positional_encoding
 from ..ops.linear import linear_backward, linear_forward
 from .kernels import get_kernels
-from .params import ParameterModel
+from .params import ParameterModel, init_parameters
 from .layers import (LayerKV, add_prefixed, decoder_layer_backward, decoder_layer_forward,
                      encoder_layer_backward, encoder_layer_forward, sub)
 
@@ -21,20 +20,8 @@ from .layers import (LayerKV, add_prefixed, decoder_layer_backward, decoder_laye
 def init_params(cfg: TransformerConfig, seed=0):
     """Glorot-uniform weights (Keras' Dense default), zero biases, LayerNorm gamma=1/beta=0,
     embeddings N(0, d_model^-1/2) so that after the sqrt(d_model) scale they have unit variance."""
-    rng = np.random.default_rng(seed)
-    params = {}
-    for name, shape in parameter_shapes(cfg).items():
-        if name.endswith("embedding.weight"):
-            w = rng.normal(0.0, cfg.d_model ** -0.5, shape)
-        elif name.endswith(".weight"):
-            limit = math.sqrt(6.0 / (shape[0] + shape[1]))
-            w = rng.uniform(-limit, limit, shape)
-        elif name.endswith(".gamma"):
-            w = np.ones(shape)
-        else:
-            w = np.zeros(shape)
-        params[name] = w.astype(cfg.dtype)
-    return params
+    return init_parameters(parameter_shapes(cfg), cfg.dtype, seed,
+                           lambda name: cfg.d_model ** -0.5 if name.endswith("embedding.weight") else None)
 
 
 class StackCache(NamedTuple):

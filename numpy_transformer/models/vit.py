@@ -5,7 +5,6 @@ head on the class token. Forward and hand-written backward, state dicts under th
 (config.vit_parameter_shapes)."""
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -18,7 +17,7 @@ from ..ops.patches import (add_position_embedding, add_position_embedding_backwa
                            prepend_class_token, prepend_class_token_backward)
 from .kernels import get_kernels
 from .layers import add_prefixed, encoder_layer_backward, encoder_layer_forward, sub
-from .params import ParameterModel
+from .params import ParameterModel, init_parameters
 
 
 def init_vit_params(cfg: ViTConfig, seed=0):
@@ -26,20 +25,8 @@ def init_vit_params(cfg: ViTConfig, seed=0):
     MLP projections and the head; zero biases; LayerNorm gamma=1, beta=0; class token and
     position embedding N(0, 0.02²) (ViT's reference code: small, so the patches' content and
     not the random offsets dominates at the start)."""
-    rng = np.random.default_rng(seed)
-    params = {}
-    for name, shape in parameter_shapes(cfg).items():
-        if name in ("class_token", "pos_embed"):
-            w = rng.normal(0.0, 0.02, shape)
-        elif name.endswith(".weight"):
-            limit = math.sqrt(6.0 / (shape[0] + shape[1]))
-            w = rng.uniform(-limit, limit, shape)
-        elif name.endswith(".gamma"):
-            w = np.ones(shape)
-        else:
-            w = np.zeros(shape)
-        params[name] = w.astype(cfg.dtype)
-    return params
+    return init_parameters(parameter_shapes(cfg), cfg.dtype, seed,
+                           lambda name: 0.02 if name in ("class_token", "pos_embed") else None)
 
 
 class ViTCache(NamedTuple):
