@@ -15,8 +15,8 @@ by a Gaussian centred on p_t, σ = D/2:
     a_t(s) = align(h_t, h̄_s) · exp(−(s − p_t)² / (2σ²))
 with align the softmax above restricted to the window, and — as in the paper — no
 renormalisation afterwards (Σ_s a_t(s) ≤ 1). Positions are 0-based, s = 0 … T−1. The window is
-closed: s belongs to it iff |s − p_t| ≤ D (for integer p_t that is exactly the paper's 2D + 1
-positions). A window that reaches past either end of the sequence is cut to the positions that
+closed: s belongs to it iff |s − p_t| ≤ D (2D + 1 positions for an integer p_t, as in the paper;
+2D for any other p_t). A window that reaches past either end of the sequence is cut to the positions that
 exist (the paper: "we simply ignore the outside part"); a row whose window holds no allowed
 position (say p_t far beyond T, or over padding only) raises a ValueError naming the rows.
 Alignment: "monotonic" (local-m) takes p_t given, p_t = t; "predictive" (local-p) predicts it,
