@@ -137,3 +137,26 @@ def test_keras_layers_reject_bad_configuration():
         LuongLocalAttention("dot", 2, "predictive")
     with pytest.raises(ValueError, match="dot score needs d_t = d_s"):
         LuongAttention("dot").build((2, 3), (2, 5, 4))
+
+
+def test_keras_layers_build_on_first_call_scalar_p_t_and_config_round_trip():
+    """Built by their first call (no explicit build), a scalar p_t (the target step t) used for
+    every row as in NumPy, and get_config / from_config giving the same layer."""
+    dtype = "float32"
+    rng = np.random.default_rng(24)
+    h_t, h_s, _, _ = inputs(rng, dtype)
+    layer = LuongLocalAttention("concat", 2, "predictive", units=D_A, predict_units=D_P, dtype=dtype)
+    layer(h_t, h_s)
+    assert [v.name for v in layer.weights] == ["W_a", "v_a", "W_p", "v_p"]
+    twin = LuongLocalAttention.from_config(layer.get_config())
+    twin(h_t, h_s)
+    for v, w in zip(twin.weights, layer.weights):
+        v.assign(w.numpy())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(twin(h_t, h_s)[1]),
+                                  keras.ops.convert_to_numpy(layer(h_t, h_s)[1]))
+    mono = LuongLocalAttention("dot", 2, "monotonic", dtype=dtype)
+    c, a = mono(h_t, h_s, p_t=5)
+    c_np, a_np, _ = nt.luong_local_attention_forward(h_t, h_s, "dot", {}, 2, "monotonic", 5)
+    check_forward("Luong local dot context", c, c_np, dtype, "scalar p_t = 5")
+    check_forward("Luong local dot weights", a, a_np, dtype, "scalar p_t = 5")
+    assert np.all(keras.ops.convert_to_numpy(a)[:, [0, 1, 2, 8]] == 0)        # outside |s − 5| ≤ 2

@@ -243,3 +243,10 @@ def test_bad_input_gets_clear_errors():
         nt.attentional_hidden_forward(h_t, h_t, W)
     with pytest.raises(ValueError, match="c_t has batch 1 but h_t has batch 2"):
         nt.attentional_hidden_forward(h_t[:1], h_t, np.ones((6, 2)))
+
+
+def test_exported_from_ops_and_the_top_level():
+    import numpy_transformer.ops as ops
+    for name in ("luong_attention_forward", "luong_attention_backward", "luong_local_attention_forward",
+                 "luong_local_attention_backward", "attentional_hidden_forward", "attentional_hidden_backward"):
+        assert name in nt.__all__ and getattr(nt, name) is getattr(ops, name), name
