@@ -51,7 +51,7 @@ def test_luong_global_attention(score, b, t, d_t, d_s, d_a, use_mask, with_dweig
     p = make_params(rng, score, d_t, d_s, d_a)
     mask = random_mask(rng, b, t) if use_mask else None
     Rc, Rw = rng.standard_normal((b, d_s)), rng.standard_normal((b, t)) if with_dweights else np.zeros((b, t))
-    c, w, cache = nt.luong_attention_forward(h_t, h_s, score, p, mask)
+    _, w, cache = nt.luong_attention_forward(h_t, h_s, score, p, mask)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-13)
     if mask is not None:
         assert np.all(w[~mask] == 0)
@@ -115,7 +115,7 @@ def test_local_monotonic(score, use_mask, with_dweights):
     if mask is not None:
         mask[:, [0, 4, 8]] = True
     Rc, Rw = rng.standard_normal((B, 4)), rng.standard_normal((B, T)) if with_dweights else np.zeros((B, T))
-    c, a, cache = nt.luong_local_attention_forward(h_t, h_s, score, p, D, "monotonic", p_t, mask)
+    _, _, cache = nt.luong_local_attention_forward(h_t, h_s, score, p, D, "monotonic", p_t, mask)
     g = nt.luong_local_attention_backward(Rc, cache, Rw if with_dweights else None)
     assert set(g) == {"h_t", "h_s", "p_t", *p}
     assert np.abs(g["p_t"]).min() > 0
@@ -132,7 +132,7 @@ def test_local_predictive(score, use_mask):
     p = {**p, **pp}
     mask = random_mask(rng, B, T, p=0.2) if use_mask else None
     Rc, Rw = rng.standard_normal((B, 4)), rng.standard_normal((B, T))
-    c, a, cache = nt.luong_local_attention_forward(h_t, h_s, score, p, D, "predictive", None, mask)
+    _, _, cache = nt.luong_local_attention_forward(h_t, h_s, score, p, D, "predictive", None, mask)
     assert far_from_edges(cache.p_t, D, T) and np.all((cache.p_t > 0) & (cache.p_t < T))
     g = nt.luong_local_attention_backward(Rc, cache, Rw)
     assert set(g) == {"h_t", "h_s", *p} and np.abs(g["v_p"]).sum() > 0
@@ -144,7 +144,7 @@ def test_local_matches_eq_10_window_and_no_renormalisation():
     rng = np.random.default_rng(5)
     h_t, h_s, p, _ = local_inputs(rng, "general", B=2, T=12)
     D, p_t = 3, np.array([1.0, 6.5])
-    c, a, cache = nt.luong_local_attention_forward(h_t, h_s, "general", p, D, "monotonic", p_t)
+    c, a, _ = nt.luong_local_attention_forward(h_t, h_s, "general", p, D, "monotonic", p_t)
     for b in range(2):
         s = np.arange(12)
         win = np.abs(s - p_t[b]) <= D              # closed window, cut at the sequence's ends
@@ -160,7 +160,7 @@ def test_local_matches_eq_10_window_and_no_renormalisation():
 
 def test_local_predictive_position_is_S_sigmoid():
     rng = np.random.default_rng(6)
-    h_t, h_s, p, pp = local_inputs(rng, "dot", T=9)
+    h_t, h_s, _, pp = local_inputs(rng, "dot", T=9)
     _, _, cache = nt.luong_local_attention_forward(h_t, h_s, "dot", pp, 2, "predictive")
     np.testing.assert_allclose(cache.p_t, 9 / (1 + np.exp(-np.tanh(h_t @ pp["W_p"]) @ pp["v_p"])), rtol=1e-13)
 
@@ -246,7 +246,7 @@ def test_bad_input_gets_clear_errors():
 
 
 def test_exported_from_ops_and_the_top_level():
-    import numpy_transformer.ops as ops
+    from numpy_transformer import ops
     for name in ("luong_attention_forward", "luong_attention_backward", "luong_local_attention_forward",
                  "luong_local_attention_backward", "attentional_hidden_forward", "attentional_hidden_backward"):
         assert name in nt.__all__ and getattr(nt, name) is getattr(ops, name), name
