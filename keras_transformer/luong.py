@@ -10,7 +10,9 @@ same conventions (see that module's docstring for the maths):
   p_t given ("monotonic") or T·sigmoid(v_pᵀ tanh(h_t W_p)) ("predictive");
 * AttentionalHidden(units): call(c_t, h_t) → tanh([c_t; h_t] W_c).
 
-Masks are boolean (B, T), True = may attend.
+Masks are boolean (B, T), True = may attend. The NumPy op raises for a row whose window holds no
+allowed position; a Keras layer cannot (its values may be traced), so check p_t and the mask
+before calling it (such a row would get NaN weights).
 """
 from __future__ import annotations
 
