@@ -1,5 +1,5 @@
 """numpy-transformer: the encoder-decoder Transformer, the Vision Transformer and the book's
-road to attention (RNN, Bahdanau attention) in pure NumPy, forward and hand-written backward.
+road to attention (RNN, Bahdanau and Luong attention) in pure NumPy, forward and hand-written backward.
 
 Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer, the ViT
 and the RNN models built from them), fast/ (speed machinery, tested equal to the plain ops),
@@ -9,7 +9,9 @@ backend.
 """
 from .config import TransformerConfig, ViTConfig, parameter_shapes
 from .models import Transformer, VisionTransformer
-from .ops import (Adam, WarmupSchedule, bahdanau_attention_backward, bahdanau_attention_forward,
+from .ops import (Adam, WarmupSchedule, attentional_hidden_backward, attentional_hidden_forward,
+                  bahdanau_attention_backward, bahdanau_attention_forward, luong_attention_backward,
+                  luong_attention_forward, luong_local_attention_backward, luong_local_attention_forward,
                   causal_mask, clip_grad_norm, gradcheck, masked_accuracy, masked_cross_entropy,
                   padding_mask, positional_encoding, scaled_dot_product_attention, simple_rnn_backward,
                   simple_rnn_forward, time_attention_backward, time_attention_forward)
@@ -20,4 +22,6 @@ __all__ = ["TransformerConfig", "Transformer", "ViTConfig", "VisionTransformer",
            "causal_mask", "Adam", "WarmupSchedule", "clip_grad_norm", "gradcheck", "parameter_shapes",
            # the road to attention (docs/rnn_attention.md)
            "simple_rnn_forward", "simple_rnn_backward", "bahdanau_attention_forward",
-           "bahdanau_attention_backward", "time_attention_forward", "time_attention_backward"]
+           "bahdanau_attention_backward", "time_attention_forward", "time_attention_backward",
+           "luong_attention_forward", "luong_attention_backward", "luong_local_attention_forward",
+           "luong_local_attention_backward", "attentional_hidden_forward", "attentional_hidden_backward"]

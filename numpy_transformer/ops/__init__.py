@@ -12,6 +12,9 @@ from .feedforward import feed_forward_backward, feed_forward_forward
 from .gradcheck import gradcheck, numerical_gradient, rel_error
 from .layernorm import layernorm_backward, layernorm_forward
 from .linear import linear_backward, linear_forward
+from .luong import (AttentionalHiddenCache, LuongCache, LuongLocalCache, attentional_hidden_backward,
+                    attentional_hidden_forward, luong_attention_backward, luong_attention_forward,
+                    luong_local_attention_backward, luong_local_attention_forward)
 from .loss import masked_accuracy, masked_cross_entropy
 from .patches import patchify, unpatchify
 from .optim import Adam, WarmupSchedule, adam_update, clip_grad_norm
