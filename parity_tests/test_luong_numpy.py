@@ -12,23 +12,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import numpy_transformer as nt
-from numpy_transformer.ops.gradcheck import gradcheck
 
-TOL = 1e-7
+from grad_helpers import check_outputs as check, random_mask
+
 SETTINGS = settings(max_examples=8, deadline=None)
 SCORES = ["dot", "general", "concat"]
-
-
-def check(run, R, inputs, analytic):
-    """gradcheck of f = Σ_i Σ run()[i]·R[i] (run returns a tuple of outputs)."""
-    f = lambda: float(sum(np.sum(y * r) for y, r in zip(run(), R)))   # noqa: E731
-    gradcheck(f, inputs, analytic, tol=TOL, f_scale=float(sum(np.sum(np.abs(y * r)) for y, r in zip(run(), R))))
-
-
-def random_mask(rng, B, T, p=0.35):
-    m = rng.random((B, T)) > p
-    m[np.arange(B), rng.integers(0, T, B)] = True
-    return m
 
 
 def make_params(rng, score, d_t, d_s, d_a):

@@ -15,21 +15,9 @@ from numpy_transformer.config import RNNConfig
 from numpy_transformer.models import RNNRegressor, mse_loss
 from numpy_transformer.ops.gradcheck import gradcheck
 
-TOL = 1e-7
+from grad_helpers import TOL, check_outputs as check, random_mask
+
 SETTINGS = settings(max_examples=10, deadline=None)
-
-
-def check(run, R, inputs, analytic):
-    """gradcheck of f = Σ_i Σ run()[i]·R[i] (run returns a tuple of outputs)."""
-    f = lambda: float(sum(np.sum(y * r) for y, r in zip(run(), R)))   # noqa: E731
-    gradcheck(f, inputs, analytic, tol=TOL, f_scale=float(sum(np.sum(np.abs(y * r)) for y, r in zip(run(), R))))
-
-
-def random_mask(rng, B, T, p=0.35):
-    """Random steps masked, every row keeping at least one real step."""
-    m = rng.random((B, T)) > p
-    m[np.arange(B), rng.integers(0, T, B)] = True
-    return m
 
 
 def rnn_inputs(rng, B, T, D, H, scale=0.8):
