@@ -12,15 +12,49 @@ class UsageError(ValueError):
     """A bad combination of options; the CLI prints it as `error: …` and exits with status 2."""
 
 
-def positive_int(text):
-    """argparse type: a whole number >= 1."""
+def whole_number(text, least=1):
+    """argparse type: a whole number >= `least`."""
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {n}")
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {least}, not {text!r}") from None
+    if n < least:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {least}, not {n}")
     return n
+
+
+def positive_int(text):
+    """argparse type: a whole number >= 1."""
+    return whole_number(text, 1)
+
+
+def nonneg_int(text):
+    """argparse type: a whole number >= 0."""
+    return whole_number(text, 0)
+
+
+def positive_float(text):
+    """argparse type: a number > 0."""
+    x = float(text)
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return x
+
+
+def rate(text):
+    """argparse type: a number in [0, 1) (dropout, label smoothing)."""
+    x = float(text)
+    if not 0.0 <= x < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), not {text}")
+    return x
+
+
+def open_fraction(text):
+    """argparse type: a number strictly between 0 and 1 (a split's share)."""
+    x = float(text)
+    if not 0.0 < x < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return x
 
 
 def given_options(parser, argv):

@@ -3,10 +3,8 @@ command line (cli.py) by add_rnn_commands: general-attention, sunspots, fibonacc
 sets `handler`, which cli.main calls."""
 from __future__ import annotations
 
-import argparse
-
 from .cli import HelpFormatter
-from .cli_checks import positive_int
+from .cli_checks import open_fraction, positive_int
 
 
 def _csv(s):
@@ -36,13 +34,6 @@ def _fibonacci(a):
     return 0
 
 
-def _unit_fraction(text):
-    x = float(text)
-    if not 0.0 < x < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-    return x
-
-
 def _common(p, epochs, batch_size, out_dir):
     p.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the training windows")
     p.add_argument("--batch-size", type=positive_int, default=batch_size, help="windows per Adam step")
@@ -67,7 +58,7 @@ def add_rnn_commands(subs):
     s.add_argument("--time-steps", type=positive_int, default=12, help="months per input window (the book: 12)")
     s.add_argument("--hidden", type=positive_int, default=3, help="SimpleRNN units (the book: 3)")
     s.add_argument("--stride", type=positive_int, default=1, help="months between training windows (the book: 12)")
-    s.add_argument("--train-fraction", type=_unit_fraction, default=0.8, help="leading share of the series "
+    s.add_argument("--train-fraction", type=open_fraction, default=0.8, help="leading share of the series "
                    "used for training; the rest is the test split")
     _common(s, 20, 16, "runs/sunspots")
     s.set_defaults(handler=_sunspots)

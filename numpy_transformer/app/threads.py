@@ -52,15 +52,14 @@ def largest_gemm(cfg, batch_size):
 def parse_threads(text):
     """argparse type for --threads: 'auto' or a whole number >= 1."""
     import argparse
+
+    from .cli_checks import positive_int
     if text == "auto":
         return "auto"
     try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be 'auto' or a whole number >= 1, not {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 'auto' or a whole number >= 1, not {n}")
-    return n
+        return positive_int(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or {str(e)[len('must be '):]}") from None
 
 
 def _cpu_sample():

@@ -14,7 +14,6 @@ patches, the baselines, and the test accuracy on the last line.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -27,7 +26,7 @@ import numpy as np
 from ..config import ViTConfig, check_images, check_labels
 from .checkpoint import load_checkpoint, write_json
 from .cli import HelpFormatter
-from .cli_checks import positive_int
+from .cli_checks import nonneg_int, positive_float, positive_int, rate
 from .vit_train import ViTArgs, evaluate, fit, make_backend
 
 DEFAULT_RUN = "runs/vit-digits"
@@ -86,30 +85,9 @@ def baselines(split, seed):
 
 
 # ---------------------------------------------------------------------- the command
-def _nonneg_int(text):
-    n = int(text)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {n}")
-    return n
-
-
-def _positive_float(text):
-    x = float(text)
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
-    return x
-
-
-def _dropout(text):
-    x = float(text)
-    if not 0.0 <= x < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), not {text}")
-    return x
-
-
 # how each ViTArgs field is read (the training hyper-parameters; defaults come from ViTArgs)
-_ARG_TYPES = {"epochs": positive_int, "batch_size": positive_int, "lr": _positive_float,
-              "warmup_epochs": _nonneg_int, "shift": _nonneg_int, "seed": _nonneg_int}
+_ARG_TYPES = {"epochs": positive_int, "batch_size": positive_int, "lr": positive_float,
+              "warmup_epochs": nonneg_int, "shift": nonneg_int, "seed": nonneg_int}
 _ARG_HELP = {"epochs": "passes over the training split", "batch_size": "images per Adam step",
              "lr": "peak learning rate of the warm-up + cosine schedule",
              "warmup_epochs": "epochs of linear warm-up", "shift": "random translation by up to this many pixels",
@@ -132,7 +110,7 @@ def add_vit_parser(subs):
     v.add_argument("--heads", type=positive_int, default=4, help="attention heads (must divide --d-model)")
     v.add_argument("--d-ff", type=positive_int, default=128, help="hidden width of the MLP blocks")
     v.add_argument("--layers", type=positive_int, default=4, help="encoder layers")
-    v.add_argument("--dropout", type=_dropout, default=0.1, help="dropout rate")
+    v.add_argument("--dropout", type=rate, default=0.1, help="dropout rate")
     v.add_argument("--activation", choices=["gelu", "gelu_tanh", "relu"], default="gelu",
                    help="the MLP's activation (exact GELU, its tanh approximation, or ReLU)")
     v.add_argument("--post-ln", action="store_true", help="post-LN layers (default: pre-LN, as in ViT)")
@@ -142,7 +120,7 @@ def add_vit_parser(subs):
         if f.name not in ("beta1", "beta2", "eps"):
             v.add_argument(f"--{f.name.replace('_', '-')}", type=_ARG_TYPES[f.name], default=None,
                            help=f"{_ARG_HELP[f.name]} (default {f.default})")
-    v.add_argument("--data-seed", type=_nonneg_int, default=0, help="the split's seed")
+    v.add_argument("--data-seed", type=nonneg_int, default=0, help="the split's seed")
     v.add_argument("--threads", type=positive_int, default=1,
                    help="BLAS threads (default 1: this model's GEMMs are small; 2 threads on a busy 2-core "
                         "machine measured 10x slower per step)")
