@@ -58,6 +58,10 @@ class DeviceAdam:
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
         self.t = np.zeros((), dtype=np.int64)        # applied updates, on the device
+        # 1, β1, β2, ε, 0 as 0-d arrays of each parameter dtype, made once here: a host-to-device
+        # copy inside the step would be a host synchronisation, and is not allowed in a CUDA graph
+        self._const = {p.dtype: tuple(np.asarray(c, dtype=p.dtype) for c in (1.0, beta1, beta2, eps, 0.0))
+                       for p in params.values()}
 
     def step(self, params, grads, finite):
         """Update `params` in place from `grads` unless `finite` (a 0-d bool array: the loss is
@@ -70,7 +74,7 @@ class DeviceAdam:
             scale = np.where(total > self.clipnorm, self.clipnorm / total, 1.0)
         self.t += ok                                 # in place: a CUDA graph replays fixed addresses
         t = np.maximum(self.t, 1)                    # t = 0 only while every step so far was skipped
-        lr = self.lr(t) if callable(self.lr) else self.lr
+        lr = self.lr(t) if callable(self.lr) else np.full((), self.lr)   # a device array either way
         coeffs = {}
         for k, theta in params.items():
             dt = theta.dtype
@@ -91,9 +95,8 @@ class DeviceAdam:
     def _coefficients(self, dt, lr, t, ok, scale):
         """scale, (1 − β1)·ok, (1 − β2)·ok, α·ok and ε in θ's dtype, as 0-d device arrays (a 0-d
         float64 array would promote a float32 update to float64; a Python float would not)."""
-        one, b1, b2 = np.ones((), dt), np.asarray(self.beta1, dt), np.asarray(self.beta2, dt)
+        one, b1, b2, eps, zero = self._const[dt]
         tt = t.astype(dt)
-        alpha = np.asarray(lr).astype(dt) * np.sqrt(one - b2 ** tt) / (one - b1 ** tt)
-        zero = np.zeros((), dt)
+        alpha = lr.astype(dt) * np.sqrt(one - b2 ** tt) / (one - b1 ** tt)
         return (one if scale is None else scale.astype(dt), np.where(ok, one - b1, zero),
-                np.where(ok, one - b2, zero), np.where(ok, alpha, zero), np.asarray(self.eps, dt))
+                np.where(ok, one - b2, zero), np.where(ok, alpha, zero), eps)
