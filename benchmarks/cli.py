@@ -59,6 +59,9 @@ def parse_args(argv=None):
     p.add_argument("--gpu", action="store_true", help="what a GPU owner wants (under 10 minutes): the book and "
                    "gpu presets, NumPy on CPU and on CuPy, Keras on the GPU (TensorFlow) and on JAX and PyTorch, "
                    "no sweeps or memory rows; rows whose device is missing are skipped with the reason")
+    p.add_argument("--tf32", action="store_true", help="let GPU float32 matmuls use TF32 tensor cores on "
+                   "every side (CUPY_TF32=1, torch allow_tf32, JAX's default precision); without it all are "
+                   "strict float32 (JAX_DEFAULT_MATMUL_PRECISION=highest). Results name the mode")
     p.add_argument("--configs", help="comma list of tiny,small,book,gpu (default: tiny,small,book; quick: tiny,small)")
     p.add_argument("--workloads", help="forward,fwd_bwd,train_step,decode (default: all; quick: no fwd_bwd)")
     p.add_argument("--backends", default="all",
@@ -90,6 +93,7 @@ def parse_args(argv=None):
         a.reps = a.reps or 5
     wl = runner.WORKLOADS
     opts = SimpleNamespace(
+        tf32=a.tf32,
         quick=a.quick, threads=a.threads, cooldown=a.cooldown,
         configs=_csv(a.configs or ("tiny,small" if a.quick else "tiny,small,book"), configs.PRESETS),
         workloads=_csv(a.workloads or ("forward,train_step,decode" if a.quick else ",".join(wl)), wl),
@@ -118,8 +122,17 @@ def parse_args(argv=None):
     return opts
 
 
+def set_gpu_precision(tf32):
+    """Before CuPy or a Keras backend is imported (they read these at import; the keras-jax and
+    keras-torch children inherit them): TF32 everywhere, or strict float32 everywhere."""
+    os.environ["CUPY_TF32"] = "1" if tf32 else "0"
+    os.environ["JAX_DEFAULT_MATMUL_PRECISION"] = "default" if tf32 else "highest"
+    os.environ["NT_BENCH_TF32"] = "1" if tf32 else "0"     # read by the keras-torch child
+
+
 def main(argv=None):
     opts = parse_args(argv)
+    set_gpu_precision(opts.tf32)
     t_start = time.time()
     os.makedirs(opts.out, exist_ok=True)
     pools = machine.pin_numpy_threads(opts.threads)

@@ -1,19 +1,16 @@
 """GPU implementations, each skipping cleanly where it cannot run:
 
-keras-gpu   the Keras model in graph mode (tf.function) on /GPU:0;
-numpy-cupy  the unmodified NumPy reference with CuPy as its array module: while a call runs,
-            the `np` name inside every numpy_transformer module is bound to a shim that
-            resolves attributes on cupy first and numpy second (dtype helpers such as
-            np.issubdtype), the parameters, position table, dropout generator and inputs
-            live on the GPU. No numpy_transformer file is edited. Untested where it was
-            written (no GPU, no CuPy): any failure is recorded as 'failed: ...'."""
+keras-gpu         the Keras model in graph mode (tf.function) on /GPU:0;
+numpy-cupy        the unmodified NumPy model with CuPy as its array module
+                  (numpy_transformer/gpu/arrays.py); train_step is gpu.DeviceTrainer: no host
+                  read inside the step, Adam over whole arrays in one fused kernel per parameter;
+numpy-cupy-graph  train_step only: the same step recorded once as a CUDA graph and replayed
+                  (gpu.GraphedStep); a failed capture is reported as 'failed: ...', never
+                  silently timed eagerly.
+Every call ends with a device synchronisation, so a row's time is the step's, not its launch's.
+Precision: strict float32 unless `python -m benchmarks --tf32` set CUPY_TF32=1 before CuPy was
+imported (then cuBLAS may use TF32 tensor cores, as PyTorch's allow_tf32 and JAX's default do)."""
 from __future__ import annotations
-
-import contextlib
-import sys
-import types
-
-import numpy as np
 
 from .timing import Skip
 
@@ -27,17 +24,8 @@ def tf_gpus():
 
 
 def cupy_status():
-    """None when CuPy can run here, else the reason it cannot."""
-    try:
-        import cupy
-    except ImportError:
-        return "cupy not installed"
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "no GPU"
-    except Exception as e:  # noqa: BLE001 - no driver / no device
-        return f"no GPU ({type(e).__name__})"
-    return None
+    from numpy_transformer.gpu import cupy_status as status
+    return status()
 
 
 def _skipper(reason):
@@ -55,52 +43,39 @@ def keras_gpu(cfg, state, workload, shape, data):
     return {"keras-gpu": fns["keras-graph"]}
 
 
-class _CupyFirst(types.ModuleType):
-    def __init__(self, cupy):
-        super().__init__("numpy_on_cupy")
-        self._cupy = cupy
-
-    def __getattr__(self, name):
-        try:
-            return getattr(self._cupy, name)
-        except AttributeError:
-            return getattr(np, name)
-
-
-@contextlib.contextmanager
-def _numpy_is_cupy(shim):
-    mods = [m for name, m in list(sys.modules.items())
-            if name.startswith("numpy_transformer") and getattr(m, "np", None) is np]
-    for m in mods:
-        m.np = shim
-    try:
-        yield
-    finally:
-        for m in mods:
-            m.np = np
-
-
 def numpy_cupy(cfg, state, workload, shape, data):
+    names = ["numpy-cupy"] + (["numpy-cupy-graph"] if workload == "train_step" else [])
     reason = cupy_status()
     if reason:
-        return {"numpy-cupy": _skipper(reason)}
+        return {n: _skipper(reason) for n in names}
     import cupy
 
+    from numpy_transformer.gpu import DeviceTrainer, GraphedStep, cupy_module, numpy_is, to_device
+
     from . import np_backend
-    model = np_backend.make_model(cfg, state)
-    model.params = {k: cupy.asarray(v) for k, v in model.params.items()}
-    model.pe = cupy.asarray(model.pe)
-    model.rng = cupy.random.default_rng(1)
+    xp = cupy_module()
+    model = to_device(np_backend.make_model(cfg, state), xp, seed=1)
     gdata = tuple(cupy.asarray(a) for a in data)
-    shim = _CupyFirst(cupy)
-    with _numpy_is_cupy(shim):
-        fns = np_backend.workloads(model, workload, shape, gdata)
+    with numpy_is(xp):
+        if workload == "train_step":
+            trainer = DeviceTrainer(model, warmup=4000, beta1=0.9, beta2=0.98, eps=1e-9, fused=True)
+            graphed = GraphedStep(trainer)
+            src, tgt, lab = gdata[:3]
+
+            def graph_step():
+                graphed(src, tgt, lab)
+                if graphed.error:
+                    raise RuntimeError(f"CUDA graph capture failed: {graphed.error}")
+            fns = {"numpy": lambda: trainer.step(src, tgt, lab), "numpy-graph": graph_step}
+        else:
+            fns = np_backend.workloads(model, workload, shape, gdata)
 
     def wrap(fn):
         def run():
-            with _numpy_is_cupy(shim):
+            with numpy_is(xp):
                 out = fn()
-                cupy.cuda.Stream.null.synchronize()
+            cupy.cuda.Device().synchronize()
             return out
         return run
-    return {f"{k}-cupy" if k != "numpy" else "numpy-cupy": wrap(f) for k, f in fns.items()}
+    names = {"numpy": "numpy-cupy", "numpy-graph": "numpy-cupy-graph", "numpy-nocache": "numpy-nocache-cupy"}
+    return {names[k]: wrap(f) for k, f in fns.items()}

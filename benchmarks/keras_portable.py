@@ -76,6 +76,11 @@ def child(args):
     from . import configs, machine, np_backend
     from .timing import run_interleaved
     machine.pin_numpy_threads(args["threads"])
+    import keras
+    if keras.backend.backend() == "torch":   # PyTorch's default is strict float32 matmuls
+        import torch
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = \
+            os.environ.get("NT_BENCH_TF32") == "1"
     import keras_transformer as kt
     preset = configs.PRESETS[args["preset"]] if args["preset"] in configs.PRESETS else None
     if preset is None:

@@ -137,6 +137,10 @@ def machine_info(with_tf=True):
         info["cupy"] = cupy.__version__
     except ImportError:
         info["cupy"] = None
+    from numpy_transformer.gpu import cupy_status
+    if info["cupy"] and cupy_status() is None:
+        info["cuda_gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    info["gpu_matmul_precision"] = "tf32" if os.environ.get("CUPY_TF32") == "1" else "float32 (strict)"
     return info
 
 

@@ -194,7 +194,8 @@ def markdown(result):
          f"- threads: {meta['threads']} (NumPy BLAS via threadpoolctl: {blas}; TensorFlow intra_op "
          f"{tf.get('intra_op')}, inter_op {tf.get('inter_op')})",
          f"- Python {mi['python']}, NumPy {mi['numpy']}, TensorFlow {mi.get('tensorflow')}, Keras {mi.get('keras')}, "
-         f"CuPy {mi.get('cupy')}; GPUs: {mi.get('gpus') or 'none'}",
+         f"CuPy {mi.get('cupy')}; GPUs: {mi.get('gpus') or mi.get('cuda_gpu') or 'none'}; "
+         f"GPU matmul precision: {mi.get('gpu_matmul_precision', 'float32 (strict)')}",
          f"- float32 GEMM peak ({gemm['method']}): NumPy {gemm['numpy_gflops']:.1f} GFLOP/s"
          + (f", TensorFlow {gemm['tf_gflops']:.1f} GFLOP/s" if "tf_gflops" in gemm else "")
          + f"; MFU below is against {gemm['peak_gflops']:.1f} GFLOP/s",

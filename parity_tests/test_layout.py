@@ -1,7 +1,8 @@
 """The package's walls, read from the source with `ast` (no TensorFlow needed):
 
 * the maths (config/, ops/, models/, fast/) imports nothing but NumPy (SciPy allowed) and
-  never the application (app/) or keras_transformer;
+  never the application (app/), the GPU glue (gpu/) or keras_transformer;
+* gpu/ imports the maths, NumPy and, lazily inside functions, CuPy;
 * ops/ (the plain maths) depends on nothing in fast/ or models/;
 * keras_transformer imports from numpy_transformer only the config, the data and the tokenizer,
   never the NumPy maths (that keeps the parity tests meaningful);
@@ -44,6 +45,19 @@ def test_the_maths_imports_only_numpy_and_itself():
             root = mod.split(".")[0]
             assert root in sys.stdlib_module_names or root in ("numpy", "scipy", "numpy_transformer"), \
                 f"{path.relative_to(ROOT)} imports {mod}"
+            assert not mod.startswith(("numpy_transformer.app", "numpy_transformer.gpu", "keras_transformer")), \
+                f"{path.relative_to(ROOT)} imports {mod}"
+
+
+def test_the_gpu_glue_reaches_cupy_only_lazily():
+    files = sorted((PKG / "gpu").glob("*.py"))
+    assert files
+    for path in files:
+        for mod, top_level in imports(path):
+            root = mod.split(".")[0]
+            assert root in sys.stdlib_module_names or root in ("numpy", "numpy_transformer", "cupy"), \
+                f"{path.relative_to(ROOT)} imports {mod}"
+            assert not (root == "cupy" and top_level), f"{path.relative_to(ROOT)} imports CuPy at module level"
             assert not mod.startswith(("numpy_transformer.app", "keras_transformer")), \
                 f"{path.relative_to(ROOT)} imports {mod}"
 
@@ -75,6 +89,7 @@ def test_only_the_application_reaches_keras_and_only_lazily():
 def test_importing_the_package_loads_no_third_party_module_but_numpy():
     code = ("import sys; before = set(sys.modules); "
             "import numpy_transformer, numpy_transformer.ops, numpy_transformer.models, numpy_transformer.fast, "
+            "numpy_transformer.gpu, "
             "numpy_transformer.app.decoding; "
             "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
             "print(','.join(sorted(new - set(sys.stdlib_module_names) - {'numpy', 'scipy', 'numpy_transformer'})))")

@@ -1,4 +1,5 @@
-"""English->German sentence pairs: loading, cleaning, splitting, encoding and batching.
+"""English->German sentence pairs: loading, cleaning and splitting (encoding and batching are in
+app/batching.py, the book's pickle in app/book_pickle.py; both re-exported here).
 
 Standard library and NumPy only (the Keras side imports this module too).
 
@@ -24,15 +25,16 @@ Differences from the book (chapters on English->German translation), on purpose:
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
-import pickle
 import re
 import unicodedata
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
+
+from .batching import Batch, EncodedPair, encode_pair, encode_source, encode_target, make_batches, pad_sequences
+from .book_pickle import BookPickleError, load_book_pickle
 
 __all__ = [
     "load_pairs", "clean_sentence", "clean_pair", "transliterate_german", "prepare_dataset",
@@ -291,231 +293,3 @@ def prepare_dataset(pairs: Iterable[Sequence[str]], n: int | None = 10000, seed:
         train, val, test = parts
     return DatasetSplits(train, val, test, n_selected=len(selected), n_empty=n_empty,
                          n_duplicates=n_dup, seed=seed)
-
-
-# --------------------------------------------------------------------------------------------
-# Encoding: the same functions in training and at inference
-# --------------------------------------------------------------------------------------------
-
-
-class EncodedPair(NamedTuple):
-    encoder_input: list[int]    # source ids + <eos>          (never <start>)
-    decoder_input: list[int]    # <start> + target ids
-    labels: list[int]           # target ids + <eos>
-
-
-def _ids(tokens_or_sentence, tokenizer) -> list[int]:
-    if isinstance(tokens_or_sentence, str):
-        return list(tokenizer.encode(tokens_or_sentence))
-    return [int(t) for t in tokens_or_sentence]
-
-
-def encode_source(sentence, tokenizer, max_len: int | None = None) -> list[int]:
-    """Encoder input for a (cleaned) source sentence or a list of its token ids: ids + <eos>,
-    no <start>. With ``max_len`` the ids are cut so the result has at most ``max_len`` ids
-    (still ending in <eos>). Use this both when training and when translating."""
-    ids = _ids(sentence, tokenizer)
-    if max_len is not None:
-        if max_len < 1:
-            raise ValueError(f"max_len must be >= 1, got {max_len}")
-        ids = ids[:max_len - 1]
-    return ids + [tokenizer.eos_id]
-
-
-def encode_target(sentence, tokenizer, max_len: int | None = None) -> list[int]:
-    """Full target sequence <start> + ids + <eos>; decoder input is ``seq[:-1]`` and labels are
-    ``seq[1:]`` (both of length len(ids) + 1, at most ``max_len``)."""
-    ids = _ids(sentence, tokenizer)
-    if max_len is not None:
-        if max_len < 1:
-            raise ValueError(f"max_len must be >= 1, got {max_len}")
-        ids = ids[:max_len - 1]
-    return [tokenizer.start_id] + ids + [tokenizer.eos_id]
-
-
-def encode_pair(src, tgt, src_tokenizer, tgt_tokenizer, max_len: int | None = None) -> EncodedPair:
-    """Encoder input (src + <eos>), decoder input (<start> + tgt) and labels (tgt + <eos>)."""
-    seq = encode_target(tgt, tgt_tokenizer, max_len)
-    return EncodedPair(encode_source(src, src_tokenizer, max_len), seq[:-1], seq[1:])
-
-
-# --------------------------------------------------------------------------------------------
-# Batching
-# --------------------------------------------------------------------------------------------
-
-
-class Batch(NamedTuple):
-    src: np.ndarray        # (B, S) int64 encoder input, padded with pad_id
-    tgt_in: np.ndarray     # (B, T) int64 decoder input (<start> ...), padded
-    tgt_out: np.ndarray    # (B, T) int64 labels (... <eos>), padded
-    indices: np.ndarray    # (B,) positions of these examples in the input lists
-
-
-def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int, length: int | None = None) -> np.ndarray:
-    """(len(seqs), length or longest) int64 array, right-padded with ``pad_id``."""
-    longest = max((len(s) for s in seqs), default=0)
-    length = longest if length is None else length
-    if length < longest:
-        raise ValueError(f"pad_sequences: length {length} is shorter than the longest sequence "
-                         f"({longest})")
-    out = np.full((len(seqs), length), pad_id, dtype=np.int64)
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = s
-    return out
-
-
-def make_batches(src_ids_list: Sequence[Sequence[int]], tgt_ids_list: Sequence[Sequence[int]],
-                 batch_size: int, pad_id: int = 0, shuffle: bool = False,
-                 rng: np.random.Generator | int | None = None) -> list[Batch]:
-    """Cut encoded examples into padded batches.
-
-    ``src_ids_list[i]`` is an encoder input (:func:`encode_source`), ``tgt_ids_list[i]`` a full
-    target sequence <start> ... <eos> (:func:`encode_target`); each batch has decoder input
-    ``tgt[:-1]`` and labels ``tgt[1:]``. Every batch is padded to its own longest sequence (S for
-    the source, T for the target side). The last batch may be smaller. With ``shuffle`` the
-    example order is ``rng.permutation`` (``rng``: a numpy Generator or an int seed; required,
-    so that shuffling is never silently unseeded).
-    """
-    if len(src_ids_list) != len(tgt_ids_list):
-        raise ValueError(f"make_batches: {len(src_ids_list)} sources but {len(tgt_ids_list)} "
-                         f"targets")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"make_batches: batch_size must be a positive integer, got {batch_size!r}")
-    for i, (s, t) in enumerate(zip(src_ids_list, tgt_ids_list)):
-        if len(s) < 1:
-            raise ValueError(f"make_batches: source {i} is empty (it should end with <eos>)")
-        if len(t) < 2:
-            raise ValueError(f"make_batches: target {i} has {len(t)} id(s); a target sequence "
-                             f"is <start> ... <eos>, at least 2 ids")
-    n = len(src_ids_list)
-    if shuffle:
-        if rng is None:
-            raise ValueError("make_batches: shuffle=True needs rng (a numpy Generator or a seed)")
-        if not isinstance(rng, np.random.Generator):
-            rng = np.random.default_rng(rng)
-        order = rng.permutation(n)
-    else:
-        order = np.arange(n)
-    batches = []
-    for start in range(0, n, int(batch_size)):
-        idx = order[start:start + int(batch_size)]
-        src = pad_sequences([src_ids_list[i] for i in idx], pad_id)
-        tgt_in = pad_sequences([tgt_ids_list[i][:-1] for i in idx], pad_id)
-        tgt_out = pad_sequences([tgt_ids_list[i][1:] for i in idx], pad_id)
-        batches.append(Batch(src, tgt_in, tgt_out, np.asarray(idx, dtype=np.int64)))
-    return batches
-
-
-# --------------------------------------------------------------------------------------------
-# The book's pickle, read safely
-# --------------------------------------------------------------------------------------------
-
-
-class BookPickleError(pickle.UnpicklingError):
-    """The pickle asks for something a string array does not need (refused), or is not one."""
-
-
-def _numpy_attr(modules, name):
-    import importlib
-    for m in modules:
-        try:
-            return getattr(importlib.import_module(m), name)
-        except (ImportError, AttributeError):
-            continue
-    raise BookPickleError(f"this NumPy has no {name} in {modules}")
-
-
-_CORE = ("numpy._core.multiarray", "numpy.core.multiarray")
-_NUMERIC = ("numpy._core.numeric", "numpy.core.numeric")
-_STRING_KINDS = "USO"
-
-
-def _check_dtype(dtype):
-    dt = np.dtype(dtype)
-    if dt.kind not in _STRING_KINDS:
-        raise BookPickleError(f"refusing an array of dtype {dt}: only str/bytes/object arrays")
-    return dt
-
-
-def _safe_reconstruct(subtype, *args):
-    if subtype is not np.ndarray:
-        raise BookPickleError(f"refusing to rebuild an array of type {subtype!r}")
-    return _numpy_attr(_CORE, "_reconstruct")(subtype, *args)
-
-
-def _safe_scalar(dtype, *args):
-    _check_dtype(dtype)
-    return _numpy_attr(_CORE, "scalar")(dtype, *args)
-
-
-def _safe_frombuffer(buf, dtype, shape, order):
-    _check_dtype(dtype)
-    return _numpy_attr(_NUMERIC, "_frombuffer")(buf, dtype, shape, order)
-
-
-def _safe_codecs_encode(obj, encoding="utf-8", errors="strict"):
-    # Protocol-2 pickles spell bytes as _codecs.encode(str, 'latin1').
-    if not isinstance(obj, str) or encoding not in ("latin1", "latin-1", "iso-8859-1"):
-        raise BookPickleError("refusing _codecs.encode other than str -> latin1 bytes")
-    return obj.encode("latin1")
-
-
-_ALLOWED = {
-    **{(m, "_reconstruct"): _safe_reconstruct for m in _CORE},
-    **{(m, "scalar"): _safe_scalar for m in _CORE},
-    **{(m, "_frombuffer"): _safe_frombuffer for m in _NUMERIC},
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): _safe_codecs_encode,
-}
-
-
-class _StringArrayUnpickler(pickle.Unpickler):
-    """Admits only what NumPy needs to rebuild a str/bytes/object ndarray."""
-
-    def find_class(self, module, name):
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise BookPickleError(
-                f"refusing to load {module}.{name}: this pickle is not a plain NumPy string array "
-                f"(only numpy _reconstruct/_frombuffer/scalar, ndarray and dtype are allowed)"
-            ) from None
-
-    def persistent_load(self, pid):
-        raise BookPickleError("refusing a pickle with persistent ids")
-
-
-def load_book_pickle(path, n: int | None = None) -> list[tuple[str, str]]:
-    """(en, de) pairs from the book's ``english-german-both.pkl`` (a 2-D NumPy array of strings,
-    columns English, German and possibly attribution), read with a restricted unpickler that
-    refuses anything but a NumPy string/object array. Returns the first ``n`` rows (all if None).
-    The book's file is already cleaned (its own way: ASCII German, no apostrophes)."""
-    data = Path(path).read_bytes()
-    if not data:
-        raise ValueError(f"{path}: empty file")
-    try:
-        arr = _StringArrayUnpickler(io.BytesIO(data)).load()
-    except BookPickleError:
-        raise
-    except Exception as e:  # truncated / corrupt pickle
-        raise BookPickleError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from e
-    if not isinstance(arr, np.ndarray) or type(arr) is not np.ndarray:
-        raise BookPickleError(f"{path}: expected a NumPy array, got {type(arr).__name__}")
-    if arr.dtype.kind not in _STRING_KINDS or arr.ndim != 2 or arr.shape[1] < 2:
-        raise BookPickleError(f"{path}: expected a 2-D array of strings with >= 2 columns, got "
-                              f"shape {arr.shape} dtype {arr.dtype}")
-    rows = arr if n is None else arr[:n]
-    out = []
-    for i, row in enumerate(rows):
-        en, de = row[0], row[1]
-        if isinstance(en, bytes):
-            en = en.decode("utf-8")
-        if isinstance(de, bytes):
-            de = de.decode("utf-8")
-        if not isinstance(en, str) or not isinstance(de, str):
-            raise BookPickleError(f"{path}: row {i} holds {type(en).__name__}/"
-                                  f"{type(de).__name__}, not strings")
-        out.append((str(en), str(de)))
-    return out

@@ -27,12 +27,12 @@ def softmax_forward_inplace(x, mask=None):
         np.copyto(x, -np.inf, where=~mask)
     m = np.max(x, axis=-1, keepdims=True)
     if mask is not None:
-        m[~np.isfinite(m)] = 0
+        np.putmask(m, ~np.isfinite(m), 0)   # putmask, not m[mask] = 0: no host sync on a GPU
     x -= m
     np.exp(x, out=x)
     s = np.sum(x, axis=-1, keepdims=True)
     if mask is not None:
-        s[s == 0] = 1
+        np.putmask(s, s == 0, 1)
     x /= s
     return flush_tiny(x)
 

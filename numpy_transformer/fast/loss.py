@@ -10,13 +10,21 @@ from .subnormal import flush_tiny
 
 def masked_cross_entropy(logits, labels, pad_id=0, label_smoothing=0.0):
     """ops.loss.masked_cross_entropy (same arguments and results) in one buffer of the logits'
-    size, where the plain version makes about five, with p's entries below tiny/eps zeroed.
-    The loss per token is written without q: −(1−ε)·log p_label − (ε/V)·Σ_c log p_c, and
-    Σ_c log p_c = Σ_c z_c − V·logsumexp."""
+    size, where the plain version makes about five, with p's entries below tiny/eps zeroed."""
     logits, labels = check_logits_labels(logits, labels)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     keep, n = count_tokens(labels, pad_id, "masked_cross_entropy")
+    loss_sum, dlogits = cross_entropy_sum(logits, labels, keep, n, label_smoothing)
+    return float(loss_sum) / n, dlogits
+
+
+def cross_entropy_sum(logits, labels, keep, n, label_smoothing=0.0):
+    """The unchecked core: (Σ of the per-token loss over the kept positions as a float64 0-d
+    array, dlogits of that sum divided by n). `n` may be an array (the GPU step keeps the token
+    count on the device; nothing here reads a value back to the host).
+    The loss per token is written without q: −(1−ε)·log p_label − (ε/V)·Σ_c log p_c, and
+    Σ_c log p_c = Σ_c z_c − V·logsumexp."""
     V = logits.shape[-1]
     # one array of the logits' size: z = logits − max, then exp(z) in place, then p = softmax
     e = logits - logits.max(axis=-1, keepdims=True)
@@ -29,7 +37,9 @@ def masked_cross_entropy(logits, labels, pad_id=0, label_smoothing=0.0):
     per_token = -(1.0 - eps) * (z_label - logsumexp)            # −(1−ε)·log p_label
     if eps:                                                     # Σ_c log p_c = Σ_c z_c − V·logsumexp
         per_token -= (eps / V) * (z_sum - V * logsumexp)
-    loss = float(np.sum(per_token[keep], dtype=np.float64) / n)
+    # where(keep, ·, 0), not per_token[keep]: a boolean index has a data-dependent size, which
+    # makes a GPU wait for the host
+    loss_sum = np.sum(np.where(keep, per_token, 0), dtype=np.float64)
     # p, entries below tiny/eps zeroed (no subnormals into the output layer's GEMMs; after the
     # 1/N below the rest stay normal for N < 8e6 tokens in float32)
     dlogits = flush_tiny(np.divide(e, s, out=e))
@@ -38,5 +48,5 @@ def masked_cross_entropy(logits, labels, pad_id=0, label_smoothing=0.0):
     np.put_along_axis(dlogits, labels[..., None],
                       np.take_along_axis(dlogits, labels[..., None], axis=-1) - logits.dtype.type(1.0 - eps),
                       axis=-1)
-    dlogits *= (keep / logits.dtype.type(n)).astype(logits.dtype)[..., None]
-    return loss, dlogits
+    dlogits *= (keep / n).astype(logits.dtype)[..., None]
+    return loss_sum, dlogits

@@ -122,6 +122,13 @@ class Transformer(ParameterModel):
         tgt_ids = check_ids(tgt_ids, cfg.tgt_vocab_size, cfg.max_len, "tgt_ids")
         if src_ids.shape[0] != tgt_ids.shape[0]:
             raise ValueError(f"batch sizes differ: src_ids {src_ids.shape}, tgt_ids {tgt_ids.shape}")
+        return self.forward_checked(src_ids, tgt_ids, training, rng)
+
+    def forward_checked(self, src_ids, tgt_ids, training=False, rng=None):
+        """forward() for ids that were validated already: the GPU step (numpy_transformer/gpu/)
+        checks each batch on the host before upload, since reading min/max back from the device
+        would stall it on every step."""
+        cfg = self.cfg
         if training and rng is None:
             rng = self.rng
         memory, enc_cache = self.encode(src_ids, rng, training)
@@ -185,7 +192,7 @@ class Transformer(ParameterModel):
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
         enc_cache, dec_cache, h, logits_shape = self._cache
-        dlogits = np.asarray(dlogits)
+        dlogits = np.asanyarray(dlogits)   # asanyarray: array subclasses pass through
         if dlogits.shape != logits_shape:
             raise ValueError(f"dlogits has shape {dlogits.shape}, the last logits had {logits_shape}")
         cfg, k = self.cfg, self.kernels

@@ -17,7 +17,7 @@ from .softmax import softmax_backward, softmax_forward
 def padding_mask(ids, pad_id=0):
     """(B, T) ids → (B, 1, 1, T) boolean, True where the *key* is a real token. Broadcasts over
     heads and query positions, so no query attends to padding."""
-    ids = np.asarray(ids)
+    ids = np.asanyarray(ids)
     if ids.ndim != 2:
         raise ValueError(f"padding_mask expects ids of shape (batch, seq_len), got {ids.shape}")
     return (ids != pad_id)[:, None, None, :]
@@ -31,7 +31,7 @@ def causal_mask(T):
 
 def check_mask(mask, scores_shape):
     """A clear error for a mask that is not boolean or does not broadcast to the scores."""
-    mask = np.asarray(mask)
+    mask = np.asanyarray(mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"attention mask must be boolean (True = may attend), got dtype {mask.dtype}")
     try:

@@ -7,8 +7,8 @@ import numpy as np
 
 def check_logits_labels(logits, labels):
     """Clear errors for logits (..., V) and integer labels (...) that do not fit."""
-    logits = np.asarray(logits)
-    labels = np.asarray(labels)
+    logits = np.asanyarray(logits)
+    labels = np.asanyarray(labels)
     if not np.issubdtype(logits.dtype, np.floating):
         raise TypeError(f"logits must be floating point, got dtype {logits.dtype}")
     if not np.issubdtype(labels.dtype, np.integer):

@@ -18,9 +18,11 @@ class WarmupSchedule:
         self.d_model, self.warmup_steps = check_warmup(d_model, warmup_steps)
 
     def __call__(self, step):
-        if step < 1:
+        """`step` a number, or an array of steps (numpy.minimum, not min: the GPU step keeps its
+        step count on the device, numpy_transformer/gpu/adam.py)."""
+        if isinstance(step, (int, float, np.number)) and step < 1:   # host numbers; a device array is not read
             raise ValueError(f"WarmupSchedule steps count from 1, got {step}")
-        return self.d_model ** -0.5 * min(step ** -0.5, step * self.warmup_steps ** -1.5)
+        return self.d_model ** -0.5 * np.minimum(step ** -0.5, step * self.warmup_steps ** -1.5)
 
 
 class WarmupCosine:
