@@ -24,7 +24,8 @@ METHOD = [
     "backward + Adam (β=0.9/0.98, ε=1e-9, warm-up schedule) update; decode = greedy decoding of the batch for "
     "target-length tokens (<eos> is suppressed so every implementation runs all steps).",
     "Implementations: numpy (NumPy reference; decode with KV cache), numpy-nocache (decoder re-run on the "
-    "whole prefix per token), keras-eager, keras-graph (tf.function; decode = keras_transformer.greedy_decode), "
+    "whole prefix per token), keras-eager, keras-graph (tf.function; decode = keras_transformer.greedy_decode "
+    "use_cache=False, the book's way; keras-graph-cache = its key/value-cached default; keras-jax/torch decode cached), "
     "keras-xla (tf.function(jit_compile=True); decode uses a fixed-length pad-filled prefix so one compiled "
     "program serves every step), keras-gpu / numpy-cupy (GPU only; skipped otherwise).",
     "FLOPs: analytic matmul FLOPs (2·m·n·k) from the model shape, backward = 2× forward; decode FLOPs are "

@@ -42,12 +42,13 @@ def forward_backward(cfg, shape):
     return 3 * forward(cfg, shape)
 
 
-def decode_step_cached(cfg, B, S, t):
-    """One KV-cached step at position t (0-based; the query sees t+1 keys): projections of one
-    token, attention over the cache and the memory, feed-forward, output layer. The memory's
+def decode_step_cached(cfg, B, S, t, keys=None):
+    """One KV-cached step at position t (0-based; the query sees t+1 keys, or `keys` when the
+    cache has fixed-size slots and the empty ones are masked): projections of one token,
+    attention over the cache and the memory, feed-forward, output layer. The memory's
     cross-attention K/V are computed once per sentence (see `decode`)."""
     d, f = cfg.d_model, cfg.d_ff
-    self_attn = 2 * B * d * d * 4 + 2 * B * (t + 1) * d * 2
+    self_attn = 2 * B * d * d * 4 + 2 * B * (t + 1 if keys is None else keys) * d * 2
     cross = 2 * B * d * d * 2 + 2 * B * S * d * 2
     return cfg.num_layers * (self_attn + cross + ffn(B, 1, d, f)) + 2 * B * d * cfg.tgt_vocab_size
 
@@ -57,6 +58,8 @@ def decode(cfg, B, S, L, mode="cache"):
     does it:
       cache        encoder once, memory K/V once per layer, then one cached step per token
                    (numpy_transformer greedy_decode use_cache=True);
+      cache_slots  as cache, with attention over all L slots of a fixed-size cache at every step
+                   (keras_transformer greedy_decode use_cache=True: one shape for every step);
       nocache      the whole decoder re-run on the prefix (1..L positions) per token, output
                    layer on the last position only (use_cache=False);
       nocache_all  as nocache, but logits for every prefix position (keras_transformer
@@ -65,9 +68,10 @@ def decode(cfg, B, S, L, mode="cache"):
                    logits at every position (the fixed-shape XLA variant in this harness)."""
     d = cfg.d_model
     total = encoder(cfg, B, S)
-    if mode == "cache":
+    if mode in ("cache", "cache_slots"):
         total += cfg.num_layers * 2 * B * S * d * d * 2
-        return total + sum(decode_step_cached(cfg, B, S, t) for t in range(L))
+        keys = L if mode == "cache_slots" else None
+        return total + sum(decode_step_cached(cfg, B, S, t, keys) for t in range(L))
     if mode == "nocache":
         return total + sum(decoder(cfg, B, t, S, out_positions=1) for t in range(1, L + 1))
     if mode == "nocache_all":

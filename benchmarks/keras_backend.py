@@ -64,8 +64,10 @@ def _decoders(km, src, L, mode):
     s = tf.constant(src, tf.int32)
     banned = _banned(cfg)
     start = np.full((B, 1), START_ID, np.int64)
-    if mode == "keras-graph":   # the library's decoder: a tf.function with dynamic shapes
-        return lambda: kt.greedy_decode(km, src, START_ID, EOS_ID, L)
+    if mode == "keras-graph":   # the library's decoder, the book's way: a tf.function with dynamic shapes
+        return lambda: kt.greedy_decode(km, src, START_ID, EOS_ID, L, use_cache=False)
+    if mode == "keras-graph-cache":   # the library's default: one position per step, key/value cache
+        return lambda: kt.greedy_decode(km, src, START_ID, EOS_ID, L, use_cache=True)
     if mode == "keras-eager":
         def eager():
             memory = km.encode(s, training=False)
@@ -134,6 +136,9 @@ def workloads(km, workload, shape, data, modes=MODES, device=None):
             call = (lambda f=f: float(f(s, t, y)))
         elif workload == "decode":
             call = _decoders(km, src, shape.tgt_len, mode)
+            if mode == "keras-graph":   # like with like for NumPy's cached decoder (as numpy-nocache is for Keras')
+                cached = _decoders(km, src, shape.tgt_len, "keras-graph-cache")
+                out["keras-graph-cache"] = _on_device(cached, device) if device else cached
         else:
             raise ValueError(f"unknown workload {workload!r}")
         if device:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 STYLE = {"numpy": ("C0", "o"), "numpy-nocache": ("C5", "v"), "keras-eager": ("C1", "s"), "keras-graph": ("C2", "^"),
+         "keras-graph-cache": ("C8", "<"),
          "keras-xla": ("C3", "D"), "keras-gpu": ("C4", "P"), "numpy-cupy": ("C6", "X"),
          "numpy-cupy-graph": ("C7", "*")}
 LABEL = {"batch": "batch size (source 7 / target 12 tokens)", "seq": "source = target length (batch 4)",

@@ -12,7 +12,10 @@ TARGETS = (
     ("numpy_train_mfu", "NumPy training step model FLOP utilisation vs the measured float32 GEMM peak",
      ">=", 0.60, "%"),
     ("kv_cache_speedup", "NumPy greedy decoding (12 tokens): no-cache time / KV-cache time", ">=", 5.0, "x"),
-    ("kv_cache_vs_keras", "Keras graph greedy decoding time / NumPy KV-cache decoding time", ">=", 1.0, "x"),
+    ("kv_cache_vs_keras", "Keras graph greedy decoding time (no cache, the book's way) / NumPy KV-cache decoding "
+     "time", ">=", 1.0, "x"),
+    ("cached_decode_vs_keras", "like with like: Keras graph KV-cache decoding time / NumPy KV-cache decoding time",
+     ">=", 1.0, "x"),
     ("train_memory_vs_keras", "NumPy / Keras graph training-step peak memory (model_peak_mb)", "<=", 1.0, "x"),
 )
 
@@ -20,7 +23,8 @@ TARGETS = (
 # ratio targets: numerator (workload, impl) / denominator (workload, impl)
 PAIRED = {"train_vs_keras_graph": (("train_step", "numpy"), ("train_step", "keras-graph")),
           "kv_cache_speedup": (("decode", "numpy-nocache"), ("decode", "numpy")),
-          "kv_cache_vs_keras": (("decode", "keras-graph"), ("decode", "numpy"))}
+          "kv_cache_vs_keras": (("decode", "keras-graph"), ("decode", "numpy")),
+          "cached_decode_vs_keras": (("decode", "keras-graph-cache"), ("decode", "numpy"))}
 
 
 def _find(rows, config, workload, impl):

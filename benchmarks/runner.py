@@ -17,8 +17,8 @@ ALL_BACKENDS = ("numpy",) + CPU_KERAS + PORTABLE_KERAS + ("keras-gpu", "numpy-cu
 WORKLOADS = ("forward", "fwd_bwd", "train_step", "decode")
 DECODE_MODE = {"numpy": "cache", "numpy-cupy": "cache", "numpy-nocache": "nocache",
                "numpy-nocache-cupy": "nocache", "keras-eager": "nocache_all", "keras-graph": "nocache_all",
-               "keras-gpu": "nocache_all", "keras-xla": "padded", "keras-jax": "nocache_all",
-               "keras-torch": "nocache_all"}
+               "keras-gpu": "nocache_all", "keras-xla": "padded", "keras-jax": "cache_slots",
+               "keras-torch": "cache_slots", "keras-graph-cache": "cache_slots"}
 
 
 _T0 = time.time()

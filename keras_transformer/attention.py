@@ -32,6 +32,34 @@ def decoder_self_mask(tgt_ids, pad_id=0):
     return ops.logical_and(lookahead_mask(ops.shape(tgt_ids)[1]), padding_mask(tgt_ids, pad_id))
 
 
+class KVCache:
+    """Keys and values (B, H, L, d_k) of one attention block between decoding steps, the Keras
+    twin of numpy_transformer.ops.attention.KVCache in a form a compiled step can carry: fixed-size
+    buffers (one shape for every position, so TensorFlow traces once and JAX compiles once) and no
+    mutation of tensors (each step returns new ones; JAX arrays are immutable).
+
+    Self-attention (`t` the position being decoded, a scalar tensor): the step writes its key and
+    value into slot t (ops.where with a one-hot of the L slots: exact, and portable where dynamic
+    slice updates are not) and attends over slots 0..t (`mask()`); earlier positions' keys and
+    values never change under the causal mask, so nothing is recomputed.
+    Cross-attention (`t=None`): keys and values of the encoder output, projected once per decode."""
+
+    def __init__(self, k, v, t=None):
+        self.k, self.v, self.t = k, v, t
+
+    def update(self, k_new, v_new):
+        """Store this position's k, v (B, H, 1, d_k) in slot t; return every slot's."""
+        if self.t is not None:
+            slot = ops.equal(ops.arange(ops.shape(self.k)[2]), self.t)[None, None, :, None]
+            self.k = ops.where(slot, k_new, self.k)
+            self.v = ops.where(slot, v_new, self.v)
+        return self.k, self.v
+
+    def mask(self):
+        """(1, 1, 1, L) bool, True for the slots written so far (0..t)."""
+        return ops.less_equal(ops.arange(ops.shape(self.k)[2]), self.t)[None, None, None, :]
+
+
 @keras.saving.register_keras_serializable(package="keras_transformer")
 class DotProductAttention(keras.layers.Layer):
     """softmax(Q Kᵀ / sqrt(d_k)) V over the last two axes. Masked scores are replaced by -1e9
@@ -61,7 +89,7 @@ class MultiHeadAttention(keras.layers.Layer):
     K W_k^i, V W_v^i). Errata 1: the per-head projections sit side by side in one Dense of
     width num_heads·d_k (= d_model) and the scale is 1/sqrt(d_k), d_k = d_model // num_heads.
 
-    call(queries, keys, values, attention_mask=None, return_attention_scores=False) ->
+    call(queries, keys, values, attention_mask=None, return_attention_scores=False, cache=None) ->
     (B, Tq, d_model) [and the weights (B, H, Tq, Tk)]."""
 
     def __init__(self, num_heads, d_model, **kwargs):
@@ -89,10 +117,22 @@ class MultiHeadAttention(keras.layers.Layer):
         B, T = ops.shape(x)[0], ops.shape(x)[1]
         return ops.reshape(x, (B, T, self.d_model))
 
-    def call(self, queries, keys, values, attention_mask=None, return_attention_scores=False):
+    def project_kv(self, keys, values):
+        """The keys' and values' projections, split into heads: (B, H, T, d_k) each."""
+        return self.reshape_tensor(self.W_k(keys), True), self.reshape_tensor(self.W_v(values), True)
+
+    def call(self, queries, keys, values, attention_mask=None, return_attention_scores=False, cache=None):
+        """With a KVCache (step-by-step decoding): self-attention stores the new position's keys
+        and values and attends over every stored one; cross-attention uses the cache's projected
+        encoder output (keys and values are then ignored)."""
         q = self.reshape_tensor(self.W_q(queries), True)
-        k = self.reshape_tensor(self.W_k(keys), True)
-        v = self.reshape_tensor(self.W_v(values), True)
+        if cache is None:
+            k, v = self.project_kv(keys, values)
+        elif cache.t is None:
+            k, v = cache.k, cache.v
+        else:
+            k, v = cache.update(*self.project_kv(keys, values))
+            attention_mask = cache.mask()
         o, weights = self.attention(q, k, v, attention_mask, return_attention_scores=True)
         out = self.W_o(self.reshape_tensor(o, False))
         return (out, weights) if return_attention_scores else out

@@ -121,13 +121,16 @@ class DecoderLayer(ConfigLayer):
                    self.add_norm2, self.feed_forward, self.add_norm3)
 
     def call(self, x, encoder_output, lookahead_mask=None, padding_mask=None, training=None,
-             return_attention_scores=False):
+             return_attention_scores=False, cache=None):
+        """cache: (self-attention KVCache, cross-attention KVCache) when decoding step by step."""
+        self_cache, cross_cache = (None, None) if cache is None else cache
         h = self.add_norm1.normalize_input(x)
-        a, w_self = self.multihead_attention1(h, h, h, lookahead_mask, return_attention_scores=True)
+        a, w_self = self.multihead_attention1(h, h, h, lookahead_mask, return_attention_scores=True,
+                                              cache=self_cache)
         x = self.add_norm1(x, self.dropout1(a, training=training))
         h = self.add_norm2.normalize_input(x)
         a, w_cross = self.multihead_attention2(h, encoder_output, encoder_output, padding_mask,
-                                               return_attention_scores=True)
+                                               return_attention_scores=True, cache=cross_cache)
         x = self.add_norm2(x, self.dropout2(a, training=training))
         f = self.feed_forward(self.add_norm3.normalize_input(x))
         x = self.add_norm3(x, self.dropout3(f, training=training))
@@ -202,12 +205,14 @@ class Decoder(_Stack):
     vocab_attr = "tgt_vocab_size"
 
     def call(self, output_target, encoder_output, lookahead_mask=None, padding_mask=None, training=None,
-             return_attention_scores=False):
-        x = self.dropout(self.embedding(output_target), training=training)
+             return_attention_scores=False, caches=None, offset=None):
+        """caches: one (self, cross) KVCache pair per layer, and offset the position of
+        output_target's first token, when decoding step by step (TransformerModel.decode_step)."""
+        x = self.dropout(self.embedding(output_target, offset), training=training)
         weights = []
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             x, w = layer(x, encoder_output, lookahead_mask, padding_mask, training=training,
-                         return_attention_scores=True)
+                         return_attention_scores=True, cache=None if caches is None else caches[i])
             weights.append(w)
         x = self._finish(x)
         return (x, weights) if return_attention_scores else x

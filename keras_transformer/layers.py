@@ -49,11 +49,14 @@ class PositionEmbedding(keras.layers.Layer):
             shape=(self.vocab_size, self.d_model), name="embeddings",
             initializer=keras.initializers.RandomNormal(stddev=self.d_model ** -0.5))
 
-    def call(self, ids):
+    def call(self, ids, offset=None):
+        """`offset`: the first position (a scalar tensor) when decoding one step at a time."""
         x = take_rows(self.embeddings.value, ids)
         x = x * math.sqrt(self.d_model)   # a Python float: exact in float64 (see attention.py)
         pe = ops.convert_to_tensor(self.pe_table, dtype=self.compute_dtype)
-        return x + pe[: ops.shape(ids)[1]]
+        if offset is None:
+            return x + pe[: ops.shape(ids)[1]]
+        return x + ops.take(pe, offset + ops.arange(ops.shape(ids)[1]), axis=0)
 
     def variable_map(self):
         return {"weight": self.embeddings}

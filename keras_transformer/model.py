@@ -10,7 +10,7 @@ from numpy_transformer.config import check_ids as check_ids_np
 
 from .state import ConfigModel, checked_variable_map
 from .backend import check_backend_dtype, is_concrete
-from .attention import decoder_self_mask, padding_mask
+from .attention import KVCache, decoder_self_mask, padding_mask
 from .blocks import Decoder, Encoder, resolve_config
 
 
@@ -79,6 +79,31 @@ class TransformerModel(ConfigModel):
         if return_attention_scores:
             return self.output_layer(out[0]), out[1]
         return self.output_layer(out)
+
+    # ------------------------------------------------------------------ step-by-step decoding
+    def start_decoding(self, src_ids, max_len):
+        """Encode the source once. Returns the decoding state, a flat list of tensors, four per
+        decoder layer: the self-attention's key and value slots (B, H, max_len, d_k), zeros, and
+        the cross-attention's projected encoder output, keys and values (B, H, S, d_k)."""
+        memory = self.encode(src_ids, training=False)
+        B = ops.shape(src_ids)[0]
+        state = []
+        for layer in self.decoder.layers:
+            mha = layer.multihead_attention2
+            empty = ops.zeros((B, mha.num_heads, max_len, mha.d_k), self.compute_dtype)
+            state += [empty, empty, *mha.project_kv(memory, memory)]
+        return state
+
+    def decode_step(self, token_ids, t, src_ids, state):
+        """Logits (B, tgt_vocab) for position t (a scalar int tensor) given that position's input
+        tokens (B,), and the next state: the decoder layers' own code with KVCaches (tested equal
+        to re-running the decoder on the prefix, and to the NumPy reference's decode_step)."""
+        caches = [(KVCache(state[4 * i], state[4 * i + 1], t), KVCache(state[4 * i + 2], state[4 * i + 3]))
+                  for i in range(self.cfg.num_layers)]
+        h = self.decoder(token_ids[:, None], None, None, padding_mask(src_ids, self.cfg.pad_id), training=False,
+                         caches=caches, offset=t)
+        state = [x for self_c, cross_c in caches for x in (self_c.k, self_c.v, cross_c.k, cross_c.v)]
+        return self.output_layer(h[:, 0]), state
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:

@@ -124,15 +124,16 @@ def test_targets_ratios_and_pass_fail():
             _row("keras-graph", "train_step", [1.0, 1.0, 1.0],
                  memory={"status": "ok", "model_peak_mb": 800.0, "peak_rss_mb": 1400.0}),
             _row("numpy", "decode", [1.0, 1.0, 1.0]), _row("numpy-nocache", "decode", [5.0, 4.0, 6.0]),
-            _row("keras-graph", "decode", [0.5, 0.5, 0.5])]
+            _row("keras-graph", "decode", [0.5, 0.5, 0.5]), _row("keras-graph-cache", "decode", [1.5, 2.0, 1.0])]
     t = {x["key"]: x for x in report.compute_targets(rows)}
     assert t["train_vs_keras_graph"]["value"] == pytest.approx(2.0) and t["train_vs_keras_graph"]["passed"] is False
     assert t["numpy_train_mfu"]["value"] == 0.65 and t["numpy_train_mfu"]["passed"] is True
     assert t["kv_cache_speedup"]["value"] == 5.0 and t["kv_cache_speedup"]["passed"] is True
     assert t["kv_cache_vs_keras"]["value"] == 0.5 and t["kv_cache_vs_keras"]["passed"] is False
+    assert t["cached_decode_vs_keras"]["value"] == 1.5 and t["cached_decode_vs_keras"]["passed"] is True
     assert t["train_memory_vs_keras"]["value"] == 0.75 and t["train_memory_vs_keras"]["passed"] is True
     md = "\n".join(report.targets_markdown(list(t.values())))
-    assert md.count("✅ pass") == 3 and md.count("❌ fail") == 2
+    assert md.count("✅ pass") == 4 and md.count("❌ fail") == 2
     assert all(x["value"] is None for x in report.compute_targets(rows[:1], config="small"))
     # a target without a value says why
     assert all(x["why_not_measured"].startswith("the small config was not run")
@@ -216,6 +217,11 @@ def test_end_to_end_tiny_keras(tmp_path):
     assert rows[("decode", "keras-graph")]["tokens_agree_with_numpy"] >= 0.9
     assert rows[("decode", "keras-graph")]["flops"] == flops.decode(configs.PRESETS["tiny"].cfg, 8, 7, 12, "nocache_all")
     assert "| tiny | decode | keras-graph |" in md
+    cached = rows[("decode", "keras-graph-cache")]   # Keras' key/value-cached decoder beside the book's way
+    assert cached["status"] == "ok" and cached["tokens_agree_with_numpy"] >= 0.9
+    assert cached["flops"] == flops.decode(configs.PRESETS["tiny"].cfg, 8, 7, 12, "cache_slots")
+    assert rows[("train_step", "numpy-cupy-graph")]["status"] == ("ok" if gpu.cupy_status() is None
+                                                                   else f"skipped: {gpu.cupy_status()}")
 
 
 def test_keras_on_jax_rows_run_in_their_own_process(tmp_path):

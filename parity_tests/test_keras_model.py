@@ -208,10 +208,34 @@ def test_greedy_decode_matches_numpy(norm_first):
     got = kt.greedy_decode(km, src, start, eos, max_len)
     assert np.any(got == eos)  # the early-stop / pad-after-<eos> path is exercised
     assert got.dtype == np.int64 and got.shape[0] == src.shape[0] and got.shape[1] <= max_len
+    np.testing.assert_array_equal(got, kt.greedy_decode(km, src, start, eos, max_len, use_cache=False))
     for use_cache in (False, True):
         np.testing.assert_array_equal(got, numpy_greedy(npm, src, start, eos, max_len, use_cache=use_cache))
     assert len(set(got.ravel().tolist())) > 1  # not a degenerate constant output
     assert not np.any(got[:, 0] == cfg.pad_id) and not np.any(got == start)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_cached_decode_step_equals_the_full_decoder_and_numpy(norm_first):
+    """TransformerModel.decode_step (key/value cache) at every position t: its logits equal the
+    full decoder's at position t on the same prefix, and the NumPy reference's decode_step, to
+    the forward tolerance (float64 where the backend computes it, else float32). The cache holds
+    more slots than used (max_len > steps), so the masking of empty slots is exercised."""
+    cfg = small_cfg("float64" if float64_supported() else "float32", norm_first, 2)
+    npm, km = pair(cfg, seed=2)
+    src, tgt, _ = make_batch(cfg, seed=2)
+    # no padding in the prefix: decoding feeds real tokens (the full decoder would mask a pad key,
+    # a step never does, in either backend)
+    tgt = np.where(tgt[:, :5] == cfg.pad_id, 3, tgt[:, :5])
+    state_np = npm.start_decoding(src, cfg.max_len)
+    state = km.start_decoding(src.astype(np.int32), cfg.max_len)
+    full = to_numpy(km.decode(tgt.astype(np.int32), km.encode(src.astype(np.int32)), src.astype(np.int32)))
+    for t in range(tgt.shape[1]):
+        logits, state = km.decode_step(tgt[:, t].astype(np.int32), np.int32(t), src.astype(np.int32), state)
+        ref = npm.decode_step(tgt[:, t], state_np)
+        check_forward(f"cached decode_step logits, t={t}", to_numpy(logits), ref, cfg.dtype, cfg_label(cfg))
+        check_forward(f"cached decode_step vs full decoder, t={t}", to_numpy(logits), full[:, t], cfg.dtype,
+                      cfg_label(cfg))
 
 
 def test_decoder_uses_three_distinct_norms():
