@@ -12,7 +12,7 @@ from .models import Transformer, VisionTransformer
 from .ops import (Adam, WarmupSchedule, attentional_hidden_backward, attentional_hidden_forward,
                   bahdanau_attention_backward, bahdanau_attention_forward, luong_attention_backward,
                   luong_attention_forward, luong_local_attention_backward, luong_local_attention_forward,
-                  causal_mask, clip_grad_norm, gradcheck, masked_accuracy, masked_cross_entropy,
+                  causal_mask, clip_grad_norm, gradcheck, gru_backward, gru_forward, masked_accuracy, masked_cross_entropy,
                   padding_mask, positional_encoding, scaled_dot_product_attention, simple_rnn_backward,
                   simple_rnn_forward, time_attention_backward, time_attention_forward)
 
@@ -24,4 +24,5 @@ __all__ = ["TransformerConfig", "Transformer", "ViTConfig", "VisionTransformer",
            "simple_rnn_forward", "simple_rnn_backward", "bahdanau_attention_forward",
            "bahdanau_attention_backward", "time_attention_forward", "time_attention_backward",
            "luong_attention_forward", "luong_attention_backward", "luong_local_attention_forward",
-           "luong_local_attention_backward", "attentional_hidden_forward", "attentional_hidden_backward"]
+           "luong_local_attention_backward", "attentional_hidden_forward", "attentional_hidden_backward",
+           "gru_forward", "gru_backward"]
