@@ -3,8 +3,10 @@ decoder layers), the Vision Transformer, which reuses the encoder layers, and th
 recurrent models on the road to attention (rnn.py)."""
 from .kernels import FAST, PLAIN, Kernels
 from .rnn import RNNRegressor, mse_loss
+from .rnn_translator import RNNDecoderState, RNNTranslator, init_rnn_translator_params
 from .transformer import DecoderState, Transformer, init_params
 from .vit import VisionTransformer, init_vit_params
 
 __all__ = ["Transformer", "DecoderState", "init_params", "VisionTransformer", "init_vit_params", "Kernels",
-           "PLAIN", "FAST", "RNNRegressor", "mse_loss"]
+           "PLAIN", "FAST", "RNNRegressor", "mse_loss",
+           "RNNTranslator", "RNNDecoderState", "init_rnn_translator_params"]
