@@ -1,4 +1,4 @@
-"""Greedy decoding for TransformerModel, the book's way: the whole decoder is re-run on the
+"""Greedy decoding for TransformerModel (and RNNTranslatorModel), the book's way: the whole decoder is re-run on the
 growing prefix for every new token (no key/value cache). The encoder runs once per batch;
 each step is one compiled call (keras_transformer/backend.py: tf.function, jax.jit or eager
 PyTorch) reused for every length and batch size."""
@@ -27,7 +27,9 @@ def _compiled(model):
     fns = getattr(model, "_greedy_fns", None)
     if fns is None:
         ids = ((None, None), "int32")
-        memory = ((None, None, model.cfg.d_model), model.cfg.dtype)
+        # the encoder output's width: d_model, or the RNN translator's hidden size
+        width = model.memory_width if hasattr(model, "memory_width") else model.cfg.d_model
+        memory = ((None, None, width), model.cfg.dtype)
         fns = model._greedy_fns = (compile_inference(model, _encode, [ids]),
                                    compile_inference(model, _next_token, [ids, memory, ids, ((None,), "bool")]))
     return fns
