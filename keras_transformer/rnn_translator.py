@@ -81,14 +81,16 @@ class RNNTranslatorModel(ConfigModel):
         emb = self.dropout(take_rows(self.tgt_embedding, tgt_ids), training=training)
 
         def step(carry, e_t):
-            h, h_tilde = carry
+            h, h_tilde, _ = carry
             h, _ = self.decoder_cell(ops.concatenate([e_t, h_tilde], axis=-1), [h], training=training)
             c, alpha = self.attention(h, memory, attention_mask=src_mask)
             h_tilde = self.attentional(c, h)
-            return (h, h_tilde), (h_tilde, alpha)
+            # the step's outputs are its carry: TensorFlow's ops.scan needs them shaped alike
+            return (h, h_tilde, alpha), (h, h_tilde, alpha)
 
         h0 = memory[:, -1]
-        _, (h_tilde, alpha) = ops.scan(step, (h0, ops.zeros_like(h0)), ops.transpose(emb, (1, 0, 2)))
+        init = (h0, ops.zeros_like(h0), ops.zeros_like(memory[:, :, 0]))
+        _, (_, h_tilde, alpha) = ops.scan(step, init, ops.transpose(emb, (1, 0, 2)))
         logits = self.output_layer(self.dropout(ops.transpose(h_tilde, (1, 0, 2)), training=training))
         if return_attention_scores:
             return logits, ops.transpose(alpha, (1, 0, 2))

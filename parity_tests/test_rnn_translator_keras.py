@@ -38,7 +38,7 @@ def pair(score, dtype, seed=0):
 @pytest.mark.parametrize("score", ["general", "dot", "concat"])
 def test_rnn_translator_logits_attention_and_every_gradient(dtype, score):
     cfg, ref, model, rng = pair(score, dtype)
-    src = rng.integers(1, cfg.src_vocab_size, (3, 6))
+    src = rng.integers(1, cfg.src_vocab_size, (3, 7))      # S, T and hidden all differ
     tgt = rng.integers(1, cfg.tgt_vocab_size, (3, 5))
     src[0, 4:] = 0
     src[2, 2:] = 0
@@ -46,7 +46,7 @@ def test_rnn_translator_logits_attention_and_every_gradient(dtype, score):
     logits = ref.forward(src, tgt)
     R = rng.standard_normal(logits.shape).astype(dtype)
     grads = ref.backward(R)
-    label = f"{score} B3S6T5E5H6"
+    label = f"{score} B3S7T5E5H6"
     y, _, g = vjp(lambda: model([src.astype("int32"), tgt.astype("int32")], training=False), [],
                   model.variable_map(), R)
     check_forward("RNN translator logits", y, logits, dtype, label)

@@ -82,3 +82,9 @@ def rnn_translator_parameter_shapes(cfg: RNNTranslatorConfig) -> dict:
     shapes.update({"decoder.attentional.W_c": (2 * H, H),
                    "output.weight": (H, cfg.tgt_vocab_size), "output.bias": (cfg.tgt_vocab_size,)})
     return shapes
+
+
+def schedule_width(cfg) -> int:
+    """The d_model of the warm-up schedule lr = d^−0.5·min(step^−0.5, step·warmup^−1.5) (both
+    backends): the Transformer's d_model, the RNN translator's hidden size."""
+    return cfg.hidden if isinstance(cfg, RNNTranslatorConfig) else cfg.d_model
