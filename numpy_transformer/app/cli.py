@@ -171,8 +171,9 @@ def _translate(a):
         w = tr.attention(s, o, layer=layer)
         plot_attention(w, tr.source_tokens(s), (o.split() + ["<eos>"])[: w.shape[1]], a.plot_attention,
                        f"\u201c{s}\u201d \u2192 \u201c{o}\u201d" + (f"  (unknown: {', '.join(unk)})" if unk else ""),
-                       layer=layer, num_layers=tr.attention_layers)
-        print(f"attention maps (decoder layer {layer}): {a.plot_attention}")
+                       layer=layer, num_layers=tr.attention_layers, what=kind_of(tr.cfg).attention_title(tr.cfg))
+        print(f"attention maps (decoder layer {layer}): {a.plot_attention}" if tr.attention_layers > 1 or
+              kind_of(tr.cfg).attention_title(tr.cfg) is None else f"attention map: {a.plot_attention}")
     return 2 if bad else 0
 
 

@@ -21,6 +21,7 @@ class ModelKind:
     largest_gemm: Callable              # (cfg, batch_size) -> multiply-adds (app/threads.py's thread policy)
     attention_layers: Callable          # cfg -> how many decoder layers have cross-attention maps
     attention_key: Callable             # layer -> the key in model.attention_weights()
+    attention_title: Callable           # cfg -> what an attention map shows (None: the Transformer's layer/heads)
 
 
 def _transformer_config(a, src_vocab, tgt_vocab):
@@ -53,7 +54,7 @@ TRANSFORMER = ModelKind(
     lambda c: (f"d_model={c.d_model}, heads={c.num_heads}, d_ff={c.d_ff}, {c.num_layers}+{c.num_layers} layers, "
                f"{'pre' if c.norm_first else 'post'}-LN"),
     lambda c, b: b * c.max_len * c.d_model * max(c.d_ff, c.tgt_vocab_size, 3 * c.d_model),
-    lambda c: c.num_layers, lambda layer: f"decoder.layers.{layer}.cross_attn")
+    lambda c: c.num_layers, lambda layer: f"decoder.layers.{layer}.cross_attn", lambda c: None)
 
 RNN_ATTENTION = ModelKind(
     "rnn-attention", RNNTranslatorConfig,
@@ -64,7 +65,8 @@ RNN_ATTENTION = ModelKind(
                + (f" ({c.d_a} units)" if c.score == "concat" else "") + ", input feeding"),
     # the output layer over every position, or the decoder GRU's per-step input projection
     lambda c, b: b * c.max_len * c.hidden * max(c.tgt_vocab_size, 3 * c.hidden),
-    lambda c: 1, lambda layer: "decoder.attention")
+    lambda c: 1, lambda layer: "decoder.attention",
+    lambda c: f"Luong {c.score} attention (GRU decoder)")
 
 KINDS = {k.name: k for k in (TRANSFORMER, RNN_ATTENTION)}
 
