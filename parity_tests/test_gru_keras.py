@@ -36,8 +36,9 @@ def keras_gru(H, weights, dtype, **kw):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("T", [1, 2, 5, 9])
-@pytest.mark.parametrize("use_mask,use_h0", [(False, False), (True, False), (False, True), (True, True)])
+# every mask/h0 combination at T = 5, and T = 1, 2, 9 with some (each case compiles anew on JAX)
+@pytest.mark.parametrize("T,use_mask,use_h0", [(5, False, False), (5, True, False), (5, False, True), (5, True, True),
+                                               (1, False, False), (1, True, True), (2, True, False), (9, True, True)])
 def test_gru_vs_keras_gru(dtype, T, use_mask, use_h0):
     B, D, H = 3, 4, 5
     rng = np.random.default_rng(T)
