@@ -8,7 +8,7 @@ Each model is trained by the project's own command (`python -m numpy_transformer
 --time-budget M`, in a subprocess, exactly as a user would run it), then scored in this process.
 The machine's load average is sampled every 10 s during each run and recorded, because on a
 shared machine a wall-clock budget buys less work when other jobs hold the cores. Writes
-results.json, results.md and attention-<model>.png to --out, the runs (checkpoints) to --runs."""
+results.json, results.md, curves.png and attention-<model>.png to --out, the runs (checkpoints) to --runs."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +28,8 @@ MODELS = {   # the Transformer: the README's real-data settings; the RNN: see do
     "transformer": ["--model", "transformer", "--d-model", "128", "--heads", "4", "--d-ff", "512", "--layers", "2"],
     "rnn-attention": ["--model", "rnn-attention", "--embed-dim", "128", "--hidden", "256", "--score", "general"],
 }
+TINY = {"transformer": ["--model", "transformer", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1"],
+        "rnn-attention": ["--model", "rnn-attention", "--embed-dim", "8", "--hidden", "16"]}
 
 
 class LoadSampler:
@@ -60,7 +62,7 @@ def train(name, args, out):
     run_dir = args.runs / name
     cmd = [sys.executable, "-m", "numpy_transformer", "train", "--data", str(args.data), "--n", str(args.n),
            "--epochs", str(args.max_epochs), "--time-budget", str(args.minutes), "--run-dir", str(run_dir),
-           "--overwrite", "--threads", args.threads, *COMMON, *MODELS[name]]
+           "--overwrite", "--threads", args.threads, *COMMON, *(TINY if args.tiny else MODELS)[name]]
     print("$", " ".join(cmd), flush=True)
     t0 = time.perf_counter()
     with LoadSampler() as load:
@@ -128,6 +130,14 @@ def decoding_speed(run_dirs, reps=3):
     return {name: (sorted(s)[len(s) // 2], s) for name, s in speeds.items()}
 
 
+def plot_histories(runs, out, minutes):
+    """Both runs' loss and accuracy per epoch in one figure (out/curves.png)."""
+    from numpy_transformer.app.plots import plot_curves
+    hists = [json.loads((d / "history.json").read_text()) for d in runs.values()]
+    plot_curves(hists, out / "curves.png", labels=list(runs),
+                title=f"same data, split and wall-clock budget ({minutes:g} min each)")
+
+
 def markdown(results, meta):
     rows = [("best val acc (epoch)", lambda r: f"{r['best_val_acc']:.3f} ({r['best_val_epoch']})"),
             ("test BLEU / chrF (greedy)", lambda r: f"{r['test_bleu']:.1f} / {r['test_chrf']:.1f}"),
@@ -156,6 +166,7 @@ def main(argv=None):
     ap.add_argument("--max-epochs", type=int, default=200, help="epoch cap; the budget normally stops first")
     ap.add_argument("--threads", default="auto", help="BLAS threads for both runs (default: auto)")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--tiny", action="store_true", help="tiny models: a quick check that the script runs")
     ap.add_argument("--decode-reps", type=int, default=3, help="rounds of the decoding-speed measurement")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "translators",
                     help="results.json, results.md and the attention maps")
@@ -175,6 +186,7 @@ def main(argv=None):
         runs[name] = run_dir
         results.append(score(name, run_dir, *rest, a.out))
         (a.out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+    plot_histories(runs, a.out, a.minutes)
     speeds = decoding_speed(runs, a.decode_reps)
     for r in results:
         r["greedy_sentences_per_second"], r["greedy_sentences_per_second_reps"] = speeds[r["model"]]

@@ -137,12 +137,13 @@ def test_the_comparison_script_runs_end_to_end(tmp_path, small_tsv):
     """benchmarks/translators.py on 300 pairs and a budget of one epoch: both rows, every column."""
     from benchmarks.translators import SENTENCES, main as compare
     assert compare(["--minutes", "0.0001", "--data", str(small_tsv), "--n", "300", "--threads", "1",
-                    "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--decode-reps", "1"]) == 0
+                    "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--decode-reps", "1", "--tiny"]) == 0
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [r["model"] for r in res["results"]] == ["transformer", "rnn-attention"]
     for r in res["results"]:
         assert r["epochs"] == 1 and r["parameters"] > 0 and r["greedy_sentences_per_second"] > 0
         assert set(r["examples"]) == set(SENTENCES) and r["load_average_during_training"]["samples"] >= 2
         assert (tmp_path / "out" / r["attention_png"]).stat().st_size > 0
+    assert (tmp_path / "out" / "curves.png").stat().st_size > 0
     md = (tmp_path / "out" / "results.md").read_text()
     assert "| best val acc (epoch) |" in md and "| test BLEU / chrF (greedy) |" in md

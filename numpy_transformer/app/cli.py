@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from .cli_checks import (UsageError, positive_float, check_demo, check_evaluate, check_init_from, check_resume, check_train,
-                         given_options, model_config, positive_int, summarise_skipped)
-from .model_kinds import KINDS, kind_of
+from .cli_checks import (UsageError, check_demo, check_evaluate, check_init_from, check_resume, check_train,
+                         given_options, model_config, positive_float, positive_int, summarise_skipped)
+from .model_kinds import add_model_options, kind_of
 from .threads import parse_threads
 
 DEFAULT_RUN = "runs/embedded"
@@ -102,7 +102,7 @@ def _run_training(a, given, stack):
     print(f"data: {meta['data']}: {len(splits.train)}/{len(splits.val)}/{len(splits.test)} train/val/test pairs "
           f"({train[2]} over-long training pairs dropped); vocab {cfg.src_vocab_size} en, {cfg.tgt_vocab_size} de")
     print(f"model: {backend.name}, {kind_of(cfg).describe(cfg)}, {cfg.dtype}; "
-          f"{backend.model.num_parameters() if hasattr(backend.model, 'num_parameters') else '?'} parameters; "
+          f"{backend.model.num_parameters():,} parameters; "
           f"BLAS threads {policy.reason}")
     done = []
     if backend.name == "numpy":
@@ -222,27 +222,13 @@ def _add_train(subs):
                         "(the whole run's, --resume included), to compare models at equal wall-clock time; "
                         "default: no limit")
     t.add_argument("--batch-size", type=positive_int, default=64, help="sentence pairs per step")
-    t.add_argument("--model", choices=sorted(KINDS), default="transformer",
-                   help="transformer, or rnn-attention: a GRU encoder-decoder with Luong attention and input "
-                        "feeding (docs/rnn_attention.md)")
-    t.add_argument("--d-model", type=positive_int, default=128, help="Transformer: model width")
-    t.add_argument("--heads", type=positive_int, default=4, help="Transformer: attention heads (must divide --d-model)")
-    t.add_argument("--d-ff", type=positive_int, default=512, help="Transformer: feed-forward inner width")
-    t.add_argument("--layers", type=positive_int, default=2, help="Transformer: encoder layers = decoder layers")
-    t.add_argument("--embed-dim", type=positive_int, default=128, help="rnn-attention: word embedding size")
-    t.add_argument("--hidden", type=positive_int, default=256,
-                   help="rnn-attention: GRU state size = attentional state size")
-    t.add_argument("--score", choices=["general", "dot", "concat"], default="general",
-                   help="rnn-attention: Luong's score h_t W_a h_s (general), h_t h_s (dot) or v_a tanh([h_t; h_s] W_a) (concat)")
-    t.add_argument("--attention-units", type=positive_int, default=None,
-                   help="rnn-attention, --score concat: attention size d_a; default: --hidden")
+    add_model_options(t)                              # --model and each model's own sizes (app/model_kinds.py)
     t.add_argument("--dropout", type=float, default=0.1, help="dropout rate, in [0, 1)")
     t.add_argument("--max-len", type=positive_int, default=16,
                    help="longest sentence in tokens with <eos>; longer training pairs are dropped")
     t.add_argument("--warmup", type=positive_int, default=400, help="learning-rate warm-up steps (the paper: 4000)")
     t.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing, in [0, 1)")
     t.add_argument("--clipnorm", type=float, default=None, help="clip the global gradient norm to this; default: no clipping")
-    t.add_argument("--norm-first", action="store_true", help="Transformer: pre-LN layers instead of the paper's post-LN")
     t.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="floating-point type, end to end")
     t.add_argument("--min-freq", type=positive_int, default=1, help="rarer words become <unk>")
     t.add_argument("--umlauts", choices=["keep", "translit"], default="keep", help="keep ä ö ü ß or write ae oe ue ss")

@@ -8,6 +8,8 @@ import dataclasses
 from typing import Callable
 
 from ..config import RNNTranslatorConfig, TransformerConfig
+from .cli_checks import positive_int
+from .threads import largest_gemm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +55,7 @@ TRANSFORMER = ModelKind(
     _transformer_config, _transformer,
     lambda c: (f"d_model={c.d_model}, heads={c.num_heads}, d_ff={c.d_ff}, {c.num_layers}+{c.num_layers} layers, "
                f"{'pre' if c.norm_first else 'post'}-LN"),
-    lambda c, b: b * c.max_len * c.d_model * max(c.d_ff, c.tgt_vocab_size, 3 * c.d_model),
+    lambda c, b: largest_gemm(c, b),
     lambda c: c.num_layers, lambda layer: f"decoder.layers.{layer}.cross_attn", lambda c: None)
 
 RNN_ATTENTION = ModelKind(
@@ -82,3 +84,24 @@ def kind_of(cfg) -> ModelKind:
 def other_options(kind):
     """{dest: (flag, the model it belongs to)} of the options of every other model."""
     return {dest: (flag, k.name) for k in KINDS.values() if k is not kind for dest, (flag, _) in k.options.items()}
+
+
+def add_model_options(parser):
+    """--model and every model's own options (their help says which model they belong to; the
+    other model's are refused by cli_checks.check_model_options, not ignored)."""
+    parser.add_argument("--model", choices=sorted(KINDS), default="transformer",
+                        help="transformer, or rnn-attention: a GRU encoder-decoder with Luong attention and "
+                             "input feeding (docs/rnn_attention.md)")
+    parser.add_argument("--d-model", type=positive_int, default=128, help="transformer: model width")
+    parser.add_argument("--heads", type=positive_int, default=4, help="transformer: attention heads (must divide --d-model)")
+    parser.add_argument("--d-ff", type=positive_int, default=512, help="transformer: feed-forward inner width")
+    parser.add_argument("--layers", type=positive_int, default=2, help="transformer: encoder layers = decoder layers")
+    parser.add_argument("--norm-first", action="store_true", help="transformer: pre-LN layers instead of the paper's post-LN")
+    parser.add_argument("--embed-dim", type=positive_int, default=128, help="rnn-attention: word embedding size")
+    parser.add_argument("--hidden", type=positive_int, default=256,
+                        help="rnn-attention: GRU state size = attentional state size")
+    parser.add_argument("--score", choices=["general", "dot", "concat"], default="general",
+                        help="rnn-attention: Luong's score h_t W_a h_s (general), h_t h_s (dot) or "
+                             "v_a tanh([h_t; h_s] W_a) (concat)")
+    parser.add_argument("--attention-units", type=positive_int, default=None,
+                        help="rnn-attention with --score concat: the attention size; default: --hidden")

@@ -19,8 +19,8 @@ class RNNTranslatorConfig(_ConfigMethods):
 
     The decoder starts from the encoder's last (unpadded) state; its input at step t is
     [emb(y_{t−1}); h̃_{t−1}] (h̃_0 = 0), so it has embed_dim + hidden inputs. `score`: "general"
-    (h_tᵀ W_a h̄_s, the paper's best with global attention), "dot" or "concat" (attention size
-    `attention_units`, default = hidden). `dropout` applies to both embeddings and to h̃_t before
+    (h_tᵀ W_a h̄_s, a learned bilinear form, the default), "dot" (h_tᵀ h̄_s, no parameters) or
+    "concat" (v_aᵀ tanh([h_t; h̄_s] W_a), attention size `attention_units`, default = hidden). `dropout` applies to both embeddings and to h̃_t before
     the output layer. `max_len` bounds source and target lengths (as in TransformerConfig)."""
 
     src_vocab_size: int
