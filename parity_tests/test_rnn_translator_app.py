@@ -123,12 +123,12 @@ def test_unknown_score_is_an_argparse_error(capsys, no_data):
 def test_resume_and_init_from_refuse_the_other_model(rnn_run, tmp_path, capsys, no_data):
     assert main(["train", "--run-dir", str(rnn_run), "--resume", "--d-model", "64", "--epochs", "3"]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: --d-model applies to --model transformer, not to {rnn_run}, a rnn-attention run: leave it out")
+        f"error: --d-model applies to --model transformer, not to {rnn_run}, a run of --model rnn-attention: leave it out")
     assert main(["train", "--run-dir", str(rnn_run), "--resume", "--model", "transformer", "--epochs", "3"]) == 2
-    assert capsys.readouterr().err.strip() == f"error: --resume: {rnn_run} holds a rnn-attention run, not --model transformer"
+    assert capsys.readouterr().err.strip() == f"error: --resume: {rnn_run} holds a run of --model rnn-attention, not --model transformer"
     assert main(["train", "--run-dir", str(tmp_path / "y"), "--init-from", str(rnn_run)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: --init-from {rnn_run} is a rnn-attention checkpoint; this run trains --model transformer")
+        f"error: --init-from {rnn_run} is a checkpoint of --model rnn-attention; this run trains --model transformer")
     assert main(["train", "--run-dir", str(tmp_path / "y"), "--init-from", str(rnn_run), *RNN[:4], "--hidden", "8"]) == 2
     assert f"error: --init-from {rnn_run} is another model (--hidden 12 (this run: 8))" in capsys.readouterr().err
 

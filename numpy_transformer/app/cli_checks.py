@@ -142,8 +142,8 @@ def check_resume(a, given):
     cfg, meta = ck["cfg"], ck["meta"]
     kind = kind_of(cfg)
     if "model" in given and a.model != kind.name:
-        raise UsageError(f"--resume: {a.run_dir} holds a {kind.name} run, not --model {a.model}")
-    check_model_options(kind, given, f"{a.run_dir}, a {kind.name} run")
+        raise UsageError(f"--resume: {a.run_dir} holds a run of --model {kind.name}, not --model {a.model}")
+    check_model_options(kind, given, f"{a.run_dir}, a run of --model {kind.name}")
     resumed = {**_RESUMED, **{dest: (flag, "cfg", field) for dest, (flag, field) in kind.options.items()}}
     sources = {"cfg": vars(cfg) if not hasattr(cfg, "to_dict") else cfg.to_dict(),
                "args": meta.get("train_args", {}), "meta": meta}
@@ -182,7 +182,7 @@ def check_init_from(a, cfg=None, ck=None):
         ck = load_checkpoint(a.init_from)
         theirs = ck["cfg"]
         if kind_of(theirs).name != a.model:
-            raise UsageError(f"--init-from {a.init_from} is a {kind_of(theirs).name} checkpoint; this run trains "
+            raise UsageError(f"--init-from {a.init_from} is a checkpoint of --model {kind_of(theirs).name}; this run trains "
                              f"--model {a.model}")
         flags = [f"{flag} {getattr(theirs, field)} (this run: {getattr(a, dest)})"
                  for dest, (flag, field) in kind_of(theirs).options.items() if getattr(theirs, field) != getattr(a, dest)]
