@@ -1,5 +1,5 @@
-"""keras_transformer: the encoder-decoder Transformer (and the Vision Transformer and the book's
-RNN models) in Keras 3 on the TensorFlow, JAX or PyTorch backend (keras.ops throughout,
+"""keras_transformer: the encoder-decoder Transformer (and the Vision Transformer, the book's
+RNN models and the attentional RNN translator) in Keras 3 on the TensorFlow, JAX or PyTorch backend (keras.ops throughout,
 backend-specific code only in backend.py), built
 from the same TransformerConfig as the NumPy reference and exchanging weights with it through
 state dicts (same names, shapes and (in, out) layout). Mirrors the classes of "Building
@@ -14,6 +14,7 @@ from .decoding import greedy_decode
 from .layers import AddNormalization, FeedForward, PositionEmbedding, positional_encoding
 from .losses import MaskedLoss, masked_accuracy, masked_loss
 from .model import TransformerModel, check_ids
+from .rnn_translator import RNNTranslatorModel
 from .schedule import WarmupCosine, WarmupSchedule
 from .vit import VisionTransformerModel
 
@@ -21,4 +22,4 @@ __all__ = ["TransformerModel", "Encoder", "Decoder", "EncoderLayer", "DecoderLay
            "DotProductAttention", "AddNormalization", "FeedForward", "PositionEmbedding",
            "positional_encoding", "padding_mask", "lookahead_mask", "decoder_self_mask", "masked_loss",
            "masked_accuracy", "MaskedLoss", "WarmupSchedule", "greedy_decode", "check_ids", "VisionTransformerModel",
-           "WarmupCosine"]
+           "WarmupCosine", "RNNTranslatorModel"]

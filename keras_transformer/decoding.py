@@ -1,7 +1,8 @@
-"""Greedy decoding for TransformerModel, two ways: with a key/value cache (default; one decoder
-position per step, TransformerModel.decode_step, as the NumPy reference decodes) or the book's
-way, the whole decoder re-run on the growing prefix for every new token (`use_cache=False`).
-The encoder runs once per batch; each step is one compiled call (keras_transformer/backend.py:
+"""Greedy decoding for TransformerModel and RNNTranslatorModel, two ways: with a key/value cache
+(the Transformer's default; one decoder position per step, TransformerModel.decode_step, as the
+NumPy reference decodes) or the book's way, the whole decoder re-run on the growing prefix for
+every new token (`use_cache=False`; the RNN translator's Keras twin decodes this way). The
+encoder runs once per batch; each step is one compiled call (keras_transformer/backend.py:
 tf.function, jax.jit or eager PyTorch) reused for every position."""
 from __future__ import annotations
 
@@ -52,20 +53,28 @@ def _compiled(model):
     fns = getattr(model, "_greedy_fns", None)
     if fns is None:
         ids = ((None, None), "int32")
-        memory = ((None, None, model.cfg.d_model), model.cfg.dtype)
+        # the encoder output's width: d_model, or the RNN translator's hidden size
+        width = model.memory_width if hasattr(model, "memory_width") else model.cfg.d_model
+        memory = ((None, None, width), model.cfg.dtype)
         fns = model._greedy_fns = (compile_inference(model, _encode, [ids]),
                                    compile_inference(model, _next_token, [ids, memory, ids, ((None,), "bool")]))
     return fns
 
 
-def greedy_decode(model, src_ids, start_id, eos_id, max_len, use_cache=True):
+def greedy_decode(model, src_ids, start_id, eos_id, max_len, use_cache=None):
     """Pick argmax tokens one at a time until every sequence has emitted `eos_id` or `max_len`
     tokens are out; <pad> and <start> are never chosen. Returns int64 ids (B, L <= max_len)
     without <start>; a sequence that ended is padded with pad_id after its <eos> (and the pad
-    is fed back for it). Same rules as numpy_transformer.app.decoding.greedy_decode; with
+    is fed back for it). Same rules as numpy_transformer.app.decoding.greedy_decode. With
     `use_cache` each step runs one position through the decoder (key/value cache), without it
-    the decoder re-runs the whole prefix (the book's way)."""
+    the decoder re-runs the whole prefix (the book's way); None: the cache when the model has
+    one (TransformerModel.decode_step)."""
     cfg = model.cfg
+    has_cache = hasattr(model, "decode_step")
+    if use_cache is None:
+        use_cache = has_cache
+    elif use_cache and not has_cache:
+        raise ValueError(f"{type(model).__name__} has no cached decoder (decode_step): use use_cache=False")
     src_ids = check_ids(np.asarray(src_ids), cfg.src_vocab_size, cfg.max_len, "src_ids")
     if not 1 <= max_len <= cfg.max_len:
         raise ValueError(f"max_len must be in [1, {cfg.max_len}] (the model's max_len), got {max_len}")

@@ -1,4 +1,4 @@
-"""KerasBackend: the Keras model behind the training loop of numpy_transformer.app.train
+"""KerasBackend: the Keras model (TransformerModel or RNNTranslatorModel) behind the training loop of numpy_transformer.app.train
 (`python -m numpy_transformer train --backend keras`). Same batches, same loss, same Adam
 (Keras' own), same warm-up schedule; checkpoints hold weights and Adam moments under the
 shared parameter names, so a run can be continued or served by either backend.
@@ -12,9 +12,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from numpy_transformer.config import RNNTranslatorConfig, schedule_width
+
 from .decoding import greedy_decode
 from .losses import MaskedLoss, masked_accuracy
 from .model import TransformerModel
+from .rnn_translator import RNNTranslatorModel
 from .schedule import WarmupSchedule
 from .state import KerasCheckpointState
 
@@ -28,9 +31,9 @@ class KerasBackend(KerasCheckpointState):
     def __init__(self, cfg, args):
         self.cfg, self.args = cfg, args
         keras.utils.set_random_seed(args.seed)
-        self.model = TransformerModel(cfg)
+        self.model = (RNNTranslatorModel if isinstance(cfg, RNNTranslatorConfig) else TransformerModel)(cfg)
         self.model.build()
-        self.opt = keras.optimizers.Adam(WarmupSchedule(cfg.d_model, args.warmup), beta_1=args.beta1,
+        self.opt = keras.optimizers.Adam(WarmupSchedule(schedule_width(cfg), args.warmup), beta_1=args.beta1,
                                          beta_2=args.beta2, epsilon=args.eps, global_clipnorm=args.clipnorm)
         self.opt.build(self.model.trainable_variables)
         accuracy = keras.metrics.MeanMetricWrapper(masked_accuracy, name="accuracy", pad_id=cfg.pad_id)

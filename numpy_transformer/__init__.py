@@ -1,5 +1,5 @@
 """numpy-transformer: the encoder-decoder Transformer, the Vision Transformer and the book's
-road to attention (RNN, Bahdanau and Luong attention) in pure NumPy, forward and hand-written backward.
+road to attention (RNN, GRU, Bahdanau and Luong attention, an attentional RNN translator) in pure NumPy, forward and hand-written backward.
 
 Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer, the ViT
 and the RNN models built from them), fast/ (speed machinery, tested equal to the plain ops),
@@ -7,12 +7,12 @@ app/ (translation: data, tokenizer, training, decoding, checkpoints, plots, CLI;
 digits; the RNN examples). config/ (configs, parameter names, input checks) is shared by every
 backend.
 """
-from .config import TransformerConfig, ViTConfig, parameter_shapes
-from .models import Transformer, VisionTransformer
+from .config import RNNTranslatorConfig, TransformerConfig, ViTConfig, parameter_shapes
+from .models import RNNTranslator, Transformer, VisionTransformer
 from .ops import (Adam, WarmupSchedule, attentional_hidden_backward, attentional_hidden_forward,
                   bahdanau_attention_backward, bahdanau_attention_forward, luong_attention_backward,
                   luong_attention_forward, luong_local_attention_backward, luong_local_attention_forward,
-                  causal_mask, clip_grad_norm, gradcheck, masked_accuracy, masked_cross_entropy,
+                  causal_mask, clip_grad_norm, gradcheck, gru_backward, gru_forward, masked_accuracy, masked_cross_entropy,
                   padding_mask, positional_encoding, scaled_dot_product_attention, simple_rnn_backward,
                   simple_rnn_forward, time_attention_backward, time_attention_forward)
 
@@ -24,4 +24,5 @@ __all__ = ["TransformerConfig", "Transformer", "ViTConfig", "VisionTransformer",
            "simple_rnn_forward", "simple_rnn_backward", "bahdanau_attention_forward",
            "bahdanau_attention_backward", "time_attention_forward", "time_attention_backward",
            "luong_attention_forward", "luong_attention_backward", "luong_local_attention_forward",
-           "luong_local_attention_backward", "attentional_hidden_forward", "attentional_hidden_backward"]
+           "luong_local_attention_backward", "attentional_hidden_forward", "attentional_hidden_backward",
+           "gru_forward", "gru_backward", "RNNTranslatorConfig", "RNNTranslator"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import TransformerConfig, check_state_dict
+from ..config import RNNTranslatorConfig, TransformerConfig, check_state_dict
 from .fileio import atomic_write
 from .tokenizer import Tokenizer
 
@@ -46,11 +46,20 @@ def save_checkpoint(run_dir, cfg, weights, optimizer=None, meta=None, src_tok=No
     atomic_write(run_dir / CHECKPOINT, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
-def load_checkpoint(path, dtype=None, config_class=TransformerConfig):
+def translation_config(text):
+    """A translation checkpoint's config from its JSON: the RNN translator's (it has a Luong
+    score) or the Transformer's (anything else, so another model's run fails with the keys
+    TransformerConfig does not know)."""
+    d = json.loads(text)
+    return (RNNTranslatorConfig if isinstance(d, dict) and "score" in d else TransformerConfig).from_dict(d)
+
+
+def load_checkpoint(path, dtype=None, config_class=None):
     """Read a checkpoint (a run directory or the .safetensors file). Returns a dict with
     cfg, weights, optimizer (may be empty), meta, src_tok, tgt_tok (None when absent). Raises
     FileNotFoundError / ValueError with the reason for missing, corrupt or inconsistent files.
-    `config_class` is the model's config (ViTConfig for the ViT's runs, which have no tokenizers)."""
+    `config_class` is the model's config (ViTConfig for the ViT's runs, which have no tokenizers);
+    by default a translation model's, the Transformer's or the RNN translator's (translation_config)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
     from safetensors import safe_open
@@ -70,7 +79,7 @@ def load_checkpoint(path, dtype=None, config_class=TransformerConfig):
     if metadata.get("version") != VERSION:
         raise ValueError(f"{file}: checkpoint version {metadata.get('version')!r}, this code reads {VERSION}")
     try:
-        cfg = config_class.from_json(metadata["config"])
+        cfg = (translation_config if config_class is None else config_class.from_json)(metadata["config"])
         meta = json.loads(metadata.get("meta", "{}"))
     except (KeyError, ValueError, TypeError) as e:
         raise ValueError(f"{file}: bad config in checkpoint metadata ({e})") from None
@@ -83,7 +92,7 @@ def load_checkpoint(path, dtype=None, config_class=TransformerConfig):
     except (ValueError, TypeError) as e:
         raise ValueError(f"{file}: {e}") from None
     toks = {"src": None, "tgt": None}
-    sides = (("src", cfg.src_vocab_size), ("tgt", cfg.tgt_vocab_size)) if isinstance(cfg, TransformerConfig) else ()
+    sides = (("src", cfg.src_vocab_size), ("tgt", cfg.tgt_vocab_size)) if hasattr(cfg, "tgt_vocab_size") else ()
     for side, vocab in sides:
         tok_path = file.parent / f"{side}_tokenizer.json"
         toks[side] = Tokenizer.load(tok_path) if tok_path.exists() else None

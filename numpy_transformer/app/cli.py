@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from .cli_checks import (UsageError, check_demo, check_evaluate, check_init_from, check_resume, check_train,
-                         given_options, model_config, positive_int, summarise_skipped)
+                         given_options, model_config, positive_float, positive_int, summarise_skipped)
+from .model_kinds import add_model_options, kind_of
 from .threads import parse_threads
 
 DEFAULT_RUN = "runs/embedded"
@@ -54,7 +55,7 @@ def _run_training(a, given, stack):
     from .train import TrainArgs, TrainingDiverged, encode_split, fit, make_backend, resume_state
     from .translate import Translator, evaluate, load_splits
 
-    check_train(a)                                      # everything that needs no data, first
+    check_train(a, given)                               # everything that needs no data, first
     run_dir = Path(a.run_dir)
     init = check_init_from(a) if a.init_from else None
     if a.resume:
@@ -66,6 +67,8 @@ def _run_training(a, given, stack):
         src_tok, tgt_tok, history, start = st["src_tok"], st["tgt_tok"], st["history"], st["epoch"]
         if a.epochs is not None:
             args.epochs = a.epochs
+        if a.time_budget is not None:
+            args.time_budget = a.time_budget
         print(f"resuming {run_dir} after epoch {start} of {args.epochs}")
         splits = load_splits(meta)
     else:
@@ -78,7 +81,7 @@ def _run_training(a, given, stack):
         tgt_tok = Tokenizer.fit([de for _, de in splits.train], min_freq=a.min_freq)
         cfg = model_config(a, src_tok.vocab_size, tgt_tok.vocab_size)
         args = TrainArgs(epochs=a.epochs or 20, batch_size=a.batch_size, seed=a.seed, warmup=a.warmup,
-                         clipnorm=a.clipnorm, label_smoothing=a.label_smoothing)
+                         clipnorm=a.clipnorm, label_smoothing=a.label_smoothing, time_budget=a.time_budget)
         if init is not None:
             check_init_from(a, cfg, init)             # vocabularies: known only now
         policy = stack.enter_context(_threads(a, _work(cfg, args.batch_size)))
@@ -98,8 +101,8 @@ def _run_training(a, given, stack):
                          f"(the shortest needs --max-len {need})")
     print(f"data: {meta['data']}: {len(splits.train)}/{len(splits.val)}/{len(splits.test)} train/val/test pairs "
           f"({train[2]} over-long training pairs dropped); vocab {cfg.src_vocab_size} en, {cfg.tgt_vocab_size} de")
-    print(f"model: {backend.name}, d_model={cfg.d_model}, heads={cfg.num_heads}, d_ff={cfg.d_ff}, "
-          f"{cfg.num_layers}+{cfg.num_layers} layers, {'pre' if cfg.norm_first else 'post'}-LN, {cfg.dtype}; "
+    print(f"model: {backend.name}, {kind_of(cfg).describe(cfg)}, {cfg.dtype}; "
+          f"{backend.model.num_parameters():,} parameters; "
           f"BLAS threads {policy.reason}")
     done = []
     if backend.name == "numpy":
@@ -123,8 +126,7 @@ def _run_training(a, given, stack):
 
 
 def _work(cfg, batch_size):
-    from .threads import largest_gemm
-    return largest_gemm(cfg, batch_size)
+    return kind_of(cfg).largest_gemm(cfg, batch_size)
 
 
 def _interrupted_message(run_dir, last_epoch, resumed):
@@ -147,9 +149,9 @@ def summary_lines(r, what, examples=3):
 def _translate(a):
     from .translate import Translator
     tr = Translator(a.checkpoint, a.backend)
-    if a.attention_layer is not None and not 0 <= a.attention_layer < tr.cfg.num_layers:
+    if a.attention_layer is not None and not 0 <= a.attention_layer < tr.attention_layers:
         raise UsageError(f"--attention-layer {a.attention_layer}: this model's decoder has layers 0 to "
-                         f"{tr.cfg.num_layers - 1}")
+                         f"{tr.attention_layers - 1}")
     good, bad = [], []
     for i, s in enumerate(a.sentences, 1):
         try:
@@ -165,12 +167,13 @@ def _translate(a):
     if a.plot_attention and good:
         from .plots import plot_attention
         (s, (ids, unk)), o = good[0], outs[0]
-        layer = tr.cfg.num_layers - 1 if a.attention_layer is None else a.attention_layer
+        layer = tr.attention_layers - 1 if a.attention_layer is None else a.attention_layer
         w = tr.attention(s, o, layer=layer)
         plot_attention(w, tr.source_tokens(s), (o.split() + ["<eos>"])[: w.shape[1]], a.plot_attention,
                        f"\u201c{s}\u201d \u2192 \u201c{o}\u201d" + (f"  (unknown: {', '.join(unk)})" if unk else ""),
-                       layer=layer, num_layers=tr.cfg.num_layers)
-        print(f"attention maps (decoder layer {layer}): {a.plot_attention}")
+                       layer=layer, num_layers=tr.attention_layers, what=kind_of(tr.cfg).attention_title(tr.cfg))
+        print(f"attention maps (decoder layer {layer}): {a.plot_attention}" if tr.attention_layers > 1 or
+              kind_of(tr.cfg).attention_title(tr.cfg) is None else f"attention map: {a.plot_attention}")
     return 2 if bad else 0
 
 
@@ -214,18 +217,18 @@ def _add_train(subs):
                         "default: random initialisation from --seed")
     t.add_argument("--epochs", type=positive_int, default=None,
                    help="total epochs (default: 20; with --resume: the run's own)")
+    t.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES",
+                   help="stop before an epoch that would end past this many minutes of training and validation "
+                        "(the whole run's, --resume included), to compare models at equal wall-clock time; "
+                        "default: no limit")
     t.add_argument("--batch-size", type=positive_int, default=64, help="sentence pairs per step")
-    t.add_argument("--d-model", type=positive_int, default=128, help="model width")
-    t.add_argument("--heads", type=positive_int, default=4, help="attention heads (must divide --d-model)")
-    t.add_argument("--d-ff", type=positive_int, default=512, help="feed-forward inner width")
-    t.add_argument("--layers", type=positive_int, default=2, help="encoder layers = decoder layers")
+    add_model_options(t)                              # --model and each model's own sizes (app/model_kinds.py)
     t.add_argument("--dropout", type=float, default=0.1, help="dropout rate, in [0, 1)")
     t.add_argument("--max-len", type=positive_int, default=16,
                    help="longest sentence in tokens with <eos>; longer training pairs are dropped")
     t.add_argument("--warmup", type=positive_int, default=400, help="learning-rate warm-up steps (the paper: 4000)")
     t.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing, in [0, 1)")
     t.add_argument("--clipnorm", type=float, default=None, help="clip the global gradient norm to this; default: no clipping")
-    t.add_argument("--norm-first", action="store_true", help="pre-LN layers instead of the paper's post-LN")
     t.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="floating-point type, end to end")
     t.add_argument("--min-freq", type=positive_int, default=1, help="rarer words become <unk>")
     t.add_argument("--umlauts", choices=["keep", "translit"], default="keep", help="keep ä ö ü ß or write ae oe ue ss")

@@ -74,13 +74,21 @@ def given_options(parser, argv):
 
 
 def model_config(a, src_vocab, tgt_vocab):
-    from ..config import TransformerConfig
-    return TransformerConfig(src_vocab_size=src_vocab, tgt_vocab_size=tgt_vocab, d_model=a.d_model,
-                             num_heads=a.heads, d_ff=a.d_ff, num_layers=a.layers, dropout=a.dropout,
-                             max_len=a.max_len, norm_first=a.norm_first, dtype=a.dtype)
+    """The config of the --model the options describe (app/model_kinds.py)."""
+    from .model_kinds import KINDS
+    return KINDS[a.model].config(a, src_vocab, tgt_vocab)
 
 
-def check_train(a):
+def check_model_options(kind, given, why):
+    """Options of another model than `kind` are an error, not silently ignored."""
+    from .model_kinds import other_options
+    foreign = [(flag, owner) for dest, (flag, owner) in other_options(kind).items() if dest in given]
+    if foreign:
+        raise UsageError(f"{', '.join(f for f, _ in foreign)} appl{'y' if len(foreign) > 1 else 'ies'} to "
+                         f"--model {foreign[0][1]}, not to {why}: leave {'them' if len(foreign) > 1 else 'it'} out")
+
+
+def check_train(a, given=frozenset()):
     if a.resume and a.overwrite:
         raise UsageError("--resume and --overwrite contradict each other: continue the run or start it over")
     if a.resume and a.init_from:
@@ -99,17 +107,21 @@ def check_train(a):
     if a.clipnorm is not None and not a.clipnorm > 0:
         raise UsageError(f"--clipnorm must be > 0, not {a.clipnorm}")
     if not a.resume:
+        from .model_kinds import KINDS
+        check_model_options(KINDS[a.model], given, f"--model {a.model}")
+        if a.model == "rnn-attention" and a.attention_units is not None and a.score != "concat":
+            raise UsageError(f"--attention-units is the concat score's attention size; --score {a.score} has none "
+                             f"(use --score concat or leave --attention-units out)")
         if (Path(a.run_dir) / "checkpoint.safetensors").exists() and not a.overwrite:
             raise UsageError(f"{a.run_dir} already holds a checkpoint: pass --resume to continue it, "
                              f"--overwrite to start over, or another --run-dir")
         model_config(a, 4, 4)          # d_model vs heads, dropout range: the vocabularies come later
 
 
-# option dest -> (flag, where --resume takes the value from)
-_RESUMED = {"d_model": ("--d-model", "cfg", "d_model"), "heads": ("--heads", "cfg", "num_heads"),
-            "d_ff": ("--d-ff", "cfg", "d_ff"), "layers": ("--layers", "cfg", "num_layers"),
-            "dropout": ("--dropout", "cfg", "dropout"), "max_len": ("--max-len", "cfg", "max_len"),
-            "norm_first": ("--norm-first", "cfg", "norm_first"), "dtype": ("--dtype", "cfg", "dtype"),
+# option dest -> (flag, where --resume takes the value from); the model's own options come from
+# its registry entry (app/model_kinds.py)
+_RESUMED = {"dropout": ("--dropout", "cfg", "dropout"), "max_len": ("--max-len", "cfg", "max_len"),
+            "dtype": ("--dtype", "cfg", "dtype"),
             "batch_size": ("--batch-size", "args", "batch_size"), "seed": ("--seed", "args", "seed"),
             "warmup": ("--warmup", "args", "warmup"), "clipnorm": ("--clipnorm", "args", "clipnorm"),
             "label_smoothing": ("--label-smoothing", "args", "label_smoothing"),
@@ -126,12 +138,18 @@ def check_resume(a, given):
         ck = load_checkpoint(a.run_dir)
     except FileNotFoundError:
         raise UsageError(f"--resume: no checkpoint in {a.run_dir} to continue (leave out --resume to start a run)") from None
+    from .model_kinds import kind_of
     cfg, meta = ck["cfg"], ck["meta"]
+    kind = kind_of(cfg)
+    if "model" in given and a.model != kind.name:
+        raise UsageError(f"--resume: {a.run_dir} holds a run of --model {kind.name}, not --model {a.model}")
+    check_model_options(kind, given, f"{a.run_dir}, a run of --model {kind.name}")
+    resumed = {**_RESUMED, **{dest: (flag, "cfg", field) for dest, (flag, field) in kind.options.items()}}
     sources = {"cfg": vars(cfg) if not hasattr(cfg, "to_dict") else cfg.to_dict(),
                "args": meta.get("train_args", {}), "meta": meta}
     ignored = []
-    for dest in sorted(given & set(_RESUMED), key=list(_RESUMED).index):
-        flag, where, key = _RESUMED[dest]
+    for dest in sorted(given & set(resumed), key=list(resumed).index):
+        flag, where, key = resumed[dest]
         mine = getattr(a, dest)
         if where is None:
             ignored.append(f"{flag} {mine} (the run's tokenizers are fixed)")
@@ -153,21 +171,21 @@ def check_resume(a, given):
     return ck
 
 
-_ARCH = (("d_model", "--d-model", "d_model"), ("num_heads", "--heads", "heads"), ("d_ff", "--d-ff", "d_ff"),
-         ("num_layers", "--layers", "layers"), ("norm_first", "--norm-first", "norm_first"))
-
-
 def check_init_from(a, cfg=None, ck=None):
     """Without cfg: load --init-from and compare it with the model the flags describe, before any
     data is read. With cfg (the vocabularies are known once the data is): compare every
     parameter's shape. The message summarises (shapes that differ with a count and an example,
     how many keys are missing or extra) instead of listing all of them."""
     from .checkpoint import load_checkpoint
+    from .model_kinds import kind_of
     if cfg is None:
         ck = load_checkpoint(a.init_from)
         theirs = ck["cfg"]
+        if kind_of(theirs).name != a.model:
+            raise UsageError(f"--init-from {a.init_from} is a checkpoint of --model {kind_of(theirs).name}; this run trains "
+                             f"--model {a.model}")
         flags = [f"{flag} {getattr(theirs, field)} (this run: {getattr(a, dest)})"
-                 for field, flag, dest in _ARCH if getattr(theirs, field) != getattr(a, dest)]
+                 for dest, (flag, field) in kind_of(theirs).options.items() if getattr(theirs, field) != getattr(a, dest)]
         problems = _shape_problems(model_config(a, theirs.src_vocab_size, theirs.tgt_vocab_size), ck["weights"])
         if flags or problems:
             raise UsageError(f"--init-from {a.init_from} is another model" + (f" ({', '.join(flags)})" if flags else "")

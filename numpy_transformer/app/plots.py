@@ -74,10 +74,11 @@ def plot_curves(histories, path, labels=None, title=None, log_loss=False):
     plt.close(fig)
 
 
-def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, num_layers=None):
+def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, num_layers=None, what=None):
     """One heatmap per head: rows = target positions (what is being produced), columns = source
     tokens attended to, as the model saw them (unknown words as <unk>). `weights` (heads, T, S);
-    one colour bar (0…1) for all heads; `layer` / `num_layers` name the decoder layer shown."""
+    one colour bar (0…1) for all heads; `layer` / `num_layers` name the decoder layer shown, or
+    `what` says what the map is (a single map, e.g. the RNN translator's, has no head title)."""
     H, T, S = weights.shape
     cols = min(H, 2 if H <= 4 else 4)            # 4 heads: a 2×2 grid keeps the words large
     rows = (H + cols - 1) // cols
@@ -94,14 +95,15 @@ def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, nu
         im = ax.imshow(weights[i], cmap="viridis", vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(S), src_words, rotation=45, ha="right", rotation_mode="anchor", fontsize=10)
         ax.set_yticks(range(T), tgt_words, fontsize=10)
-        ax.set_title(f"head {i}", fontsize=10)
+        if H > 1 or what is None:
+            ax.set_title(f"head {i}", fontsize=10)
         if i % cols == 0:
             ax.set_ylabel("target (German)", fontsize=10)
         if i // cols == rows - 1 or i + cols >= H:
             ax.set_xlabel("source (English)", fontsize=10)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9, label="attention weight")
-    which = "cross-attention" + (f" of decoder layer {layer}" if layer is not None else "") \
-        + (f" (layers 0\u2013{num_layers - 1})" if num_layers is not None else "")
+    which = what or ("cross-attention" + (f" of decoder layer {layer}" if layer is not None else "")
+                     + (f" (layers 0\u2013{num_layers - 1})" if num_layers is not None else ""))
     fig.suptitle(f"{title}\n{which}" if title else which, fontsize=11)
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)

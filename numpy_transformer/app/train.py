@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import NumpyCheckpointState, load_checkpoint, save_checkpoint, write_json
-from ..config import TransformerConfig
+from ..config import schedule_width
 from .data import encode_source, encode_target, make_batches
 from .decoding import beam_search, greedy_decode
 from ..fast import ThreadedAdam, masked_cross_entropy
-from ..models import Transformer
 from ..ops import WarmupSchedule, masked_accuracy
+from .model_kinds import kind_of
 from .progress import progress
 
 
@@ -43,15 +43,16 @@ class TrainArgs:
     eps: float = 1e-9
     clipnorm: float | None = None
     label_smoothing: float = 0.0
+    time_budget: float | None = None    # minutes of training (with validation) for the whole run
 
 
 class NumpyBackend(NumpyCheckpointState):
     name = "numpy"
 
-    def __init__(self, cfg: TransformerConfig, args: TrainArgs):
+    def __init__(self, cfg, args: TrainArgs):
         self.cfg, self.args = cfg, args
-        self.model = Transformer(cfg, seed=args.seed)
-        self.opt = ThreadedAdam(WarmupSchedule(cfg.d_model, args.warmup), args.beta1, args.beta2, args.eps,
+        self.model = kind_of(cfg).numpy_model(cfg, args.seed)     # the Transformer or the RNN translator
+        self.opt = ThreadedAdam(WarmupSchedule(schedule_width(cfg), args.warmup), args.beta1, args.beta2, args.eps,
                         clipnorm=args.clipnorm)
 
     def train_step(self, batch, rng):
@@ -85,9 +86,9 @@ def make_backend(name, cfg, args, on_import=None):
         KerasBackend = _import_keras_backend()
         if on_import is not None:
             on_import()
-        from ..models import init_params
         backend = KerasBackend(cfg, args)
-        backend.set_weights(init_params(cfg, args.seed))   # the same start as a NumPy run of this seed
+        # the same start as a NumPy run of this seed
+        backend.set_weights(kind_of(cfg).numpy_model(cfg, args.seed).state_dict())
         return backend
     raise ValueError(f"unknown backend {name!r} (numpy or keras)")
 
@@ -149,6 +150,11 @@ def fit(backend, train, val, args: TrainArgs, run_dir, start_epoch=0, history=No
         raise ValueError("no training pairs to train on")
     val_batches = make_batches(*val, args.batch_size, pad) if val[0] else []
     for epoch in range(start_epoch, args.epochs):
+        if over_budget(history, args):
+            if not quiet:
+                print(f"--time-budget {args.time_budget:g} min: stopping after epoch {epoch} "
+                      f"({spent(history) / 60:.1f} min spent; the next epoch would not fit)", flush=True)
+            break
         batches = make_batches(*train, args.batch_size, pad, shuffle=True, rng=np.random.default_rng([args.seed, epoch]))
         drop_rng = np.random.default_rng([args.seed, epoch, 1])
         t0, loss_sum, correct, tokens = time.perf_counter(), 0.0, 0, 0
@@ -170,6 +176,7 @@ def fit(backend, train, val, args: TrainArgs, run_dir, start_epoch=0, history=No
         val_loss, val_acc = evaluate_batches(backend, val_batches) if val_batches else (float("nan"),) * 2
         history.append({"epoch": epoch + 1, "train_loss": loss_sum / tokens, "train_acc": correct / tokens,
                         "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds,
+                        "val_seconds": time.perf_counter() - t0 - seconds,
                         "tokens_per_sec": tokens / seconds, "backend": backend.name})
         if threads is not None:
             history[-1]["blas_threads"] = threads.take_counts()   # {threads: steps}
@@ -193,10 +200,23 @@ def fit(backend, train, val, args: TrainArgs, run_dir, start_epoch=0, history=No
     return history
 
 
+def spent(history):
+    """Seconds of training and validation over the run's epochs so far."""
+    return sum(h["seconds"] + h.get("val_seconds", 0.0) for h in history)
+
+
+def over_budget(history, args):
+    """--time-budget: start another epoch only if the last one's duration still fits, so a run
+    never exceeds its budget by more than the rounding of one epoch's length."""
+    if args.time_budget is None or not history:
+        return False
+    last = history[-1]["seconds"] + history[-1].get("val_seconds", 0.0)
+    return spent(history) + last > args.time_budget * 60
+
+
 def run_title(run_dir, cfg, args, backend_name):
     """One line naming the run and its configuration (for plot titles)."""
-    return (f"{Path(run_dir).name}: {backend_name}, d_model {cfg.d_model}, {cfg.num_heads} heads, d_ff {cfg.d_ff}, "
-            f"{cfg.num_layers}+{cfg.num_layers} layers, {'pre' if cfg.norm_first else 'post'}-LN, "
+    return (f"{Path(run_dir).name}: {backend_name}, {kind_of(cfg).describe(cfg)}, "
             f"batch {args.batch_size}, warm-up {args.warmup}, {cfg.dtype}")
 
 

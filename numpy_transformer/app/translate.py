@@ -9,6 +9,7 @@ import numpy as np
 from .checkpoint import load_checkpoint
 from .corpus import default_corpus
 from .data import clean_sentence, encode_source, load_pairs, prepare_dataset, pad_sequences
+from .model_kinds import kind_of
 from .train import TrainArgs, make_backend
 
 
@@ -72,21 +73,28 @@ class Translator:
         words = clean_sentence(sentence, "en").split()
         return [w if i != self.src_tok.unk_id else "<unk>" for w, i in zip(words, ids)] + ["<eos>"]
 
+    @property
+    def attention_layers(self):
+        """How many decoder layers have cross-attention maps (the RNN translator: one)."""
+        return kind_of(self.cfg).attention_layers(self.cfg)
+
     def attention(self, sentence, translation, layer=None):
         """Cross-attention of decoder layer `layer` (default: the last), (heads, target words +
-        <eos>, source words + <eos>), from a NumPy forward over the translation (teacher-forced)."""
-        layer = self.cfg.num_layers - 1 if layer is None else layer
-        if not 0 <= layer < self.cfg.num_layers:
-            raise ValueError(f"decoder layer {layer} does not exist: this model has layers 0 to {self.cfg.num_layers - 1}")
-        from ..models import Transformer
-        model = Transformer(self.cfg)
+        <eos>, source words + <eos>), from a NumPy forward over the translation (teacher-forced);
+        the RNN translator has one layer and one 'head', its Luong attention weights."""
+        n = self.attention_layers
+        layer = n - 1 if layer is None else layer
+        if not 0 <= layer < n:
+            raise ValueError(f"decoder layer {layer} does not exist: this model has layers 0 to {n - 1}")
+        kind = kind_of(self.cfg)
+        model = kind.numpy_model(self.cfg, 0)
         model.load_state_dict(self.backend.get_weights())
         src = np.array([self.encode(sentence)[0]])
         # a translation that ran to max_len without <eos> has max_len words: the decoder input
         # (<start> + words) keeps max_len positions, and the last row predicts the last word
         tgt = ([self.tgt_tok.start_id] + self.tgt_tok.encode(translation))[: self.cfg.max_len]
         model.forward(src, np.array([tgt]))
-        return model.attention_weights()[f"decoder.layers.{layer}.cross_attn"][0]
+        return model.attention_weights()[kind.attention_key(layer)][0]
 
 
 def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None, threads=None):

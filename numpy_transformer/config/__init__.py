@@ -4,8 +4,10 @@ inside the functions that check arrays, and keras_transformer may import this pa
 from .checks import check_ids, check_images, check_labels, check_warmup
 from .models import ACTIVATIONS, TransformerConfig, ViTConfig, config_from_dict
 from .rnn import RNN_ACTIVATIONS, RNN_ATTENTION, RNNConfig, rnn_parameter_shapes
+from .rnn_translator import LUONG_SCORES, RNNTranslatorConfig, rnn_translator_parameter_shapes, schedule_width
 from .shapes import check_state_dict, parameter_shapes, vit_parameter_shapes
 
 __all__ = ["TransformerConfig", "ViTConfig", "RNNConfig", "config_from_dict", "parameter_shapes",
            "vit_parameter_shapes", "rnn_parameter_shapes", "check_state_dict", "check_ids", "check_images",
-           "check_labels", "check_warmup", "ACTIVATIONS", "RNN_ACTIVATIONS", "RNN_ATTENTION"]
+           "check_labels", "check_warmup", "RNNTranslatorConfig", "rnn_translator_parameter_shapes",
+           "LUONG_SCORES", "schedule_width", "ACTIVATIONS", "RNN_ACTIVATIONS", "RNN_ATTENTION"]

@@ -164,5 +164,9 @@ class ViTConfig(_ConfigMethods):
 
 
 def config_from_dict(d: dict):
-    """A TransformerConfig or, when the dict describes images, a ViTConfig."""
+    """A TransformerConfig or, when the dict describes images, a ViTConfig, or, when it has a
+    Luong score, an RNNTranslatorConfig."""
+    if "score" in d:
+        from .rnn_translator import RNNTranslatorConfig
+        return RNNTranslatorConfig.from_dict(d)
     return (ViTConfig if "image_size" in d else TransformerConfig).from_dict(d)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .models import ViTConfig
 from .rnn import RNNConfig, rnn_parameter_shapes
+from .rnn_translator import RNNTranslatorConfig, rnn_translator_parameter_shapes
 
 
 def _attn(shapes, prefix, d):
@@ -47,9 +48,12 @@ def vit_parameter_shapes(cfg: ViTConfig) -> dict:
 def parameter_shapes(cfg) -> dict:
     """Every parameter's name and shape, in a fixed order: the one naming scheme that all
     backends, checkpoints and tests share. Weights are stored (in, out): y = x @ W + b.
-    A ViTConfig gives the Vision Transformer's (vit_parameter_shapes)."""
+    A ViTConfig gives the Vision Transformer's (vit_parameter_shapes), an RNNTranslatorConfig
+    the attentional RNN translator's (rnn_translator_parameter_shapes)."""
     if isinstance(cfg, ViTConfig):
         return vit_parameter_shapes(cfg)
+    if isinstance(cfg, RNNTranslatorConfig):
+        return rnn_translator_parameter_shapes(cfg)
     d, f = cfg.d_model, cfg.d_ff
     shapes = {"encoder.embedding.weight": (cfg.src_vocab_size, d)}
     _encoder_layers(shapes, cfg)

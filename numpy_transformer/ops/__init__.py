@@ -18,6 +18,7 @@ from .luong import (AttentionalHiddenCache, LuongCache, LuongLocalCache, attenti
 from .loss import masked_accuracy, masked_cross_entropy
 from .patches import patchify, unpatchify
 from .optim import Adam, WarmupSchedule, adam_update, clip_grad_norm
+from .gru import GRUCache, GRUStepCache, gru_backward, gru_forward, gru_step, gru_step_backward
 from .rnn import SimpleRNNCache, simple_rnn_backward, simple_rnn_forward
 from .softmax import softmax_backward, softmax_forward
 from .time_attention import TimeAttentionCache, time_attention_backward, time_attention_forward
