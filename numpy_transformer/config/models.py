@@ -164,5 +164,9 @@ class ViTConfig(_ConfigMethods):
 
 
 def config_from_dict(d: dict):
-    """A TransformerConfig or, when the dict describes images, a ViTConfig."""
+    """A TransformerConfig or, when the dict describes images, a ViTConfig, or, with segment
+    types, a BertConfig."""
+    if "type_vocab_size" in d:
+        from .bert import BertConfig
+        return BertConfig.from_dict(d)
     return (ViTConfig if "image_size" in d else TransformerConfig).from_dict(d)
