@@ -9,7 +9,6 @@ Sequences are `[CLS] a [SEP]` (segment 0) or `[CLS] a [SEP] b [SEP]` (segment 1 
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -111,13 +110,6 @@ class WordPieceTokenizer:
     def decode(self, ids):
         return self.tok.decode([int(i) for i in ids])
 
-    def unigram_counts(self, id_lists):
-        """How often each id occurs in the given sequences (for the most-frequent-token baseline)."""
-        counts = np.zeros(self.vocab_size, dtype=np.int64)
-        for ids in id_lists:
-            np.add.at(counts, ids, 1)
-        return counts
-
 
 def special_ids_mask(vocab_size):
     """True for the ids that are never chosen for masking nor drawn as random replacements."""
@@ -125,10 +117,3 @@ def special_ids_mask(vocab_size):
     m[: len(SPECIALS)] = True
     return m
 
-
-def describe(path):
-    """A short description of a tokenizer JSON (for error messages)."""
-    try:
-        return f"{len(json.loads(Path(path).read_text())['model']['vocab'])} tokens"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "unreadable"
