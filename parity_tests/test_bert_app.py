@@ -179,9 +179,9 @@ def test_bad_input_gets_clear_errors(capsys, runs, tmp_path, small_tsv):
 
 
 @pytest.mark.skipif(not REAL.exists(), reason=f"the real sentence pairs are not at {REAL}")
-def test_real_data_split_masking_and_pairs():
-    """The shared deu-eng file: grouped split (no English sentence in two splits), masks and
-    negatives on real sentences."""
+def test_real_data_end_to_end(tmp_path, capsys):
+    """The shared deu-eng file: the grouped split (no English sentence in two splits), masks and
+    negatives on real sentences, then the three commands on its first 2,000 pairs."""
     s = bd.load_splits(REAL, 3000, 1)
     assert not {en for en, _ in s.train} & {en for en, _ in s.test}
     tok = WordPieceTokenizer.train(bd.sentences(s.train), 2000)
@@ -190,3 +190,9 @@ def test_real_data_split_masking_and_pairs():
     x = bd.pad(tok.encode_many(bd.sentences(s.test))[0])
     _, lab = bd.mask_tokens(x, np.random.default_rng(0), tok.vocab_size)
     assert 0.10 < (lab != 0).sum() / (x > 4).sum() < 0.35       # short sentences: at least one each
+    assert main(["bert", "pretrain", "--n", "2000", "--run-dir", str(tmp_path / "mlm"), "--epochs", "1", *TINY]) == 0
+    assert main(["bert", "finetune", "--init", str(tmp_path / "mlm"), "--run-dir", str(tmp_path / "cls"),
+                 "--epochs", "1", "--threads", "1", "--quiet"]) == 0
+    assert main(["fill-mask", "i am very [MASK] today", "--checkpoint", str(tmp_path / "mlm")]) == 0
+    out = capsys.readouterr().out
+    assert "i am very [MASK] today" in out and str(REAL.resolve()) in out
