@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from pathlib import Path
 
@@ -123,6 +124,7 @@ def fit(backend, train_batches, eval_batches, n_train, args, run_dir, start_epoc
         ev_loss, ev_acc, _ = evaluate(backend, eval_batches())
         history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                         "val_loss": ev_loss, "val_acc": ev_acc, "seconds": seconds, "backend": backend.name,
+                        "load_avg_1min": _load(),   # the machine's load: other processes slow an epoch
                         **({"threads": threads.take_counts()} if threads is not None else {})})
         print(f"epoch {epoch + 1}: train loss {loss_sum / seen:.4f} acc {correct / seen:.4f} | held-out loss "
               f"{ev_loss:.4f} acc {ev_acc:.4f} | {seconds:.0f}s", flush=True)
@@ -134,6 +136,13 @@ def fit(backend, train_batches, eval_batches, n_train, args, run_dir, start_epoc
         write_json(run_dir / "history.json", history)
         plot_bert_curves(history, run_dir / "curves.png", baseline, title)
     return history
+
+
+def _load():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):   # not on every platform
+        return None
 
 
 def plot_bert_curves(history, path, baseline=None, title=""):
