@@ -38,6 +38,8 @@ class KerasBertBackend(KerasCheckpointState):
 
     def _run(self, fn, batch):
         n = int((batch.labels != self.cfg.pad_id).sum()) if self.task == "mlm" else len(batch.labels)
+        if n == 0:
+            return 0.0, 0, 0        # nothing chosen: the masked mean is undefined, no update
         # padded to a multiple of 8 positions (at most max_len): a handful of shapes for the
         # compiled step to trace, not one per sentence length; [PAD] is masked and not counted
         T = batch.ids.shape[1]

@@ -196,3 +196,16 @@ def test_real_data_end_to_end(tmp_path, capsys):
     assert main(["fill-mask", "i am very [MASK] today", "--checkpoint", str(tmp_path / "mlm")]) == 0
     out = capsys.readouterr().out
     assert "i am very [MASK] today" in out and str(REAL.resolve()) in out
+
+
+def test_a_batch_with_nothing_chosen_changes_nothing():
+    """Sentences of [UNK] only have no token to choose: such a batch is skipped, not a NaN loss."""
+    from numpy_transformer import BertConfig
+    from numpy_transformer.app.bert_train import BertArgs, make_backend
+    b = make_backend("numpy", BertConfig(50, d_model=8, num_heads=2, d_ff=8, num_layers=1), "mlm", BertArgs(), 10)
+    ids = np.array([[2, 1, 1, 3]])
+    inputs, labels = bd.mask_tokens(ids, np.random.default_rng(0), 50)
+    assert not labels.any()
+    before = b.get_weights()
+    assert b.train_step(bd.Batch(inputs, 0 * inputs, labels), np.random.default_rng(0)) == (0.0, 0, 0)
+    assert all(np.array_equal(before[k], v) for k, v in b.get_weights().items())

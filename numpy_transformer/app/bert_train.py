@@ -53,6 +53,8 @@ class NumpyBertBackend(NumpyCheckpointState):
         return self.model.forward(batch.ids, batch.segments, head="cls", training=training, rng=rng), batch.labels
 
     def train_step(self, batch, rng):
+        if self.task == "mlm" and not np.any(batch.labels != self.cfg.pad_id):
+            return 0.0, 0, 0        # nothing chosen (sentences of [UNK] only): nothing to learn
         logits, labels = self._forward(batch, True, rng)
         loss, dlogits = masked_cross_entropy(logits, labels, pad_id=-1)   # every selected label counts
         if math.isfinite(loss):                                            # no update from a NaN step
@@ -60,6 +62,8 @@ class NumpyBertBackend(NumpyCheckpointState):
         return loss, int(np.sum(logits.argmax(-1) == labels)), len(labels)
 
     def eval_step(self, batch):
+        if self.task == "mlm" and not np.any(batch.labels != self.cfg.pad_id):
+            return 0.0, 0, 0
         logits, labels = self._forward(batch, False)
         loss, _ = masked_cross_entropy(logits, labels, pad_id=-1)
         return loss * len(labels), int(np.sum(logits.argmax(-1) == labels)), len(labels)
@@ -118,10 +122,11 @@ def fit(backend, train_batches, eval_batches, n_train, args, run_dir, start_epoc
                 loss_sum, correct, seen = loss_sum + loss * n, correct + c, seen + n
                 if threads is not None:
                     threads.tick()
-                bar.set_postfix_str(f"loss={loss_sum / seen:.3f} acc={correct / seen:.3f}")
+                bar.set_postfix_str(f"loss={loss_sum / max(seen, 1):.3f} acc={correct / max(seen, 1):.3f}")
                 bar.update(1)
         seconds = time.perf_counter() - t0
         ev_loss, ev_acc, _ = evaluate(backend, eval_batches())
+        seen = max(seen, 1)
         history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                         "val_loss": ev_loss, "val_acc": ev_acc, "seconds": seconds, "backend": backend.name,
                         "load_avg_1min": _load(),   # the machine's load: other processes slow an epoch
