@@ -78,8 +78,8 @@ def make_backend(name, cfg, task, args, steps_per_epoch, weights=None, on_import
     if name == "numpy":
         backend = NumpyBertBackend(cfg, task, *sched, args.seed, **opt)
     elif name == "keras":
-        import os
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        from .train import _import_keras_backend
+        _import_keras_backend()          # Keras and its backend imported with TensorFlow's start-up log muted
         from keras_transformer.bert_training import KerasBertBackend   # lazy: only the CLI crosses the wall
         if on_import is not None:
             on_import()
