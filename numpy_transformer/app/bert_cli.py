@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -170,6 +171,9 @@ def _train(a, task, stack):
         print(f"\ninterrupted: the last completed epoch's checkpoint in {run_dir} is intact; continue with "
               f"--resume --run-dir {run_dir}")
         return 130
+    except FloatingPointError as e:      # a NaN/inf loss: the last good checkpoint is left as it was
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     seconds = time.perf_counter() - t0
     loss, acc, n = evaluate(backend, data["test"]())
     result = {"task": task, "backend": backend.name, "test_accuracy": acc, "test_loss": loss, "test_count": n,
