@@ -209,3 +209,17 @@ def test_a_batch_with_nothing_chosen_changes_nothing():
     before = b.get_weights()
     assert b.train_step(bd.Batch(inputs, 0 * inputs, labels), np.random.default_rng(0)) == (0.0, 0, 0)
     assert all(np.array_equal(before[k], v) for k, v in b.get_weights().items())
+
+
+def test_a_diverged_loss_stops_training_without_a_checkpoint(tmp_path):
+    from numpy_transformer.app.bert_train import BertArgs, fit
+
+    class Diverging:
+        name = "numpy"
+
+        def train_step(self, batch, rng):
+            return float("nan"), 0, 1
+    batches = lambda epoch, rng: iter([bd.Batch(np.ones((1, 3), int), np.zeros((1, 3), int), np.ones((1, 3), int))])
+    with pytest.raises(FloatingPointError, match="lower --lr"):
+        fit(Diverging(), batches, lambda: [], 1, BertArgs(epochs=1), tmp_path, quiet=True)
+    assert not (tmp_path / "checkpoint.safetensors").exists()
