@@ -26,8 +26,12 @@ def bert_cfg(dtype, norm_first=False, activation="gelu", **kw):
 
 CONFIGS = [pytest.param(bert_cfg(dt, nf, act), id=f"{dt}-{'pre' if nf else 'post'}LN-{act}")
            for dt in ("float64", "float32") for nf, act in ((False, "gelu"), (True, "gelu_tanh"))]
-# the pretrain command's default size (d_model 128, 4 heads, d_ff 512, 2 layers), a small vocabulary
-CONFIGS += [pytest.param(BertConfig(vocab_size=300, max_len=16, dtype=dt), id=f"cli-size-{dt}")
+# the pretrain command's layer size (d_model 128, 4 heads, d_ff 512), a small vocabulary. Not on JAX:
+# its eager gradients compile every op for every new shape (≈ 10 s for this config alone), and
+# the small configs run the same code there
+CLI_SIZE = pytest.mark.skipif(keras.backend.backend() == "jax", reason="compile time on JAX; the small configs "
+                              "cover the same code on this backend")
+CONFIGS += [pytest.param(BertConfig(vocab_size=300, max_len=16, dtype=dt), id=f"cli-size-{dt}", marks=CLI_SIZE)
             for dt in ("float64", "float32")]
 
 
