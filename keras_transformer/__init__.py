@@ -9,6 +9,7 @@ Only numpy_transformer.config is imported from the NumPy package: the Keras math
 independently, which is what keeps the parity tests meaningful."""
 from .attention import (DotProductAttention, MultiHeadAttention, decoder_self_mask, lookahead_mask,
                         padding_mask)
+from .bert import BertModel
 from .blocks import Decoder, DecoderLayer, Encoder, EncoderLayer
 from .decoding import greedy_decode
 from .layers import AddNormalization, FeedForward, PositionEmbedding, positional_encoding
@@ -22,4 +23,4 @@ __all__ = ["TransformerModel", "Encoder", "Decoder", "EncoderLayer", "DecoderLay
            "DotProductAttention", "AddNormalization", "FeedForward", "PositionEmbedding",
            "positional_encoding", "padding_mask", "lookahead_mask", "decoder_self_mask", "masked_loss",
            "masked_accuracy", "MaskedLoss", "WarmupSchedule", "greedy_decode", "check_ids", "VisionTransformerModel",
-           "WarmupCosine", "RNNTranslatorModel"]
+           "WarmupCosine", "RNNTranslatorModel", "BertModel"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import keras
 
-from numpy_transformer.config import TransformerConfig, ViTConfig, config_from_dict
+from numpy_transformer.config import BertConfig, TransformerConfig, ViTConfig, config_from_dict
 
 from .attention import MultiHeadAttention
 from .layers import AddNormalization, FeedForward, PositionEmbedding, prefixed
 
 
-def resolve_config(cfg, kwargs, allowed=(TransformerConfig, ViTConfig)):
-    """The TransformerConfig (or ViTConfig) behind a layer or model (a dict from get_config is
+def resolve_config(cfg, kwargs, allowed=(TransformerConfig, ViTConfig, BertConfig)):
+    """The TransformerConfig (or ViTConfig, BertConfig) behind a layer or model (a dict from get_config is
     accepted); a `dtype` in kwargs must agree with cfg.dtype and is replaced by it (variables
     and compute)."""
     if isinstance(cfg, dict):

@@ -1,14 +1,16 @@
-"""numpy-transformer: the encoder-decoder Transformer, the Vision Transformer and the book's
-road to attention (RNN, GRU, Bahdanau and Luong attention, an attentional RNN translator) in pure NumPy, forward and hand-written backward.
+"""numpy-transformer: the encoder-decoder Transformer, the Vision Transformer, a BERT-style encoder and
+the book's road to attention (RNN, GRU, Bahdanau and Luong attention, an attentional RNN translator)
+in pure NumPy, forward and hand-written backward.
 
-Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer, the ViT
-and the RNN models built from them), fast/ (speed machinery, tested equal to the plain ops),
-app/ (translation: data, tokenizer, training, decoding, checkpoints, plots, CLI; the ViT on
-digits; the RNN examples). config/ (configs, parameter names, input checks) is shared by every
-backend.
+Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer, the ViT,
+the BERT encoder and the RNN models built from them), fast/ (speed machinery, tested equal to
+the plain ops), gpu/ (the same maths on CuPy: a training step with no host reads, Adam on the
+device, CUDA graphs), app/ (translation: data, tokenizer, training, decoding, checkpoints, plots,
+CLI; the ViT on digits; BERT pre-training and fine-tuning; the RNN examples). config/ (configs,
+parameter names, input checks) is shared by every backend.
 """
-from .config import RNNTranslatorConfig, TransformerConfig, ViTConfig, parameter_shapes
-from .models import RNNTranslator, Transformer, VisionTransformer
+from .config import BertConfig, RNNTranslatorConfig, TransformerConfig, ViTConfig, parameter_shapes
+from .models import BertEncoder, RNNTranslator, Transformer, VisionTransformer
 from .ops import (Adam, WarmupSchedule, attentional_hidden_backward, attentional_hidden_forward,
                   bahdanau_attention_backward, bahdanau_attention_forward, luong_attention_backward,
                   luong_attention_forward, luong_local_attention_backward, luong_local_attention_forward,
@@ -17,7 +19,7 @@ from .ops import (Adam, WarmupSchedule, attentional_hidden_backward, attentional
                   simple_rnn_forward, time_attention_backward, time_attention_forward)
 
 __version__ = "0.1.0"
-__all__ = ["TransformerConfig", "Transformer", "ViTConfig", "VisionTransformer", "masked_cross_entropy",
+__all__ = ["TransformerConfig", "Transformer", "ViTConfig", "VisionTransformer", "BertConfig", "BertEncoder", "masked_cross_entropy",
            "masked_accuracy", "positional_encoding", "scaled_dot_product_attention", "padding_mask",
            "causal_mask", "Adam", "WarmupSchedule", "clip_grad_norm", "gradcheck", "parameter_shapes",
            # the road to attention (docs/rnn_attention.md)

@@ -15,7 +15,7 @@ keras = pytest.importorskip("keras", reason="the Keras parity tests need the [ke
 
 HERE = Path(__file__).resolve().parent
 FILES = ["test_keras_layers.py", "test_keras_model.py", "test_keras_optim.py", "test_keras_stock_mha.py", "test_rnn_keras.py", "test_luong_keras.py", "test_gru_keras.py", "test_rnn_translator_keras.py",
-         "test_vit_keras.py",
+         "test_vit_keras.py", "test_bert_keras.py",
          "test_keras_state.py", "test_keras_translation.py"]
 MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 

@@ -1,4 +1,5 @@
-"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo,vit,general-attention,sunspots,fibonacci}`.
+"""Command line: `python -m numpy_transformer {train,translate,evaluate,demo,vit,general-attention,sunspots,fibonacci,
+bert,fill-mask}`.
 
 Each subcommand has an `_add_<name>(subs)` that declares its options and a `_<name>(a)` that runs
 it; argument checks that need no data live in app/cli_checks.py, so every bad option is
@@ -291,6 +292,8 @@ def build_parser():
     parsers["vit"] = subs.choices["vit"]
     from .rnn_cli import add_rnn_commands      # road to attention: general-attention, sunspots, fibonacci
     parsers.update(add_rnn_commands(subs) or {})
+    from .bert_cli import add_bert_commands    # bert pretrain / finetune, fill-mask
+    parsers.update(add_bert_commands(subs))
     return ap, parsers
 
 

@@ -164,9 +164,12 @@ class ViTConfig(_ConfigMethods):
 
 
 def config_from_dict(d: dict):
-    """A TransformerConfig or, when the dict describes images, a ViTConfig, or, when it has a
-    Luong score, an RNNTranslatorConfig."""
+    """A TransformerConfig or, when the dict describes images, a ViTConfig, with a Luong score
+    an RNNTranslatorConfig, with segment types a BertConfig."""
     if "score" in d:
         from .rnn_translator import RNNTranslatorConfig
         return RNNTranslatorConfig.from_dict(d)
+    if "type_vocab_size" in d:
+        from .bert import BertConfig
+        return BertConfig.from_dict(d)
     return (ViTConfig if "image_size" in d else TransformerConfig).from_dict(d)

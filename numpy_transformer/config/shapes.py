@@ -2,6 +2,7 @@
 checkpoints and tests share, and the strict check of a state dict against it."""
 from __future__ import annotations
 
+from .bert import BertConfig, bert_parameter_shapes
 from .models import ViTConfig
 from .rnn import RNNConfig, rnn_parameter_shapes
 from .rnn_translator import RNNTranslatorConfig, rnn_translator_parameter_shapes
@@ -49,11 +50,14 @@ def parameter_shapes(cfg) -> dict:
     """Every parameter's name and shape, in a fixed order: the one naming scheme that all
     backends, checkpoints and tests share. Weights are stored (in, out): y = x @ W + b.
     A ViTConfig gives the Vision Transformer's (vit_parameter_shapes), an RNNTranslatorConfig
-    the attentional RNN translator's (rnn_translator_parameter_shapes)."""
+    the attentional RNN translator's (rnn_translator_parameter_shapes), a BertConfig the BERT
+    encoder's (bert_parameter_shapes)."""
     if isinstance(cfg, ViTConfig):
         return vit_parameter_shapes(cfg)
     if isinstance(cfg, RNNTranslatorConfig):
         return rnn_translator_parameter_shapes(cfg)
+    if isinstance(cfg, BertConfig):
+        return bert_parameter_shapes(cfg)
     d, f = cfg.d_model, cfg.d_ff
     shapes = {"encoder.embedding.weight": (cfg.src_vocab_size, d)}
     _encoder_layers(shapes, cfg)

@@ -1,7 +1,8 @@
 """Whole models built from the ops: the encoder-decoder Transformer (and its encoder and
-decoder layers), the Vision Transformer, which reuses the encoder layers, and the book's
-recurrent models on the road to attention (rnn.py) and the attentional RNN translator
-(rnn_translator.py: GRU encoder-decoder with Luong attention, the Transformer's contract)."""
+decoder layers), the Vision Transformer and the BERT-style encoder, which reuse the encoder
+layers, the book's recurrent models on the road to attention (rnn.py) and the attentional RNN
+translator (rnn_translator.py: GRU encoder-decoder with Luong attention, the Transformer's contract)."""
+from .bert import BertEncoder, init_bert_params
 from .kernels import FAST, PLAIN, Kernels
 from .rnn import RNNRegressor, mse_loss
 from .rnn_translator import RNNDecoderState, RNNTranslator, init_rnn_translator_params
@@ -10,4 +11,4 @@ from .vit import VisionTransformer, init_vit_params
 
 __all__ = ["Transformer", "DecoderState", "init_params", "VisionTransformer", "init_vit_params", "Kernels",
            "PLAIN", "FAST", "RNNRegressor", "mse_loss",
-           "RNNTranslator", "RNNDecoderState", "init_rnn_translator_params"]
+           "RNNTranslator", "RNNDecoderState", "init_rnn_translator_params", "BertEncoder", "init_bert_params"]

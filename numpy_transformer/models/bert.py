@@ -1,0 +1,147 @@
+"""The BERT-style encoder (Devlin et al., 2019; the book's chapter 23): token + learned position +
+segment embeddings with a LayerNorm, the translation Transformer's own encoder layers
+(models/layers.py; post-LN as in BERT, pre-LN as an option, GELU feed-forward), and two heads:
+the masked-language-model head, whose output layer is the token embedding itself (tied), and
+the [CLS] head (pooler + classifier). Forward and hand-written backward, state dicts under the
+shared names (config.bert_parameter_shapes)."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..config import BertConfig, check_bert_inputs, parameter_shapes
+from ..ops.attention import padding_mask
+from ..ops.bert import (bert_embedding_backward, bert_embedding_forward, classifier_head_backward,
+                        classifier_head_forward, gather_positions, gather_positions_backward,
+                        mlm_head_backward, mlm_head_forward)
+from ..ops.dropout import dropout_backward, dropout_forward
+from .kernels import get_kernels
+from .layers import add_prefixed, encoder_layer_backward, encoder_layer_forward, sub
+from .params import ParameterModel, init_parameters
+
+HEADS = ("mlm", "cls")
+
+
+def init_bert_params(cfg: BertConfig, seed=0):
+    """BERT's initialisation for the three embedding tables, N(0, 0.02²) (its
+    initializer_range), so that their sum starts small and the LayerNorm sets the scale;
+    Glorot-uniform weights (Keras' Dense default), zero biases, LayerNorm gamma=1/beta=0."""
+    return init_parameters(parameter_shapes(cfg), cfg.dtype, seed,
+                           lambda name: 0.02 if name.startswith("embeddings.") and name.endswith(".weight") else None)
+
+
+class BertCache(NamedTuple):
+    embed: tuple             # (ids, segments)
+    embed_norm: object       # the embedding LayerNorm's cache
+    drop_mask: object        # dropout after the embeddings
+    layers: list             # one EncoderLayerCache per layer
+    final_norm: object       # pre-LN: the final LayerNorm's cache; None in post-LN
+    h_shape: tuple           # the encoder output's shape (B, T, d)
+    head: str                # "mlm" or "cls"
+    positions: object        # the MLM head's boolean mask, or None (every position)
+    head_cache: object       # MLMHeadCache or ClassifierHeadCache
+    logits_shape: tuple
+
+
+class BertEncoder(ParameterModel):
+    """forward(ids, segments=None, head="mlm", positions=None, training=False, rng=None) → logits:
+      head="mlm": (B, T, vocab) at every position, or (N, vocab) at the N positions where the
+        boolean mask `positions` (B, T) is True, in row-major order (what pre-training needs);
+      head="cls": (B, num_classes) from the [CLS] position.
+    backward(dlogits) → grads with the keys and shapes of state_dict() (the head not used in
+    the last forward gets zeros). Padding (cfg.pad_id) is masked out of every attention.
+    `kernels` "fast" (default) or "plain" as in Transformer."""
+
+    def __init__(self, cfg: BertConfig, seed=0, kernels="fast"):
+        if not isinstance(cfg, BertConfig):
+            raise TypeError(f"cfg must be a BertConfig, got {type(cfg).__name__}")
+        self.cfg = cfg
+        self.dtype = np.dtype(cfg.dtype)
+        self.kernels = get_kernels(kernels)
+        self.params = init_bert_params(cfg, seed)
+        self.rng = np.random.default_rng(seed + 1)  # dropout masks
+        self._cache = None
+
+    # ------------------------------------------------------------------ forward
+    def encode(self, ids, segments=None, training=False, rng=None):
+        """The encoder output h (B, T, d_model) and the caches the backward needs."""
+        cfg, p, k = self.cfg, self.params, self.kernels
+        if training and rng is None:
+            rng = self.rng
+        x, emb = bert_embedding_forward(ids, segments, p["embeddings.token.weight"],
+                                        p["embeddings.position.weight"], p["embeddings.segment.weight"])
+        x, emb_norm = k.layernorm_forward(x, p["embeddings.norm.gamma"], p["embeddings.norm.beta"], cfg.layer_norm_eps)
+        x, drop = dropout_forward(x, cfg.dropout, rng, training)
+        mask = padding_mask(ids, cfg.pad_id)
+        caches = []
+        for i in range(cfg.num_layers):
+            x, c = encoder_layer_forward(x, sub(p, f"encoder.layers.{i}"), cfg, mask, rng, training, k)
+            caches.append(c)
+        final = None
+        if cfg.norm_first:
+            x, final = k.layernorm_forward(x, p["encoder.final_norm.gamma"], p["encoder.final_norm.beta"],
+                                           cfg.layer_norm_eps)
+        return x, (emb, emb_norm, drop, caches, final)
+
+    def forward(self, ids, segments=None, head="mlm", positions=None, training=False, rng=None):
+        cfg, p = self.cfg, self.params
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        if positions is not None and head != "mlm":
+            raise ValueError("positions selects the MLM head's outputs; the [CLS] head reads position 0 only")
+        ids, segments, positions = check_bert_inputs(ids, segments, cfg, positions)
+        h, enc = self.encode(ids, segments, training, rng)
+        if head == "mlm":
+            hm = h if positions is None else gather_positions(h, positions)
+            logits, hc = mlm_head_forward(hm, sub(p, "mlm"), p["embeddings.token.weight"], cfg.layer_norm_eps,
+                                          cfg.activation == "gelu_tanh")
+        else:
+            logits, hc = classifier_head_forward(h, p)
+        self._cache = BertCache(*enc, h.shape, head, positions, hc, logits.shape)
+        return logits
+
+    __call__ = forward
+
+    def attention_weights(self):
+        """Softmax weights of every layer's self-attention in the last forward, (B, H, T, T)."""
+        if self._cache is None:
+            raise RuntimeError("attention_weights() needs a forward() first")
+        return {f"encoder.layers.{i}.self_attn": c.self_attn.weights for i, c in enumerate(self._cache.layers)}
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, dlogits):
+        """Gradients of a scalar loss w.r.t. every parameter, given dloss/dlogits of the last
+        forward. The token embedding's gradient is the sum of its two uses: the input gather
+        (a scatter-add) and, after an MLM forward, the tied output layer (dlogitsᵀ u)."""
+        if self._cache is None:
+            raise RuntimeError("backward() needs a forward() first")
+        c, cfg, p, k = self._cache, self.cfg, self.params, self.kernels
+        dlogits = np.asarray(dlogits)
+        if dlogits.shape != c.logits_shape:
+            raise ValueError(f"dlogits has shape {dlogits.shape}, the last logits had {c.logits_shape}")
+        grads = {name: np.zeros_like(v) for name, v in p.items()}   # the unused head's stay 0
+        if c.head == "mlm":
+            dh, g, dtoken_out = mlm_head_backward(dlogits, c.head_cache, sub(p, "mlm"), p["embeddings.token.weight"])
+            add_prefixed(grads, "mlm", g)
+            if c.positions is not None:
+                dh = gather_positions_backward(dh, c.positions, c.h_shape)
+        else:
+            dh, g = classifier_head_backward(dlogits, c.head_cache, p)
+            grads.update(g)
+            dtoken_out = None
+        if c.final_norm is not None:
+            dh, grads["encoder.final_norm.gamma"], grads["encoder.final_norm.beta"] = \
+                k.layernorm_backward(dh, c.final_norm, p["encoder.final_norm.gamma"])
+        for i in reversed(range(cfg.num_layers)):
+            prefix = f"encoder.layers.{i}"
+            dh, g = encoder_layer_backward(dh, c.layers[i], sub(p, prefix), cfg, k)
+            add_prefixed(grads, prefix, g)
+        dh = dropout_backward(dh, c.drop_mask)
+        dh, grads["embeddings.norm.gamma"], grads["embeddings.norm.beta"] = \
+            k.layernorm_backward(dh, c.embed_norm, p["embeddings.norm.gamma"])
+        dtoken_in, grads["embeddings.position.weight"], grads["embeddings.segment.weight"] = bert_embedding_backward(
+            dh, c.embed, cfg.vocab_size, cfg.max_len, cfg.type_vocab_size)
+        # tied weights: one matrix, two uses, so the two gradients add
+        grads["embeddings.token.weight"] = dtoken_in if dtoken_out is None else dtoken_in + dtoken_out
+        return {name: grads[name] for name in p}   # the state_dict's order

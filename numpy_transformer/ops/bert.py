@@ -1,0 +1,141 @@
+"""BERT's own ops (Devlin et al., 2019, section 3 and appendix A), forward beside backward:
+
+    x = LN(E_tok[ids] + E_pos[0:T] + E_seg[segments])                    the input embedding
+    MLM head at the chosen positions:
+        u = LN(GELU(h W_t + b_t)),   logits = u E_tokᵀ + b_out            output tied to E_tok
+    [CLS] head:
+        c = tanh(h[:, 0] W_p + b_p),  logits = c W_c + b_c                 pooler, classifier
+
+Every backward returns the gradients under local names (the model prefixes them). The MLM
+output layer reuses the token embedding matrix, so E_tok receives two gradients, one from the
+input gather and one from the output product; the model adds them (models/bert.py).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .activations import gelu_backward, gelu_forward
+from .embedding import embedding_backward
+from .layernorm import layernorm_backward, layernorm_forward
+from .linear import linear_backward, linear_forward, matmul2d
+
+
+# ---------------------------------------------------------------- input embedding
+
+def bert_embedding_forward(ids, segments, token, position, segment):
+    """E_tok[ids] + E_pos[t] + E_seg[segments] for ids, segments (B, T): two gathers and a
+    broadcast add of the first T rows of the learned position table (T ≤ its length). The
+    LayerNorm that follows is the caller's (ops/layernorm.py). Returns (B, T, d); the cache is
+    (ids, segments)."""
+    T = ids.shape[1]
+    if T > position.shape[0]:
+        raise ValueError(f"sequence length {T} exceeds the position table ({position.shape[0]} positions)")
+    return token[ids] + position[:T] + segment[segments], (ids, segments)
+
+
+def bert_embedding_backward(dx, cache, token_rows, position_rows, segment_rows):
+    """Each table row was added to every position that selected it, so its gradient is the sum
+    of dx there: scatter-adds over ids (token) and segment ids (segment), a sum over the batch
+    for the position table (rows ≥ T were not used: 0). Returns dtoken, dposition, dsegment."""
+    ids, segments = cache
+    dpos = np.zeros((position_rows, dx.shape[-1]), dtype=dx.dtype)
+    dpos[: ids.shape[1]] = dx.sum(axis=0)
+    return embedding_backward(dx, ids, token_rows), dpos, embedding_backward(dx, segments, segment_rows)
+
+
+# ---------------------------------------------------------------- picking the predicted positions
+
+def gather_positions(h, positions):
+    """h (B, T, d) → rows h[b, t] where positions[b, t] is True, (N, d) in row-major order
+    (BERT computes the MLM head only at the chosen ~15 %, not at every position)."""
+    return h[positions]
+
+
+def gather_positions_backward(dy, positions, h_shape):
+    """Each picked row goes back to its place; the rows not picked get zero."""
+    dh = np.zeros(h_shape, dtype=dy.dtype)
+    dh[positions] = dy
+    return dh
+
+
+# ---------------------------------------------------------------- masked-language-model head
+
+class MLMHeadCache(NamedTuple):
+    h: np.ndarray           # the head's input, (..., d)
+    pre: np.ndarray         # h W_t + b_t, GELU's input
+    a: np.ndarray           # GELU(pre), the norm's input (kept for clarity; the norm caches x̂)
+    norm: object            # LayerNormCache
+    u: np.ndarray           # LN(a): the tied output layer's input
+    approximate: bool
+
+
+def mlm_head_forward(h, p, token, eps, approximate=False):
+    """logits = LN(GELU(h W_t + b_t)) E_tokᵀ + b_out over the last axis: (..., d) → (..., V).
+    p holds local names dense.{weight,bias}, norm.{gamma,beta}, bias; `token` is E_tok (V, d),
+    the input embedding itself (tied weights: BERT's output layer has no matrix of its own)."""
+    pre = linear_forward(h, p["dense.weight"], p["dense.bias"])[0]
+    a = gelu_forward(pre, approximate)[0]
+    u, norm = layernorm_forward(a, p["norm.gamma"], p["norm.beta"], eps)
+    logits = matmul2d(u, token.T)
+    logits += p["bias"]
+    return logits, MLMHeadCache(h, pre, a, norm, u, approximate)
+
+
+def mlm_head_backward(dlogits, cache, p, token):
+    """With U the rows of u and G those of dlogits (N × V): logits = U E_tokᵀ + b, so
+        dE_tok (the output use) = Gᵀ U  (V × d),   db_out = Σ_rows G,   du = G E_tok,
+    then back through the LayerNorm, GELU and the dense layer. Returns dh, the head's grads
+    (local names) and dtoken_out, the tied matrix's gradient from this use alone."""
+    u2 = cache.u.reshape(-1, cache.u.shape[-1])
+    g2 = dlogits.reshape(-1, dlogits.shape[-1])
+    dtoken = np.matmul(g2.T, u2)
+    grads = {"bias": g2.sum(axis=0)}
+    du = matmul2d(dlogits, token)
+    da, grads["norm.gamma"], grads["norm.beta"] = layernorm_backward(du, cache.norm, p["norm.gamma"])
+    dpre = gelu_backward(da, cache.pre, cache.approximate)
+    dh, grads["dense.weight"], grads["dense.bias"] = linear_backward(dpre, cache.h, p["dense.weight"])
+    return dh, grads, dtoken
+
+
+# ---------------------------------------------------------------- [CLS] classification head
+
+def tanh_forward(x):
+    y = np.tanh(x)
+    return y, y
+
+
+def tanh_backward(dy, y):
+    """d tanh(x)/dx = 1 − tanh²(x), from the cached output."""
+    return dy * (1 - y * y)
+
+
+class ClassifierHeadCache(NamedTuple):
+    h_shape: tuple          # the encoder output's shape (B, T, d)
+    h_cls: np.ndarray       # h[:, 0], the pooler's input
+    pooled: np.ndarray      # tanh(h_cls W_p + b_p), the classifier's input
+
+
+def classifier_head_forward(h, p):
+    """BERT's pooler and classifier: c = tanh(h[:, 0] W_p + b_p), logits = c W_c + b_c, reading
+    only position 0, the [CLS] token. p holds pooler.dense.{weight,bias}, classifier.{weight,bias}.
+    Returns (B, num_classes) and the cache."""
+    h_cls = h[:, 0]
+    pooled = tanh_forward(linear_forward(h_cls, p["pooler.dense.weight"], p["pooler.dense.bias"])[0])[0]
+    logits = linear_forward(pooled, p["classifier.weight"], p["classifier.bias"])[0]
+    return logits, ClassifierHeadCache(h.shape, h_cls, pooled)
+
+
+def classifier_head_backward(dlogits, cache, p):
+    """The classifier's and the pooler's linear backward around tanh's; only row 0 of each
+    sequence reached the head, so dh is zero elsewhere. Returns dh (B, T, d) and the grads."""
+    grads = {}
+    dpooled, grads["classifier.weight"], grads["classifier.bias"] = linear_backward(
+        dlogits, cache.pooled, p["classifier.weight"])
+    dpre = tanh_backward(dpooled, cache.pooled)
+    dh_cls, grads["pooler.dense.weight"], grads["pooler.dense.bias"] = linear_backward(
+        dpre, cache.h_cls, p["pooler.dense.weight"])
+    dh = np.zeros(cache.h_shape, dtype=dlogits.dtype)
+    dh[:, 0] = dh_cls
+    return dh, grads
