@@ -149,3 +149,32 @@ def test_bad_input_gets_a_clear_error():
         model.decode_step(tgt[:, 0], state)
     with pytest.raises(TypeError, match="RNNTranslatorConfig"):
         RNNTranslator(object())
+
+
+def test_attention_learns_the_alignment_a_task_needs():
+    """Beyond gradients: reversing 8 random tokens needs target step t to read source position
+    7 − t, which the final encoder state alone cannot carry at this size. After 400 Adam steps
+    (deterministic, < 1 s) the model reverses (teacher-forced accuracy ≥ 0.95; 1/12 by chance)
+    and its attention's peak sits on the reversed position at ≥ 95 % of steps. (Seeds 0–2 all
+    reach ≥ 0.995 and ≥ 0.996.)"""
+    from numpy_transformer.ops import Adam
+    rng = np.random.default_rng(0)
+    V, L = 16, 8
+    cfg = RNNTranslatorConfig(src_vocab_size=V, tgt_vocab_size=V, embed_dim=16, hidden=32, score="general",
+                              dropout=0.0, max_len=L + 1, dtype="float32")
+    model = RNNTranslator(cfg, seed=0)
+    opt = Adam(3e-3, clipnorm=1.0)
+
+    def batch(B):
+        src = rng.integers(4, V, (B, L))
+        tgt = src[:, ::-1]
+        return (src, np.concatenate([np.full((B, 1), 2), tgt], 1),      # <start> = 2, <eos> = 3
+                np.concatenate([tgt, np.full((B, 1), 3)], 1))
+    for _ in range(400):
+        src, tgt_in, tgt_out = batch(32)
+        _, dlogits = masked_cross_entropy(model.forward(src, tgt_in, training=True), tgt_out, 0)
+        opt.step(model.params, model.backward(dlogits))
+    src, tgt_in, tgt_out = batch(64)
+    assert (model.forward(src, tgt_in).argmax(-1) == tgt_out).mean() >= 0.95
+    weights = model.attention_weights()["decoder.attention"][:, 0, :L]      # (B, target steps, S)
+    assert (weights.argmax(-1) == np.arange(L)[::-1]).mean() >= 0.95

@@ -1,6 +1,8 @@
 """Plots (matplotlib, optional): training curves and cross-attention maps."""
 from __future__ import annotations
 
+import textwrap
+
 import math
 
 import matplotlib
@@ -104,6 +106,9 @@ def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, nu
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9, label="attention weight")
     which = what or ("cross-attention" + (f" of decoder layer {layer}" if layer is not None else "")
                      + (f" (layers 0\u2013{num_layers - 1})" if num_layers is not None else ""))
+    # wrapped to the figure's width: a long sentence in the title would otherwise be cut at the edges
+    chars = max(24, int(fig.get_figwidth() * 72 / (11 * 0.6)))      # 11-pt glyphs are ~0.6 em wide
+    title = textwrap.fill(title, chars) if title else title
     fig.suptitle(f"{title}\n{which}" if title else which, fontsize=11)
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
