@@ -32,6 +32,17 @@ def check_ids(ids, vocab_size, max_len, name="ids"):
     return ids
 
 
+def check_pair(cfg, src_ids, tgt_ids):
+    """A translation model's inputs: source and target ids against their vocabularies and
+    max_len, and the same batch size (TransformerModel and RNNTranslatorModel)."""
+    src_ids = check_ids(src_ids, cfg.src_vocab_size, cfg.max_len, "src_ids")
+    tgt_ids = check_ids(tgt_ids, cfg.tgt_vocab_size, cfg.max_len, "tgt_ids")
+    bs, bt = src_ids.shape[0], tgt_ids.shape[0]
+    if bs is not None and bt is not None and bs != bt:
+        raise ValueError(f"batch sizes differ: src_ids {tuple(src_ids.shape)}, tgt_ids {tuple(tgt_ids.shape)}")
+    return src_ids, tgt_ids
+
+
 @keras.saving.register_keras_serializable(package="keras_transformer")
 class TransformerModel(ConfigModel):
     """Encoder-decoder Transformer built from a TransformerConfig, dtype cfg.dtype throughout.
@@ -58,13 +69,7 @@ class TransformerModel(ConfigModel):
 
     # ------------------------------------------------------------------ forward
     def check_inputs(self, src_ids, tgt_ids):
-        cfg = self.cfg
-        src_ids = check_ids(src_ids, cfg.src_vocab_size, cfg.max_len, "src_ids")
-        tgt_ids = check_ids(tgt_ids, cfg.tgt_vocab_size, cfg.max_len, "tgt_ids")
-        bs, bt = src_ids.shape[0], tgt_ids.shape[0]
-        if bs is not None and bt is not None and bs != bt:
-            raise ValueError(f"batch sizes differ: src_ids {tuple(src_ids.shape)}, tgt_ids {tuple(tgt_ids.shape)}")
-        return src_ids, tgt_ids
+        return check_pair(self.cfg, src_ids, tgt_ids)
 
     def encode(self, src_ids, training=None, return_attention_scores=False):
         """Encoder output (B, S, d_model) [and the per-layer attention weights]."""

@@ -23,7 +23,7 @@ from numpy_transformer.config import RNNTranslatorConfig
 
 from .backend import check_backend_dtype, take_rows
 from .luong import AttentionalHidden, LuongAttention
-from .model import check_ids
+from .model import check_pair
 from .state import ConfigModel, checked_variable_map
 
 
@@ -97,13 +97,7 @@ class RNNTranslatorModel(ConfigModel):
         return logits
 
     def check_inputs(self, src_ids, tgt_ids):
-        cfg = self.cfg
-        src_ids = check_ids(src_ids, cfg.src_vocab_size, cfg.max_len, "src_ids")
-        tgt_ids = check_ids(tgt_ids, cfg.tgt_vocab_size, cfg.max_len, "tgt_ids")
-        bs, bt = src_ids.shape[0], tgt_ids.shape[0]
-        if bs is not None and bt is not None and bs != bt:
-            raise ValueError(f"batch sizes differ: src_ids {tuple(src_ids.shape)}, tgt_ids {tuple(tgt_ids.shape)}")
-        return src_ids, tgt_ids
+        return check_pair(self.cfg, src_ids, tgt_ids)
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:

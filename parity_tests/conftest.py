@@ -23,6 +23,20 @@ def small_tsv(tmp_path_factory):
     return path
 
 
+@pytest.fixture
+def no_data(monkeypatch):
+    """Any attempt to read the corpus or a data file fails the test: a bad option's error must
+    come first. (Modules that bind the loaders by name, such as app/translate.py, must be
+    imported before this patches them.)"""
+    import numpy_transformer.app.corpus as corpus
+    import numpy_transformer.app.data as data
+
+    def forbidden(*a, **k):
+        raise AssertionError("data was loaded before the bad option was reported")
+    monkeypatch.setattr(corpus, "default_corpus", forbidden)
+    monkeypatch.setattr(data, "load_pairs", forbidden)
+
+
 # Hypothesis: derandomized by default, so every run draws the same examples (deterministic CI);
 # HYPOTHESIS_PROFILE=random draws afresh (with --hypothesis-seed=N to pick the draws).
 from hypothesis import settings  # noqa: E402

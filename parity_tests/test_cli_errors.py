@@ -17,17 +17,6 @@ from conftest import TINY  # noqa: E402
 PROG = "python -m numpy_transformer"
 
 
-@pytest.fixture
-def no_data(monkeypatch):
-    """Any attempt to read the corpus or a data file fails the test: the error must come first."""
-    import numpy_transformer.app.corpus as corpus
-    import numpy_transformer.app.data as data
-
-    def forbidden(*a, **k):
-        raise AssertionError("data was loaded before the bad option was reported")
-    monkeypatch.setattr(corpus, "default_corpus", forbidden)
-    monkeypatch.setattr(data, "load_pairs", forbidden)
-
 
 def usage_error(capsys, argv):
     """argparse's own errors: exit status 2 and `prog sub: error: …` as the last line."""

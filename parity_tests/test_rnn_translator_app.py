@@ -88,16 +88,6 @@ def test_time_budget_stops_before_an_epoch_that_would_not_fit(tmp_path, small_ts
     assert "--time-budget 1e-05 min: stopping after epoch 1" in capsys.readouterr().out
 
 
-@pytest.fixture
-def no_data(monkeypatch):
-    import numpy_transformer.app.corpus as corpus
-    import numpy_transformer.app.data as data
-
-    def forbidden(*a, **k):
-        raise AssertionError("data was loaded before the bad option was reported")
-    monkeypatch.setattr(corpus, "default_corpus", forbidden)
-    monkeypatch.setattr(data, "load_pairs", forbidden)
-
 
 @pytest.mark.parametrize("argv,msg", [
     (["--hidden", "32"], "error: --hidden applies to --model rnn-attention, not to --model transformer: leave it out"),
