@@ -1,8 +1,11 @@
 """The whole NumPy model: gradients, masks, dtypes, state dicts, learning, bad input."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from numpy_transformer import BertConfig, RNNTranslatorConfig, ViTConfig
 from numpy_transformer import (Adam, Transformer, TransformerConfig, gradcheck, masked_accuracy,
                                masked_cross_entropy, parameter_shapes)
 
@@ -207,3 +210,25 @@ def test_tiny_model_overfits_a_fixed_batch_to_full_accuracy():
             break
     logits = model.forward(src, tgt)
     assert masked_accuracy(logits, lab) == 1.0, (step, loss)
+
+
+@pytest.mark.parametrize("make, field", [
+    (lambda **kw: TransformerConfig(src_vocab_size=9, tgt_vocab_size=9, **kw), "d_model"),
+    (lambda **kw: ViTConfig(image_size=8, channels=1, patch_size=4, num_classes=3, **kw), "d_model"),
+    (lambda **kw: BertConfig(vocab_size=9, **kw), "num_layers"),
+    (lambda **kw: RNNTranslatorConfig(src_vocab_size=9, tgt_vocab_size=9, **kw), "hidden"),
+])
+def test_every_config_names_a_bad_integer_field(make, field):
+    """The configs share one integer check (config/models._check_ints): a bool, a float and a
+    value below 1 are refused with the config's and the field's name; pad_id may be 0, not -1."""
+    name = type(make()).__name__
+    with pytest.raises(TypeError, match=rf"{name}\.{field} must be an int, got True"):
+        make(**{field: True})
+    with pytest.raises(TypeError, match=rf"{name}\.{field} must be an int, got 2\.0"):
+        make(**{field: 2.0})
+    with pytest.raises(ValueError, match=rf"{name}\.{field} must be >= 1, got 0"):
+        make(**{field: 0})
+    assert isinstance(getattr(make(**{field: np.int64(8)}), field), int)
+    if "pad_id" in {f.name for f in dataclasses.fields(type(make()))}:
+        with pytest.raises(ValueError, match=rf"{name}\.pad_id must be >= 0, got -1"):
+            make(pad_id=-1)

@@ -3,9 +3,8 @@ NumPy model, the Keras twin, checkpoints and the command line, and its parameter
 from __future__ import annotations
 
 import dataclasses
-import numbers
 
-from .models import _check_common, _ConfigMethods
+from .models import _check_common, _check_heads, _check_ints, _ConfigMethods
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,17 +37,9 @@ class BertConfig(_ConfigMethods):
     activation: str = "gelu"
 
     def __post_init__(self):
-        ints = ("vocab_size", "d_model", "num_heads", "d_ff", "num_layers", "max_len", "type_vocab_size",
-                "num_classes", "pad_id")
-        for name in ints:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise TypeError(f"BertConfig.{name} must be an int, got {v!r}")
-            object.__setattr__(self, name, int(v))
-            if name != "pad_id" and v < 1:
-                raise ValueError(f"BertConfig.{name} must be >= 1, got {v}")
-        if self.d_model % self.num_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
+        _check_ints(self, ("vocab_size", "d_model", "num_heads", "d_ff", "num_layers", "max_len",
+                           "type_vocab_size", "num_classes", "pad_id"))
+        _check_heads(self)
         if not 0 <= self.pad_id < self.vocab_size:
             raise ValueError(f"pad_id={self.pad_id} is outside the vocabulary [0, {self.vocab_size})")
         if self.num_classes < 2:

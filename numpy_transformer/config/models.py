@@ -70,22 +70,34 @@ class TransformerConfig(_ConfigMethods):
     activation: str = "relu"
 
     def __post_init__(self):
-        ints = ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "d_ff",
-                "num_layers", "max_len", "pad_id")
-        for name in ints:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise TypeError(f"TransformerConfig.{name} must be an int, got {v!r}")
-            object.__setattr__(self, name, int(v))
-        for name in ints[:-1]:
-            if getattr(self, name) < 1:
-                raise ValueError(f"TransformerConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.d_model % self.num_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
+        _check_ints(self, ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "d_ff",
+                           "num_layers", "max_len", "pad_id"))
+        _check_heads(self)
         if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
             raise ValueError(f"pad_id={self.pad_id} is outside the vocabularies "
                              f"({self.src_vocab_size}, {self.tgt_vocab_size})")
         _check_common(self)
+
+
+def _check_ints(cfg, names, zero_ok=("pad_id",), optional=()):
+    """Each field in `names` a Python/NumPy integer (not a bool), ≥ 1 (≥ 0 for `zero_ok`; None
+    allowed for `optional`), stored back as int: the check every config starts with."""
+    what = type(cfg).__name__
+    for name in names:
+        v = getattr(cfg, name)
+        if v is None and name in optional:
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{what}.{name} must be an int, got {v!r}")
+        low = 0 if name in zero_ok else 1
+        if v < low:
+            raise ValueError(f"{what}.{name} must be >= {low}, got {v}")
+        object.__setattr__(cfg, name, int(v))
+
+
+def _check_heads(cfg):
+    if cfg.d_model % cfg.num_heads:
+        raise ValueError(f"d_model={cfg.d_model} is not divisible by num_heads={cfg.num_heads}")
 
 
 def _check_common(cfg):
@@ -130,21 +142,14 @@ class ViTConfig(_ConfigMethods):
     activation: str = "gelu"
 
     def __post_init__(self):
-        for name in ("image_size", "channels", "patch_size", "num_classes", "d_model", "num_heads",
-                     "d_ff", "num_layers"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise TypeError(f"ViTConfig.{name} must be an int, got {v!r}")
-            if v < 1:
-                raise ValueError(f"ViTConfig.{name} must be >= 1, got {v}")
-            object.__setattr__(self, name, int(v))
+        _check_ints(self, ("image_size", "channels", "patch_size", "num_classes", "d_model", "num_heads",
+                           "d_ff", "num_layers"))
         if self.image_size % self.patch_size:
             raise ValueError(f"patch_size={self.patch_size} does not divide image_size={self.image_size}: "
                              f"the image would not be cut into whole patches")
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
-        if self.d_model % self.num_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
+        _check_heads(self)
         _check_common(self)
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-from .models import _ConfigMethods, _DTYPES
+from .models import _check_ints, _ConfigMethods, _DTYPES
 
 LUONG_SCORES = ("dot", "general", "concat")
 
@@ -20,8 +20,8 @@ class RNNTranslatorConfig(_ConfigMethods):
     The decoder starts from the encoder's last (unpadded) state; its input at step t is
     [emb(y_{t−1}); h̃_{t−1}] (h̃_0 = 0), so it has embed_dim + hidden inputs. `score`: "general"
     (h_tᵀ W_a h̄_s, a learned bilinear form, the default), "dot" (h_tᵀ h̄_s, no parameters) or
-    "concat" (v_aᵀ tanh([h_t; h̄_s] W_a), attention size `attention_units`, default = hidden). `dropout` applies to both embeddings and to h̃_t before
-    the output layer. `max_len` bounds source and target lengths (as in TransformerConfig)."""
+    "concat" (v_aᵀ tanh([h_t; h̄_s] W_a), attention size `attention_units`, default = hidden).
+    `dropout` applies to both embeddings and to h̃_t before the output layer. `max_len` bounds source and target lengths (as in TransformerConfig)."""
 
     src_vocab_size: int
     tgt_vocab_size: int
@@ -35,16 +35,8 @@ class RNNTranslatorConfig(_ConfigMethods):
     dtype: str = "float32"
 
     def __post_init__(self):
-        ints = ("src_vocab_size", "tgt_vocab_size", "embed_dim", "hidden", "max_len", "pad_id")
-        for name in ints + ("attention_units",):
-            v = getattr(self, name)
-            if v is None and name == "attention_units":
-                continue
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise TypeError(f"RNNTranslatorConfig.{name} must be an int, got {v!r}")
-            if v < (0 if name == "pad_id" else 1):
-                raise ValueError(f"RNNTranslatorConfig.{name} must be >= 1, got {v}")
-            object.__setattr__(self, name, int(v))
+        _check_ints(self, ("src_vocab_size", "tgt_vocab_size", "embed_dim", "hidden", "max_len", "pad_id",
+                           "attention_units"), optional=("attention_units",))
         if self.score not in LUONG_SCORES:
             raise ValueError(f"RNNTranslatorConfig.score must be one of {LUONG_SCORES}, got {self.score!r}")
         if self.attention_units is not None and self.score != "concat":
