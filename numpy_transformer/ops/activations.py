@@ -23,6 +23,17 @@ def relu_backward(dy, y):
     return dy * (y > 0)
 
 
+def tanh_forward(x):
+    """y = tanh(x). The cache is y: the derivative needs nothing else."""
+    y = np.tanh(x)
+    return y, y
+
+
+def tanh_backward(dy, y):
+    """d tanh(x)/dx = 1 − tanh²(x) = 1 − y², so dx = dy · (1 − y²)."""
+    return dy * (1 - y * y)
+
+
 def _erf(x):
     """erf to full precision. NumPy has none; SciPy's is imported here, on first use, so the
     translation model (ReLU) never loads SciPy."""

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .activations import gelu_backward, gelu_forward
+from .activations import gelu_backward, gelu_forward, tanh_backward, tanh_forward
 from .embedding import embedding_backward
 from .layernorm import layernorm_backward, layernorm_forward
 from .linear import linear_backward, linear_forward, matmul2d
@@ -100,16 +100,6 @@ def mlm_head_backward(dlogits, cache, p, token):
 
 
 # ---------------------------------------------------------------- [CLS] classification head
-
-def tanh_forward(x):
-    y = np.tanh(x)
-    return y, y
-
-
-def tanh_backward(dy, y):
-    """d tanh(x)/dx = 1 − tanh²(x), from the cached output."""
-    return dy * (1 - y * y)
-
 
 class ClassifierHeadCache(NamedTuple):
     h_shape: tuple          # the encoder output's shape (B, T, d)
