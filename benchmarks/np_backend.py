@@ -5,7 +5,7 @@ import numpy as np
 
 from numpy_transformer import Transformer, WarmupSchedule
 from numpy_transformer.fast import ThreadedAdam, masked_cross_entropy
-from numpy_transformer.app.decoding import greedy_decode
+from numpy_transformer.models.decoding import greedy_decode
 
 from .configs import EOS_ID, START_ID
 

@@ -73,9 +73,9 @@ def train(name, args, out):
 
 
 def score(name, run_dir, wall, load, cmd, out):
-    from numpy_transformer.app.translate import Translator, evaluate
-    from numpy_transformer.app.model_kinds import kind_of
-    from numpy_transformer.app.plots import plot_attention
+    from numpy_transformer.apps.translation.translate import Translator, evaluate
+    from numpy_transformer.apps.translation.model_kinds import kind_of
+    from numpy_transformer.training.plots import plot_attention
     tr = Translator(run_dir)
     history = json.loads((run_dir / "history.json").read_text())
     best = max(history, key=lambda h: (h["val_acc"], -h["epoch"]))
@@ -110,7 +110,7 @@ def decoding_speed(run_dirs, reps=3):
     same for both models, and steadier than two on a shared machine); the models take turns,
     `reps` rounds, so a burst of load hits both. {name: (median sentences/s, every rep's)}."""
     from threadpoolctl import threadpool_limits
-    from numpy_transformer.app.translate import Translator, load_splits
+    from numpy_transformer.apps.translation.translate import Translator, load_splits
     trs = {name: Translator(d) for name, d in run_dirs.items()}
     ids = {}
     for name, tr in trs.items():
@@ -132,7 +132,7 @@ def decoding_speed(run_dirs, reps=3):
 
 def plot_histories(runs, out, minutes):
     """Both runs' loss and accuracy per epoch in one figure (out/curves.png)."""
-    from numpy_transformer.app.plots import plot_curves
+    from numpy_transformer.training.plots import plot_curves
     hists = [json.loads((d / "history.json").read_text()) for d in runs.values()]
     plot_curves(hists, out / "curves.png", labels=list(runs),
                 title=f"same data, split and wall-clock budget ({minutes:g} min each)")

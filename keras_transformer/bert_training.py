@@ -1,4 +1,4 @@
-"""KerasBertBackend: the Keras BERT behind numpy_transformer.app.bert_train's loop
+"""KerasBertBackend: the Keras BERT behind numpy_transformer.apps.bert.train's loop
 (`python -m numpy_transformer bert pretrain|finetune --backend keras`). Keras' own Adam and
 compiled steps (compile + train_on_batch / test_on_batch), the same warm-up + cosine schedule,
 the same batches; weights and Adam moments go in and out under the shared parameter names.

@@ -65,7 +65,7 @@ def greedy_decode(model, src_ids, start_id, eos_id, max_len, use_cache=None):
     """Pick argmax tokens one at a time until every sequence has emitted `eos_id` or `max_len`
     tokens are out; <pad> and <start> are never chosen. Returns int64 ids (B, L <= max_len)
     without <start>; a sequence that ended is padded with pad_id after its <eos> (and the pad
-    is fed back for it). Same rules as numpy_transformer.app.decoding.greedy_decode. With
+    is fed back for it). Same rules as numpy_transformer.models.decoding.greedy_decode. With
     `use_cache` each step runs one position through the decoder (key/value cache), without it
     the decoder re-runs the whole prefix (the book's way); None: the cache when the model has
     one (TransformerModel.decode_step)."""

@@ -1,4 +1,4 @@
-"""KerasBackend: the Keras model (TransformerModel or RNNTranslatorModel) behind the training loop of numpy_transformer.app.train
+"""KerasBackend: the Keras model (TransformerModel or RNNTranslatorModel) behind the training loop of numpy_transformer.apps.translation.train
 (`python -m numpy_transformer train --backend keras`). Same batches, same loss, same Adam
 (Keras' own), same warm-up schedule; checkpoints hold weights and Adam moments under the
 shared parameter names, so a run can be continued or served by either backend.

@@ -1,4 +1,4 @@
-"""KerasViTBackend: the Keras ViT behind numpy_transformer.app.vit's training loop
+"""KerasViTBackend: the Keras ViT behind numpy_transformer.apps.vit.commands's training loop
 (`python -m numpy_transformer vit --backend keras`). Keras' own Adam and fit machinery
 (compile + train_on_batch), the same warm-up + cosine schedule, the same batches; weights and
 Adam moments go in and out under the shared parameter names, so checkpoints are

@@ -17,7 +17,7 @@ TINY = ["--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1", "--b
 @pytest.fixture(scope="session")
 def small_tsv(tmp_path_factory):
     """300 pairs of the embedded corpus as a deu.txt-style file (CRLF line ends)."""
-    from numpy_transformer.app.corpus import default_corpus
+    from numpy_transformer.data.corpus import default_corpus
     path = tmp_path_factory.mktemp("data") / "pairs.tsv"
     path.write_text("".join(f"{en}\t{de}\r\n" for en, de in default_corpus()[:300]), encoding="utf-8")
     return path
@@ -28,8 +28,8 @@ def no_data(monkeypatch):
     """Any attempt to read the corpus or a data file fails the test: a bad option's error must
     come first. (Modules that bind the loaders by name, such as app/translate.py, must be
     imported before this patches them.)"""
-    import numpy_transformer.app.corpus as corpus
-    import numpy_transformer.app.data as data
+    import numpy_transformer.data.corpus as corpus
+    import numpy_transformer.data.pairs as data
 
     def forbidden(*a, **k):
         raise AssertionError("data was loaded before the bad option was reported")

@@ -12,7 +12,7 @@ for _mod in ("matplotlib", "threadpoolctl", "psutil"):
 from benchmarks import cli, configs, flops, gpu, machine, plots, report  # noqa: E402
 from benchmarks.timing import Skip, run_interleaved, summarize  # noqa: E402
 from numpy_transformer import Transformer, TransformerConfig  # noqa: E402
-from numpy_transformer.app.decoding import greedy_decode  # noqa: E402
+from numpy_transformer.models.decoding import greedy_decode  # noqa: E402
 
 
 def tiny_cfg(**kw):

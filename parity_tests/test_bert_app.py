@@ -10,11 +10,11 @@ import pytest
 
 pytest.importorskip("tokenizers", reason="the BERT tokenizer needs Hugging Face tokenizers (the [bert] extra)")
 
-from numpy_transformer.app import bert_data as bd  # noqa: E402
-from numpy_transformer.app.bert_checkpoint import load_bert_run  # noqa: E402
-from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
-from numpy_transformer.app.cli import main  # noqa: E402
-from numpy_transformer.app.wordpiece import SPECIALS, WordPieceTokenizer, clean_text  # noqa: E402
+from numpy_transformer.apps.bert import data as bd  # noqa: E402
+from numpy_transformer.apps.bert.checkpoint import load_bert_run  # noqa: E402
+from numpy_transformer.training.checkpoint import load_checkpoint  # noqa: E402
+from numpy_transformer.cli.main import main  # noqa: E402
+from numpy_transformer.data.wordpiece import SPECIALS, WordPieceTokenizer, clean_text  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared/data/deu-eng-50k.tsv"
 TINY = ["--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1", "--vocab-size", "300",
@@ -109,7 +109,7 @@ def test_pretrain_finetune_and_fill_mask_end_to_end(runs, capsys):
     assert len(json.loads((runs / "mlm" / "history.json").read_text())) == 2
     ck = load_bert_run(runs / "cls", "cls")
     assert ck["meta"]["init"].startswith(str(runs / "mlm")) and ck["meta"]["data_seed"] == 1
-    pre = load_checkpoint(runs / "mlm", config_class=type(ck["cfg"]))
+    pre = load_checkpoint(runs / "mlm", kinds=("bert",))
     assert not np.array_equal(ck["weights"]["classifier.weight"], pre["weights"]["classifier.weight"])
     np.testing.assert_array_equal(ck["weights"]["mlm.bias"], pre["weights"]["mlm.bias"])   # not trained here
     capsys.readouterr()
@@ -134,7 +134,7 @@ def test_resume_replays_the_uninterrupted_run(runs, small_tsv, tmp_path):
 
 def test_keras_backend_starts_from_the_numpy_weights(runs):
     pytest.importorskip("keras")
-    from numpy_transformer.app.bert_train import BertArgs, make_backend
+    from numpy_transformer.apps.bert.train import BertArgs, make_backend
     ck = load_bert_run(runs / "mlm")
     args = BertArgs(epochs=1, batch_size=8)
     np_b = make_backend("numpy", ck["cfg"].replace(dropout=0.0), "mlm", args, 10)
@@ -166,10 +166,10 @@ def test_bad_input_gets_clear_errors(capsys, runs, tmp_path, small_tsv):
         ["bert", "finetune", "--init", str(runs / "cls"), "--run-dir", str(tmp_path / "f")])
     # another model's checkpoint
     from numpy_transformer import TransformerConfig, Transformer
-    from numpy_transformer.app.checkpoint import save_checkpoint
+    from numpy_transformer.training.checkpoint import save_checkpoint
     cfg = TransformerConfig(7, 9, d_model=8, num_heads=2, d_ff=8, num_layers=1)
     save_checkpoint(tmp_path / "tr", cfg, Transformer(cfg).state_dict())
-    assert "holds a translation Transformer (train) checkpoint, not a BERT one" in err(
+    assert "holds a translation Transformer checkpoint (`train`), not a BERT encoder (`bert pretrain`) one" in err(
         ["fill-mask", "a [MASK]", "--checkpoint", str(tmp_path / "tr")])
     # a tokenizer that does not belong to the checkpoint
     import shutil
@@ -201,7 +201,7 @@ def test_real_data_end_to_end(tmp_path, capsys):
 def test_a_batch_with_nothing_chosen_changes_nothing():
     """Sentences of [UNK] only have no token to choose: such a batch is skipped, not a NaN loss."""
     from numpy_transformer import BertConfig
-    from numpy_transformer.app.bert_train import BertArgs, make_backend
+    from numpy_transformer.apps.bert.train import BertArgs, make_backend
     b = make_backend("numpy", BertConfig(50, d_model=8, num_heads=2, d_ff=8, num_layers=1), "mlm", BertArgs(), 10)
     ids = np.array([[2, 1, 1, 3]])
     inputs, labels = bd.mask_tokens(ids, np.random.default_rng(0), 50)
@@ -212,7 +212,7 @@ def test_a_batch_with_nothing_chosen_changes_nothing():
 
 
 def test_a_diverged_loss_stops_training_without_a_checkpoint(tmp_path):
-    from numpy_transformer.app.bert_train import BertArgs, fit
+    from numpy_transformer.apps.bert.train import BertArgs, fit
 
     class Diverging:
         name = "numpy"

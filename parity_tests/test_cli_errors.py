@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("safetensors", reason="checkpoints need the [train] extra (safetensors)")
 
-from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
-from numpy_transformer.app.cli import build_parser, main  # noqa: E402
-import numpy_transformer.app.translate  # noqa: E402,F401  (bound to the real loaders before no_data patches them)
+from numpy_transformer.training.checkpoint import load_checkpoint  # noqa: E402
+from numpy_transformer.cli.main import build_parser, main  # noqa: E402
+import numpy_transformer.apps.translation.translate  # noqa: E402,F401  (bound to the real loaders before no_data patches them)
 
 from conftest import TINY  # noqa: E402
 
@@ -62,9 +62,9 @@ def test_train_max_len_2_says_no_pair_fits(capsys, tmp_path, small_tsv):
     assert rc == 2 and err == "error: --max-len 2 leaves no training pair: all 240 are longer (the shortest needs --max-len 4)\n"
     assert not (tmp_path / "r").exists()
     # the "4" is right: the embedded corpus's shortest pairs have 3 words (+ <eos>)
-    from numpy_transformer.app.data import load_pairs, prepare_dataset
-    from numpy_transformer.app.tokenizer import Tokenizer
-    from numpy_transformer.app.train import encode_split
+    from numpy_transformer.data.pairs import load_pairs, prepare_dataset
+    from numpy_transformer.data.tokenizer import Tokenizer
+    from numpy_transformer.apps.translation.train import encode_split
     train = prepare_dataset(load_pairs(small_tsv, 10000), n=10000, seed=1, clean=True, umlauts="keep").train
     src, tgt = (Tokenizer.fit([p[i] for p in train]) for i in (0, 1))
     assert len(encode_split(train, src, tgt, 3)[0]) == 0 < len(encode_split(train, src, tgt, 4)[0])
@@ -86,7 +86,7 @@ def test_train_data_missing(capsys, no_data, tmp_path):
 
 
 def test_ctrl_c_before_the_first_checkpoint(capsys, tmp_path, small_tsv, monkeypatch):
-    import numpy_transformer.app.train as train_mod
+    import numpy_transformer.apps.translation.train as train_mod
 
     def interrupted(self, batch, rng):
         raise KeyboardInterrupt
@@ -189,7 +189,7 @@ def test_every_option_has_help_that_shows_its_default():
 
 
 def test_progress_writes_one_line_per_bar_off_a_terminal(capsys):
-    from numpy_transformer.app.progress import progress
+    from numpy_transformer.training.progress import progress
     with progress(500, "epoch 1/1") as bar:
         for _ in range(500):
             bar.set_postfix_str("loss=1.000")
@@ -202,7 +202,7 @@ def test_keras_import_prints_no_tensorflow_log_lines():
     pytest.importorskip("keras")
     import subprocess
     import sys
-    code = "from numpy_transformer.app.train import _import_keras_backend; _import_keras_backend(); print('ok')"
+    code = "from numpy_transformer.apps.translation.train import _import_keras_backend; _import_keras_backend(); print('ok')"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stdout == "ok\n"
     assert p.stderr == "", p.stderr
@@ -212,7 +212,7 @@ def test_keras_import_prints_no_tensorflow_log_lines():
 
 def test_epoch_ticks_are_whole_numbers_for_any_length():
     pytest.importorskip("matplotlib")
-    from numpy_transformer.app.plots import epoch_ticks
+    from numpy_transformer.training.plots import epoch_ticks
     assert epoch_ticks(1) == [1] and epoch_ticks(7) == list(range(1, 8)) and epoch_ticks(10) == list(range(1, 11))
     assert epoch_ticks(20) == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
     assert epoch_ticks(37) == [1, 5, 10, 15, 20, 25, 30, 35]
@@ -224,7 +224,7 @@ def test_epoch_ticks_are_whole_numbers_for_any_length():
 
 def test_curves_mark_the_best_validation_epoch(tmp_path):
     pytest.importorskip("matplotlib")
-    from numpy_transformer.app.plots import best_epoch, plot_curves
+    from numpy_transformer.training.plots import best_epoch, plot_curves
     hist = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.1 * e, "val_loss": 1.0, "val_acc": a}
             for e, a in ((1, 0.3), (2, 0.6), (3, 0.6), (4, 0.5))]
     assert best_epoch(hist) == (2, 0.6)                       # the earliest of a tie
@@ -236,7 +236,7 @@ def test_curves_mark_the_best_validation_epoch(tmp_path):
 
 def test_attention_plot_shows_unknown_words_as_the_model_saw_them(short_run, tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    from numpy_transformer.app.translate import Translator
+    from numpy_transformer.apps.translation.translate import Translator
     tr = Translator(short_run)
     assert tr.source_tokens("i have a qwertz") == ["i", "have", "a", "<unk>", "<eos>"]
     png = tmp_path / "a.png"

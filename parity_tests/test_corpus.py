@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from numpy_transformer.app.corpus import (NP, copula, default_corpus, generate_corpus, identify,
+from numpy_transformer.data.corpus import (NP, copula, default_corpus, generate_corpus, identify,
                                       noun_phrase, transitive)
-from numpy_transformer.app.data import clean_sentence
+from numpy_transformer.data.pairs import clean_sentence
 
 # ------------------------------------------------------------------ hand-written expectations
 

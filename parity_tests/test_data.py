@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from numpy_transformer.app import data as D
-from numpy_transformer.app.data import (BookPickleError, clean_sentence, encode_pair, encode_source,
-                                    encode_target, load_book_pickle, load_pairs, make_batches,
-                                    prepare_dataset)
-from numpy_transformer.app.tokenizer import Tokenizer
+from numpy_transformer.data import pairs as D
+from numpy_transformer.data.pairs import BookPickleError, clean_sentence, load_book_pickle, load_pairs, prepare_dataset
+from numpy_transformer.apps.translation.batching import encode_pair, encode_source, encode_target, make_batches
+from numpy_transformer.data.tokenizer import Tokenizer
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared/data/deu-eng-50k.tsv"
 needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"real data not present at {REAL} "

@@ -196,11 +196,11 @@ def test_padding_is_invisible(dtype):
 
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_greedy_decode_matches_numpy(norm_first):
-    """keras_transformer.greedy_decode against numpy_transformer.app.decoding.greedy_decode, both
+    """keras_transformer.greedy_decode against numpy_transformer.models.decoding.greedy_decode, both
     the book's re-run-the-decoder way and the key/value-cached one (float64 where the backend
     computes it, so no argmax can flip on a rounding tie; float32 elsewhere, where these seeds
     leave every argmax far from a tie)."""
-    from numpy_transformer.app.decoding import greedy_decode as numpy_greedy
+    from numpy_transformer.models.decoding import greedy_decode as numpy_greedy
     cfg = small_cfg("float64" if float64_supported() else "float32", norm_first, 2)
     npm, km = pair(cfg, seed=4)
     src, _, _ = make_batch(cfg, seed=4)

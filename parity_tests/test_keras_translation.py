@@ -7,9 +7,9 @@ pytest.importorskip("keras", reason="the Keras backend needs the [keras] extra")
 pytest.importorskip("safetensors", reason="checkpoints need the [train] extra")
 pytest.importorskip("matplotlib", reason="training curves need the [train] extra (matplotlib)")
 
-from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
-from numpy_transformer.app.cli import main  # noqa: E402
-from numpy_transformer.app.translate import Translator  # noqa: E402
+from numpy_transformer.training.checkpoint import load_checkpoint  # noqa: E402
+from numpy_transformer.cli.main import main  # noqa: E402
+from numpy_transformer.apps.translation.translate import Translator  # noqa: E402
 
 from conftest import TINY  # noqa: E402
 

@@ -1,13 +1,19 @@
-"""The package's walls, read from the source with `ast` (no TensorFlow needed):
+"""The package's walls, read from the source with `ast` (no TensorFlow needed). The layers
+(docs/architecture.md), each allowed to import only those listed for it:
 
-* the maths (config/, ops/, models/, fast/) imports nothing but NumPy (SciPy allowed) and
-  never the application (app/), the GPU glue (gpu/) or keras_transformer;
-* gpu/ imports the maths, NumPy and, lazily inside functions, CuPy;
-* ops/ (the plain maths) depends on nothing in fast/ or models/;
-* keras_transformer imports from numpy_transformer only the config, the data and the tokenizer,
-  never the NumPy maths (that keeps the parity tests meaningful);
-* only the command line (app/) reaches keras_transformer, lazily, inside a function;
-* the top-level public API is unchanged by the restructure.
+    config/                   nothing of the package (pure metadata; NumPy inside functions)
+    ops/                      config/                                  the plain maths
+    fast/                     ops/, config/                            speed machinery
+    models/                   ops/, fast/, config/                     whole models, decoding
+    gpu/                      the maths above, and CuPy lazily
+    data/                     nothing of the package                   data and tokenizers
+    training/                 the maths, data/                         the shared training layer
+    apps/<one>/               the maths, data/, training/, cli/options, its own folder
+    cli/                      apps/, training/, data/, cli/options     the command line
+
+and, over every `import` in the package (nested ones included), no module imports one that
+imports it back. keras_transformer imports from numpy_transformer only config/ and data/ (that
+keeps the parity tests meaningful); only the applications and training/ reach Keras, lazily.
 """
 import ast
 import subprocess
@@ -16,14 +22,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "numpy_transformer"
-MATHS = [*sorted((PKG / "config").glob("*.py")), *sorted((PKG / "ops").glob("*.py")), *sorted((PKG / "models").glob("*.py")),
-         *sorted((PKG / "fast").glob("*.py"))]
+MATHS = ("config", "ops", "fast", "models")
+ALLOWED = {
+    "config": set(), "ops": {"config"}, "fast": {"ops", "config"}, "models": {"ops", "fast", "config"},
+    "gpu": {"ops", "fast", "models", "config"}, "data": set(),
+    "training": {"ops", "fast", "models", "config", "data"},
+    "apps": {"ops", "fast", "models", "config", "data", "training", "cli.options"},
+    "cli": {"apps", "training", "data", "config", "cli.options"},
+}
+
+
+def module_of(path):
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def all_modules():
+    return {module_of(p): p for p in sorted(PKG.rglob("*.py"))}
 
 
 def imports(path):
-    """(absolute module name, whether at module level) for every import in a file."""
+    """(absolute module name, whether at module level) for every import in a file; `from X
+    import Y` gives X.Y when that is a module of the package, else X."""
     tree = ast.parse(path.read_text())
-    pkg = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    mods = all_modules()
+    pkg = module_of(path) if path.name == "__init__.py" else module_of(path).rpartition(".")[0]
     top = {id(n) for n in tree.body}
     out = []
     for node in ast.walk(tree):
@@ -35,18 +58,86 @@ def imports(path):
                 mod = ".".join(base + ([node.module] if node.module else []))
             else:
                 mod = node.module
-            out += [(mod, id(node) in top)] + [(f"{mod}.{a.name}", id(node) in top) for a in node.names]
+            subs = [f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in mods]
+            out += [(m, id(node) in top) for m in subs or [mod]]
     return out
 
 
+def layer(mod):
+    """'ops', 'apps.vit', 'cli.options', … for a numpy_transformer module; None for the top."""
+    parts = mod.split(".")[1:]
+    if not parts or parts[0] in ("__main__",):
+        return None
+    if parts[0] == "apps" and len(parts) > 1:
+        return f"apps.{parts[1]}"
+    if parts[:2] == ["cli", "options"]:
+        return "cli.options"
+    return parts[0]
+
+
+def test_every_layer_imports_only_the_layers_below_it():
+    checked = 0
+    for mod, path in all_modules().items():
+        mine = layer(mod)
+        if mine is None or mine == "cli.options":
+            continue
+        allowed = ALLOWED[mine.split(".")[0]] | {mine}
+        for target, _ in imports(path):
+            if not target.startswith("numpy_transformer.") or target == "numpy_transformer":
+                assert target != "numpy_transformer", f"{mod} imports the top-level package"
+                continue
+            theirs = layer(target)
+            if theirs.startswith("apps."):      # an application reaches no other application
+                ok = theirs == mine or "apps" in allowed
+            else:
+                ok = theirs in allowed or theirs.split(".")[0] in allowed
+            assert ok, f"{mod} ({mine}) imports {target} ({theirs})"
+            checked += 1
+    assert checked > 100
+
+
 def test_the_maths_imports_only_numpy_and_itself():
-    for path in MATHS:
-        for mod, _ in imports(path):
-            root = mod.split(".")[0]
+    for mod, path in all_modules().items():
+        if layer(mod) not in MATHS:
+            continue
+        for target, _ in imports(path):
+            root = target.split(".")[0]
             assert root in sys.stdlib_module_names or root in ("numpy", "scipy", "numpy_transformer"), \
-                f"{path.relative_to(ROOT)} imports {mod}"
-            assert not mod.startswith(("numpy_transformer.app", "numpy_transformer.gpu", "keras_transformer")), \
-                f"{path.relative_to(ROOT)} imports {mod}"
+                f"{mod} imports {target}"
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    """Tarjan's strongly connected components over every import, nested ones included."""
+    mods = all_modules()
+    graph = {m: {t for t, _ in imports(p) if t in mods and t != m} for m, p in mods.items()}
+    index, low, stack, on, cycles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert sum(len(g) for g in graph.values()) > 150      # the scan sees the imports
+    assert not cycles, f"import circles: {cycles}"
 
 
 def test_the_gpu_glue_reaches_cupy_only_lazily():
@@ -58,19 +149,10 @@ def test_the_gpu_glue_reaches_cupy_only_lazily():
             assert root in sys.stdlib_module_names or root in ("numpy", "numpy_transformer", "cupy"), \
                 f"{path.relative_to(ROOT)} imports {mod}"
             assert not (root == "cupy" and top_level), f"{path.relative_to(ROOT)} imports CuPy at module level"
-            assert not mod.startswith(("numpy_transformer.app", "keras_transformer")), \
-                f"{path.relative_to(ROOT)} imports {mod}"
 
 
-def test_plain_ops_do_not_depend_on_the_speed_machinery_or_the_models():
-    for path in sorted((PKG / "ops").glob("*.py")):
-        for mod, _ in imports(path):
-            assert not mod.startswith(("numpy_transformer.fast", "numpy_transformer.models")), \
-                f"{path.relative_to(ROOT)} imports {mod}"
-
-
-def test_keras_twin_uses_only_config_data_and_tokenizer():
-    allowed = ("numpy_transformer.config", "numpy_transformer.app.data", "numpy_transformer.app.tokenizer")
+def test_keras_twin_uses_only_config_and_data():
+    allowed = ("numpy_transformer.config", "numpy_transformer.data")
     files = sorted((ROOT / "keras_transformer").glob("*.py"))
     assert files
     for path in files:
@@ -79,18 +161,19 @@ def test_keras_twin_uses_only_config_data_and_tokenizer():
                 assert mod.startswith(allowed), f"{path.name} imports {mod}"
 
 
-def test_only_the_application_reaches_keras_and_only_lazily():
-    for path in sorted(PKG.rglob("*.py")):
-        for mod, top_level in imports(path):
-            if mod.split(".")[0] in ("keras_transformer", "keras", "tensorflow"):
-                assert path.parent.name == "app" and not top_level, f"{path.relative_to(ROOT)} imports {mod}"
+def test_only_the_applications_reach_keras_and_only_lazily():
+    for mod, path in all_modules().items():
+        for target, top_level in imports(path):
+            if target.split(".")[0] in ("keras_transformer", "keras", "tensorflow", "jax", "torch"):
+                assert (layer(mod) or "").split(".")[0] in ("apps", "training") and not top_level, \
+                    f"{mod} imports {target}"
 
 
 def test_importing_the_package_loads_no_third_party_module_but_numpy():
     code = ("import sys; before = set(sys.modules); "
             "import numpy_transformer, numpy_transformer.ops, numpy_transformer.models, numpy_transformer.fast, "
-            "numpy_transformer.gpu, "
-            "numpy_transformer.app.decoding; "
+            "numpy_transformer.gpu, numpy_transformer.data, numpy_transformer.models.decoding, "
+            "numpy_transformer.cli.main; "
             "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
             "print(','.join(sorted(new - set(sys.stdlib_module_names) - {'numpy', 'scipy', 'numpy_transformer'})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from numpy_transformer import Transformer, TransformerConfig
-from numpy_transformer.app.decoding import greedy_decode
+from numpy_transformer.models.decoding import greedy_decode
 
 
 def _model(norm_first, dtype="float64", kernels="fast"):
@@ -79,7 +79,7 @@ def test_wide_beam_search_finds_the_exhaustive_best(seed):
     model = Transformer(cfg, seed)
     model.params["output.weight"] *= 4          # peakier distributions, so greedy can be wrong
     src = np.array([[3, 4, 5, 6], [4, 4, 0, 0]])
-    from numpy_transformer.app.decoding import beam_search
+    from numpy_transformer.models.decoding import beam_search
     beams = beam_search(model, src, start_id=1, eos_id=2, max_len=3, beam_size=16, alpha=0.0)
     greedy = greedy_decode(model, src, 1, 2, 3)
     narrow = beam_search(model, src, 1, 2, 3, beam_size=1, alpha=0.0)
@@ -98,7 +98,7 @@ def test_wide_beam_search_finds_the_exhaustive_best(seed):
 
 
 def test_length_penalty_prefers_longer_hypotheses():
-    from numpy_transformer.app.decoding import length_penalty
+    from numpy_transformer.models.decoding import length_penalty
     assert length_penalty(1, 0.0) == 1.0
     assert length_penalty(1, 1.0) == pytest.approx(1.0) and length_penalty(7, 1.0) == pytest.approx(2.0)
     # the same log-probability, spread over more tokens, ranks higher when α > 0

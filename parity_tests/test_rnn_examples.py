@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from numpy_transformer.app.cli import main
-from numpy_transformer.app.general_attention import BOOK_ATTENTION, general_attention
-from numpy_transformer.app.series import (SHIPPED_SERIES, fibonacci_data, fibonacci_like_data, load_series,
+from numpy_transformer.cli.main import main
+from numpy_transformer.apps.rnn.general_attention import BOOK_ATTENTION, general_attention
+from numpy_transformer.data.series import (SHIPPED_SERIES, fibonacci_data, fibonacci_like_data, load_series,
                                           make_windows, seasonal_series, split_series)
 from numpy_transformer.config import RNNConfig
 from numpy_transformer.models import RNNRegressor
@@ -117,7 +117,7 @@ def test_training_both_backends_from_the_same_weights_stays_together(attention):
     pytest.importorskip("keras")
     from keras_grads import skip_unless_dtype_supported
     skip_unless_dtype_supported("float64")
-    from numpy_transformer.app.rnn_fit import KerasRNN, NumpyRNN, fit_rnn
+    from numpy_transformer.apps.rnn.train import KerasRNN, NumpyRNN, fit_rnn
     lr = 2.0 ** -7
     cfg = RNNConfig(hidden=4, time_steps=6, attention=attention, d_a=3, dtype="float64")
     state = RNNRegressor(cfg, seed=1).state_dict()

@@ -9,9 +9,9 @@ import pytest
 pytest.importorskip("safetensors", reason="checkpoints need the [train] extra (safetensors)")
 pytest.importorskip("matplotlib", reason="training curves need the [train] extra (matplotlib)")
 
-from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
-from numpy_transformer.app.cli import main  # noqa: E402
-from numpy_transformer.app.train import TrainArgs, over_budget  # noqa: E402
+from numpy_transformer.training.checkpoint import load_checkpoint  # noqa: E402
+from numpy_transformer.cli.main import main  # noqa: E402
+from numpy_transformer.apps.translation.train import TrainArgs, over_budget  # noqa: E402
 from numpy_transformer.config import RNNTranslatorConfig  # noqa: E402
 
 PROG = "python -m numpy_transformer"

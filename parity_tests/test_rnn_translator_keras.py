@@ -10,7 +10,7 @@ import pytest
 
 keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
 
-from numpy_transformer.app.decoding import greedy_decode as np_greedy  # noqa: E402
+from numpy_transformer.models.decoding import greedy_decode as np_greedy  # noqa: E402
 from numpy_transformer.config import RNNTranslatorConfig  # noqa: E402
 from numpy_transformer.models import RNNTranslator  # noqa: E402
 from parity_report import check_forward, check_grad, parity_report  # noqa: E402,F401

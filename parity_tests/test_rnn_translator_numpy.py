@@ -5,7 +5,7 @@ through app/decoding.py unchanged, state dicts, and clear errors for bad input."
 import numpy as np
 import pytest
 
-from numpy_transformer.app.decoding import beam_search, greedy_decode
+from numpy_transformer.models.decoding import beam_search, greedy_decode
 from numpy_transformer.config import RNNTranslatorConfig, check_state_dict
 from numpy_transformer.models import RNNTranslator
 from numpy_transformer.ops import masked_cross_entropy

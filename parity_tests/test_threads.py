@@ -8,8 +8,9 @@ import pytest
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
-from numpy_transformer.app import threads  # noqa: E402
-from numpy_transformer.app.threads import ThreadPolicy, parse_threads  # noqa: E402
+from numpy_transformer.training import threads  # noqa: E402
+from numpy_transformer.cli.options import parse_threads  # noqa: E402
+from numpy_transformer.training.threads import ThreadPolicy  # noqa: E402
 
 
 def blas_threads():
@@ -74,8 +75,8 @@ def test_auto_follows_the_load_of_other_processes(monkeypatch):
 def test_a_run_records_its_threads(tmp_path, small_tsv):
     pytest.importorskip("safetensors")
     from conftest import TINY
-    from numpy_transformer.app.checkpoint import load_checkpoint
-    from numpy_transformer.app.cli import main
+    from numpy_transformer.training.checkpoint import load_checkpoint
+    from numpy_transformer.cli.main import main
     run = tmp_path / "t"
     assert main(["train", "--data", str(small_tsv), "--run-dir", str(run), "--epochs", "1", "--threads", "1",
                  *TINY]) == 0
@@ -88,7 +89,7 @@ def test_a_run_records_its_threads(tmp_path, small_tsv):
 
 def test_blas_threads_are_restored_when_training_stops_with_an_error(tmp_path, small_tsv, capsys):
     from conftest import TINY
-    from numpy_transformer.app.cli import main
+    from numpy_transformer.cli.main import main
     before = blas_threads()
     if before == [1] * len(before):
         pytest.skip("BLAS already runs one thread: a leaked --threads 1 would not show")
@@ -113,7 +114,7 @@ def test_keras_run_with_fixed_threads_sets_tensorflows_pools_quietly(tmp_path, s
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert p.stderr == "", p.stderr            # no TensorFlow log lines, no progress bar off a terminal
-    from numpy_transformer.app.checkpoint import load_checkpoint
+    from numpy_transformer.training.checkpoint import load_checkpoint
     meta = load_checkpoint(run)["meta"]["threads"]
     assert meta["tensorflow"] == "intra-op and inter-op pools: 1 thread each" and meta["cap"] == 1
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from numpy_transformer.app.tokenizer import Tokenizer
+from numpy_transformer.data.tokenizer import Tokenizer
 
 SENTS = ["the dog sees the cat", "the cat sees a dog", "a bird", "the end"]
 # counts: the 4, dog 2, sees 2, cat 2, a 2, bird 1, end 1

@@ -9,11 +9,11 @@ import pytest
 pytest.importorskip("safetensors", reason="checkpoints need the [train] extra (safetensors)")
 pytest.importorskip("matplotlib", reason="training curves need the [train] extra (matplotlib)")
 
-from numpy_transformer.app.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from numpy_transformer.app.cli import main  # noqa: E402
-from numpy_transformer.app.corpus import default_corpus  # noqa: E402
-from numpy_transformer.app.train import NumpyBackend, TrainArgs, TrainingDiverged, fit  # noqa: E402
-from numpy_transformer.app.translate import Translator  # noqa: E402
+from numpy_transformer.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from numpy_transformer.cli.main import main  # noqa: E402
+from numpy_transformer.data.corpus import default_corpus  # noqa: E402
+from numpy_transformer.apps.translation.train import NumpyBackend, TrainArgs, TrainingDiverged, fit  # noqa: E402
+from numpy_transformer.apps.translation.translate import Translator  # noqa: E402
 
 from conftest import TINY  # noqa: E402
 
@@ -81,8 +81,8 @@ def test_translate_and_bad_sentences(trained, capsys):
 def test_beam_search_through_the_translator(trained):
     """Beam 1 is greedy; a wider beam returns its hypotheses best first, each ending in <eos>
     or cut at max_len."""
-    from numpy_transformer.app.data import pad_sequences
-    from numpy_transformer.app.decoding import beam_search
+    from numpy_transformer.apps.translation.batching import pad_sequences
+    from numpy_transformer.models.decoding import beam_search
     tr = Translator(trained)
     sents = ["i have a dog", "we see the cat", "he drinks water"]
     assert tr.translate(sents, beam=1) == [tr.tgt_tok.decode(h[0][0]) for h in beam_search(
@@ -135,7 +135,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, trained):
     ck = load_checkpoint(trained)
     run = tmp_path / "d"
     backend = NumpyBackend(ck["cfg"], TrainArgs(epochs=3, batch_size=32))
-    from numpy_transformer.app.data import encode_source, encode_target
+    from numpy_transformer.apps.translation.batching import encode_source, encode_target
     pairs = default_corpus()[:64]
     data = ([encode_source(e, ck["src_tok"]) for e, _ in pairs], [encode_target(d, ck["tgt_tok"]) for _, d in pairs])
     fit(backend, data, data, TrainArgs(epochs=1, batch_size=32), run, quiet=True)
@@ -157,7 +157,7 @@ def test_embedded_corpus_is_learned_well(tmp_path):
 
 
 def test_ctrl_c_keeps_the_last_completed_epoch(tmp_path, small_tsv, monkeypatch, capsys):
-    import numpy_transformer.app.train as train_mod
+    import numpy_transformer.apps.translation.train as train_mod
     run = tmp_path / "f"
     calls = {"n": 0}
     real = train_mod.NumpyBackend.train_step

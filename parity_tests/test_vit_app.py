@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
-from numpy_transformer.app.cli import main  # noqa: E402
-from numpy_transformer.app.vit import load_split  # noqa: E402
-from numpy_transformer.app.vit_train import ViTArgs, make_backend, random_shift  # noqa: E402
+from numpy_transformer.training.checkpoint import load_checkpoint  # noqa: E402
+from numpy_transformer.cli.main import main  # noqa: E402
+from numpy_transformer.apps.vit.commands import load_split  # noqa: E402
+from numpy_transformer.apps.vit.train import ViTArgs, make_backend, random_shift  # noqa: E402
 from numpy_transformer.config import ViTConfig  # noqa: E402
 from numpy_transformer.ops.optim import WarmupCosine  # noqa: E402
 
@@ -74,13 +74,13 @@ def test_a_short_run_end_to_end_then_resume_bit_for_bit(tmp_path, capsys):
                                                                          "MLP (256 hidden, ReLU, Adam)"}
     assert main(["vit", "--resume", "--epochs", "3", "--run-dir", str(a), "--quiet", "--no-baselines"]) == 0
     assert main(["vit", *TINY, "--epochs", "3", "--run-dir", str(b), "--no-baselines"]) == 0
-    ca, cb = load_checkpoint(a, config_class=ViTConfig), load_checkpoint(b, config_class=ViTConfig)
+    ca, cb = load_checkpoint(a, kinds=("vit",)), load_checkpoint(b, kinds=("vit",))
     assert ca["meta"]["epoch"] == cb["meta"]["epoch"] == 3
     assert len(json.loads((a / "history.json").read_text())) == 3
     for k in cb["weights"]:
         np.testing.assert_array_equal(ca["weights"][k], cb["weights"][k], err_msg=k)
-    with pytest.raises(ValueError, match="unknown TransformerConfig keys"):
-        load_checkpoint(a)                          # the translation loader refuses a ViT run
+    with pytest.raises(ValueError, match="holds a Vision Transformer checkpoint .`vit`., not a translation Transformer"):
+        load_checkpoint(a, kinds=("transformer",))  # the translation loader refuses a ViT run, by name
     with pytest.raises(SystemExit, match="already holds a checkpoint"):
         main(["vit", *TINY, "--epochs", "1", "--run-dir", str(a)])
 
@@ -148,10 +148,10 @@ def test_a_numpy_checkpoint_is_continued_by_the_keras_backend(tmp_path):
     pytest.importorskip("keras")
     run = tmp_path / "r"
     assert main(["vit", *TINY, "--epochs", "1", "--run-dir", str(run), "--no-baselines"]) == 0
-    first = load_checkpoint(run, config_class=ViTConfig)
+    first = load_checkpoint(run, kinds=("vit",))
     assert main(["vit", "--resume", "--backend", "keras", "--epochs", "2", "--run-dir", str(run), "--quiet",
                  "--no-baselines"]) == 0
-    second = load_checkpoint(run, config_class=ViTConfig)
+    second = load_checkpoint(run, kinds=("vit",))
     assert second["meta"]["epoch"] == 2 and second["meta"]["backend"] == "keras"
     steps = first["optimizer"]["t"].item()                     # safetensors keeps the scalar as (1,)
     assert second["optimizer"]["t"].item() == 2 * steps         # Adam's step count went on from the NumPy run

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .models import _check_common, _check_heads, _check_ints, _ConfigMethods
+from .base import _check_common, _check_heads, _check_ints, _ConfigMethods
+from .shapes import _encoder_layers, _norm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,7 @@ class BertConfig(_ConfigMethods):
     norm_first: bool = False
     dtype: str = "float32"
     activation: str = "gelu"
+    kind = "bert"
 
     def __post_init__(self):
         _check_ints(self, ("vocab_size", "d_model", "num_heads", "d_ff", "num_layers", "max_len",
@@ -52,7 +54,6 @@ def bert_parameter_shapes(cfg: BertConfig) -> dict:
     encoder layers under the translation encoder's names (and the final norm in pre-LN), the MLM
     head (dense, norm, output bias; its output weight is embeddings.token.weight, tied), the
     pooler and the classifier."""
-    from .shapes import _encoder_layers, _norm
     d = cfg.d_model
     shapes = {"embeddings.token.weight": (cfg.vocab_size, d), "embeddings.position.weight": (cfg.max_len, d),
               "embeddings.segment.weight": (cfg.type_vocab_size, d)}

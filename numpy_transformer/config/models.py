@@ -1,47 +1,13 @@
 """TransformerConfig and ViTConfig: the one description of a model, shared by every backend.
 
 The NumPy reference, the Keras model, checkpoints and benchmarks all read the same
-dataclass, so a config is written once (JSON via `to_dict`/`from_dict`).
+dataclass, so a config is written once (JSON via `to_dict`/`from_dict`, with its `kind`).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import numbers
 
-_DTYPES = ("float32", "float64")
-ACTIVATIONS = ("relu", "gelu", "gelu_tanh")   # the feed-forward network's (ops/activations.py)
-
-
-class _ConfigMethods:
-    """d_k, replace and the dict/JSON round trip, shared by TransformerConfig and ViTConfig."""
-
-    @property
-    def d_k(self) -> int:
-        """Width of one head's query/key/value vectors."""
-        return self.d_model // self.num_heads
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict):
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
-        return cls(**d)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, s: str):
-        return cls.from_dict(json.loads(s))
-
+from .base import _check_common, _check_heads, _check_ints, _ConfigMethods
 
 @dataclasses.dataclass(frozen=True)
 class TransformerConfig(_ConfigMethods):
@@ -68,6 +34,7 @@ class TransformerConfig(_ConfigMethods):
     norm_first: bool = False
     dtype: str = "float32"
     activation: str = "relu"
+    kind = "transformer"
 
     def __post_init__(self):
         _check_ints(self, ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "d_ff",
@@ -77,43 +44,6 @@ class TransformerConfig(_ConfigMethods):
             raise ValueError(f"pad_id={self.pad_id} is outside the vocabularies "
                              f"({self.src_vocab_size}, {self.tgt_vocab_size})")
         _check_common(self)
-
-
-def _check_ints(cfg, names, zero_ok=("pad_id",), optional=()):
-    """Each field in `names` a Python/NumPy integer (not a bool), ≥ 1 (≥ 0 for `zero_ok`; None
-    allowed for `optional`), stored back as int: the check every config starts with."""
-    what = type(cfg).__name__
-    for name in names:
-        v = getattr(cfg, name)
-        if v is None and name in optional:
-            continue
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{what}.{name} must be an int, got {v!r}")
-        low = 0 if name in zero_ok else 1
-        if v < low:
-            raise ValueError(f"{what}.{name} must be >= {low}, got {v}")
-        object.__setattr__(cfg, name, int(v))
-
-
-def _check_heads(cfg):
-    if cfg.d_model % cfg.num_heads:
-        raise ValueError(f"d_model={cfg.d_model} is not divisible by num_heads={cfg.num_heads}")
-
-
-def _check_common(cfg):
-    """The checks every config shares (encoder-layer settings, dtype); normalises floats."""
-    if not isinstance(cfg.dropout, numbers.Real) or not 0.0 <= cfg.dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {cfg.dropout!r}")
-    if not isinstance(cfg.layer_norm_eps, numbers.Real) or not cfg.layer_norm_eps > 0:
-        raise ValueError(f"layer_norm_eps must be > 0, got {cfg.layer_norm_eps!r}")
-    if not isinstance(cfg.norm_first, bool):
-        raise TypeError(f"norm_first must be a bool, got {cfg.norm_first!r}")
-    if cfg.dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of {_DTYPES}, got {cfg.dtype!r}")
-    if cfg.activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {cfg.activation!r}")
-    object.__setattr__(cfg, "dropout", float(cfg.dropout))
-    object.__setattr__(cfg, "layer_norm_eps", float(cfg.layer_norm_eps))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +70,7 @@ class ViTConfig(_ConfigMethods):
     norm_first: bool = True
     dtype: str = "float32"
     activation: str = "gelu"
+    kind = "vit"
 
     def __post_init__(self):
         _check_ints(self, ("image_size", "channels", "patch_size", "num_classes", "d_model", "num_heads",
@@ -166,15 +97,3 @@ class ViTConfig(_ConfigMethods):
     def seq_len(self) -> int:
         """The encoder's sequence: the class token and N patches."""
         return self.num_patches + 1
-
-
-def config_from_dict(d: dict):
-    """A TransformerConfig or, when the dict describes images, a ViTConfig, with a Luong score
-    an RNNTranslatorConfig, with segment types a BertConfig."""
-    if "score" in d:
-        from .rnn_translator import RNNTranslatorConfig
-        return RNNTranslatorConfig.from_dict(d)
-    if "type_vocab_size" in d:
-        from .bert import BertConfig
-        return BertConfig.from_dict(d)
-    return (ViTConfig if "image_size" in d else TransformerConfig).from_dict(d)

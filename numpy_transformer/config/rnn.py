@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-from .models import _DTYPES
+from .base import _DTYPES, _ConfigMethods
 
 RNN_ATTENTION = ("none", "time", "bahdanau")
 RNN_ACTIVATIONS = ("tanh", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
-class RNNConfig:
+class RNNConfig(_ConfigMethods):
     """SimpleRNN(hidden) → [attention] → Dense(output_dim, output_activation).
 
     attention: "none" (the Dense reads the last state h_T, the book's chapter 6-7 model),
@@ -29,6 +29,7 @@ class RNNConfig:
     output_dim: int = 1
     output_activation: str = "tanh"
     dtype: str = "float32"
+    kind = "rnn"
 
     def __post_init__(self):
         for name in ("input_dim", "hidden", "time_steps", "d_a", "output_dim"):
@@ -43,11 +44,6 @@ class RNNConfig:
         if self.dtype not in _DTYPES:
             raise ValueError(f"RNNConfig.dtype must be one of {_DTYPES}, got {self.dtype!r}")
 
-    def replace(self, **changes) -> "RNNConfig":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def rnn_parameter_shapes(cfg: RNNConfig) -> dict:

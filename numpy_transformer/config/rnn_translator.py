@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-from .models import _check_ints, _ConfigMethods, _DTYPES
+from .base import _check_ints, _ConfigMethods, _DTYPES
 
 LUONG_SCORES = ("dot", "general", "concat")
 
@@ -33,6 +33,7 @@ class RNNTranslatorConfig(_ConfigMethods):
     max_len: int = 128
     pad_id: int = 0
     dtype: str = "float32"
+    kind = "rnn-attention"
 
     def __post_init__(self):
         _check_ints(self, ("src_vocab_size", "tgt_vocab_size", "embed_dim", "hidden", "max_len", "pad_id",

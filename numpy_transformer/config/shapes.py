@@ -1,11 +1,7 @@
-"""Every parameter's name and shape for a config: the one naming scheme that all backends,
-checkpoints and tests share, and the strict check of a state dict against it."""
+"""Parameter names and shapes of the Transformer and the ViT, and the building blocks (attention,
+norm, feed-forward, encoder layers) the BERT encoder's shapes reuse: the one naming scheme that
+all backends, checkpoints and tests share. Weights are stored (in, out): y = x @ W + b."""
 from __future__ import annotations
-
-from .bert import BertConfig, bert_parameter_shapes
-from .models import ViTConfig
-from .rnn import RNNConfig, rnn_parameter_shapes
-from .rnn_translator import RNNTranslatorConfig, rnn_translator_parameter_shapes
 
 
 def _attn(shapes, prefix, d):
@@ -33,7 +29,7 @@ def _encoder_layers(shapes, cfg):
         _norm(shapes, "encoder.final_norm", d)
 
 
-def vit_parameter_shapes(cfg: ViTConfig) -> dict:
+def vit_parameter_shapes(cfg) -> dict:
     """The ViT's parameters: patch embedding (patch_dim, d) + bias, class token (d,), position
     embedding (N + 1, d), encoder layers under the translation encoder's names, the final norm
     (pre-LN), the head (d, num_classes) + bias."""
@@ -46,18 +42,9 @@ def vit_parameter_shapes(cfg: ViTConfig) -> dict:
     return shapes
 
 
-def parameter_shapes(cfg) -> dict:
-    """Every parameter's name and shape, in a fixed order: the one naming scheme that all
-    backends, checkpoints and tests share. Weights are stored (in, out): y = x @ W + b.
-    A ViTConfig gives the Vision Transformer's (vit_parameter_shapes), an RNNTranslatorConfig
-    the attentional RNN translator's (rnn_translator_parameter_shapes), a BertConfig the BERT
-    encoder's (bert_parameter_shapes)."""
-    if isinstance(cfg, ViTConfig):
-        return vit_parameter_shapes(cfg)
-    if isinstance(cfg, RNNTranslatorConfig):
-        return rnn_translator_parameter_shapes(cfg)
-    if isinstance(cfg, BertConfig):
-        return bert_parameter_shapes(cfg)
+def transformer_parameter_shapes(cfg) -> dict:
+    """The encoder-decoder Transformer's parameters, in a fixed order: the embeddings, encoder
+    and decoder layers (and the final norms in pre-LN), the output layer."""
     d, f = cfg.d_model, cfg.d_ff
     shapes = {"encoder.embedding.weight": (cfg.src_vocab_size, d)}
     _encoder_layers(shapes, cfg)
@@ -72,29 +59,3 @@ def parameter_shapes(cfg) -> dict:
     shapes["output.weight"] = (d, cfg.tgt_vocab_size)
     shapes["output.bias"] = (cfg.tgt_vocab_size,)
     return shapes
-
-
-def check_state_dict(state: dict, cfg) -> None:
-    """Strict check of a state dict against `cfg`: raises ValueError naming every missing,
-    unexpected or mis-shaped key, and any tensor holding NaN/inf."""
-    import numpy as np  # local: config stays importable as pure metadata
-
-    expected = rnn_parameter_shapes(cfg) if isinstance(cfg, RNNConfig) else parameter_shapes(cfg)
-    missing = [k for k in expected if k not in state]
-    extra = [k for k in state if k not in expected]
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {missing}")
-    if extra:
-        problems.append(f"unexpected keys: {extra}")
-    for k, shape in expected.items():
-        if k in state and tuple(np.shape(state[k])) != shape:
-            problems.append(f"{k}: expected shape {shape}, got {tuple(np.shape(state[k]))}")
-    if problems:
-        raise ValueError("state dict does not match the config: " + "; ".join(problems))
-    for k in expected:
-        a = np.asarray(state[k])
-        if not np.issubdtype(a.dtype, np.floating):
-            raise TypeError(f"{k}: expected a floating-point array, got dtype {a.dtype}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{k}: contains NaN or inf")

@@ -1,0 +1,2 @@
+"""The command line: `python -m numpy_transformer COMMAND` (main.py) and what every
+subcommand's options share (options.py)."""

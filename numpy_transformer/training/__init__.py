@@ -1,0 +1,3 @@
+"""The training layer every application shares: atomic files and checkpoints, progress bars,
+BLAS thread control, curves, and the quiet import of the Keras twin. It imports the maths and
+data/, never an application (apps/) or the command line (cli/)."""

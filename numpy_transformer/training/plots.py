@@ -1,0 +1,114 @@
+"""Plots (matplotlib, optional): training curves and cross-attention maps."""
+from __future__ import annotations
+
+import textwrap
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..data.fileio import atomic_write  # noqa: E402
+
+
+def epoch_ticks(n):
+    """Whole-number epoch ticks for 1…n epochs: every epoch up to 10, else a step of 2, 5, 10,
+    20, 50, … that leaves at most 10 ticks (1 is always shown)."""
+    if n <= 10:
+        return list(range(1, n + 1))
+    step = next(s * 10 ** k for k in range(int(math.log10(n)) + 1) for s in (1, 2, 5) if n / (s * 10 ** k) <= 10)
+    return [1] + list(range(step, n + 1, step))
+
+
+def best_epoch(hist):
+    """(epoch, val_acc) of the highest validation accuracy (the earliest on a tie), or None."""
+    scored = [h for h in hist if h.get("val_acc") == h.get("val_acc")]     # NaN (no val split) != itself
+    if not scored:
+        return None
+    h = max(scored, key=lambda h: (h["val_acc"], -h["epoch"]))
+    return h["epoch"], h["val_acc"]
+
+
+def plot_curves(histories, path, labels=None, title=None, log_loss=False):
+    """Loss and accuracy per epoch, train (solid) and validation (dashed); `histories` is one
+    history list or several (e.g. NumPy and Keras runs side by side). A star marks each run's
+    best validation epoch (highest validation accuracy), named with its score in the title;
+    `log_loss` puts the loss on a logarithmic axis."""
+    if histories and isinstance(histories[0], dict):
+        histories = [histories]
+    labels = labels or [h[0].get("backend", f"run {i}") if h else "" for i, h in enumerate(histories)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    n_max, bests = 1, []
+    for hist, label in zip(histories, labels):
+        ep = [h["epoch"] for h in hist]
+        n_max = max([n_max] + ep)
+        best = best_epoch(hist)
+        for ax, key in zip(axes, ("loss", "acc")):
+            line, = ax.plot(ep, [h[f"train_{key}"] for h in hist], "-o", ms=3, label=f"{label} train")
+            ax.plot(ep, [h[f"val_{key}"] for h in hist], "--s", ms=3, color=line.get_color(), label=f"{label} val")
+            if best is not None:
+                y = next(h[f"val_{key}"] for h in hist if h["epoch"] == best[0])
+                ax.plot([best[0]], [y], "*", ms=13, color=line.get_color(), markeredgecolor="black",
+                        markeredgewidth=0.6, zorder=5, label=f"{label} best val (epoch {best[0]})")
+        if best is not None:
+            bests.append(f"{label}: best val acc {best[1]:.3f} at epoch {best[0]}")
+    axes[0].set(xlabel="epoch", ylabel="masked cross-entropy" + (" (log scale)" if log_loss else ""), title="loss")
+    if log_loss:
+        from matplotlib.ticker import FuncFormatter, LogLocator
+        axes[0].set_yscale("log")
+        for which, subs in (("major", (1.0, 2.0, 5.0)), ("minor", (3.0, 4.0, 6.0, 8.0))):
+            getattr(axes[0].yaxis, f"set_{which}_locator")(LogLocator(base=10, subs=subs))
+            getattr(axes[0].yaxis, f"set_{which}_formatter")(FuncFormatter(lambda v, _: f"{v:g}"))
+    axes[1].set(xlabel="epoch", ylabel="masked token accuracy", title="accuracy", ylim=(0, 1))
+    ticks = epoch_ticks(n_max)
+    for ax in axes:
+        ax.set_xticks(ticks, [str(t) for t in ticks])      # whole epochs, also for a 1-epoch run
+        ax.set_xlim(0.5, n_max + 0.5)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    lines = [title] if title else []
+    lines.append("; ".join(bests) if bests else "no validation split")
+    fig.suptitle("\n".join(lines), fontsize=10)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, num_layers=None, what=None):
+    """One heatmap per head: rows = target positions (what is being produced), columns = source
+    tokens attended to, as the model saw them (unknown words as <unk>). `weights` (heads, T, S);
+    one colour bar (0…1) for all heads; `layer` / `num_layers` name the decoder layer shown, or
+    `what` says what the map is (a single map, e.g. the RNN translator's, has no head title)."""
+    H, T, S = weights.shape
+    cols = min(H, 2 if H <= 4 else 4)            # 4 heads: a 2×2 grid keeps the words large
+    rows = (H + cols - 1) // cols
+    cell = 0.42                                            # inches per word: labels stay readable
+    w = max(2.4, cell * S + 0.9)
+    h = max(2.0, cell * T + 0.9)
+    fig, axes = plt.subplots(rows, cols, figsize=(w * cols + 1.2, h * rows + 0.9), squeeze=False,
+                             layout="constrained")
+    im = None
+    for i, ax in enumerate(axes.flat):
+        if i >= H:
+            ax.axis("off")
+            continue
+        im = ax.imshow(weights[i], cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(S), src_words, rotation=45, ha="right", rotation_mode="anchor", fontsize=10)
+        ax.set_yticks(range(T), tgt_words, fontsize=10)
+        if H > 1 or what is None:
+            ax.set_title(f"head {i}", fontsize=10)
+        if i % cols == 0:
+            ax.set_ylabel("target (German)", fontsize=10)
+        if i // cols == rows - 1 or i + cols >= H:
+            ax.set_xlabel("source (English)", fontsize=10)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9, label="attention weight")
+    which = what or ("cross-attention" + (f" of decoder layer {layer}" if layer is not None else "")
+                     + (f" (layers 0\u2013{num_layers - 1})" if num_layers is not None else ""))
+    # wrapped to the figure's width: a long sentence in the title would otherwise be cut at the edges
+    chars = max(24, int(fig.get_figwidth() * 72 / (11 * 0.6)))      # 11-pt glyphs are ~0.6 em wide
+    title = textwrap.fill(title, chars) if title else title
+    fig.suptitle(f"{title}\n{which}" if title else which, fontsize=11)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
