@@ -1,6 +1,6 @@
 """Epoch times of the main job (`python -m numpy_transformer train`) on an idle machine and beside
 one busy process, with OpenBLAS's own thread count (`--threads N`, N = the cores) and with the
-default `--threads auto` (numpy_transformer/app/threads.py).
+default `--threads auto` (numpy_transformer/training/threads.py).
 
     python -m benchmarks.busy_machine --epochs 3 --reps 3 [--out busy.json]
 

@@ -2,12 +2,11 @@
 the book's road to attention (RNN, GRU, Bahdanau and Luong attention, an attentional RNN translator)
 in pure NumPy, forward and hand-written backward.
 
-Layout: ops/ (the maths, each forward beside its backward), models/ (the Transformer, the ViT,
-the BERT encoder and the RNN models built from them), fast/ (speed machinery, tested equal to
-the plain ops), gpu/ (the same maths on CuPy: a training step with no host reads, Adam on the
-device, CUDA graphs), app/ (translation: data, tokenizer, training, decoding, checkpoints, plots,
-CLI; the ViT on digits; BERT pre-training and fine-tuning; the RNN examples). config/ (configs,
-parameter names, input checks) is shared by every backend.
+Layout (docs/architecture.md): the maths — config/ (configs, the model registry, parameter names,
+input checks; shared with keras_transformer), ops/ (each forward beside its backward), models/
+(whole models, decoding), fast/ (speed machinery, tested equal to the plain ops), gpu/ (the same
+maths on CuPy); around it data/ (sentence pairs, corpus, tokenizers), training/ (the shared
+training layer), apps/ (one folder per application) and cli/ (the command line).
 """
 from .config import BertConfig, RNNTranslatorConfig, TransformerConfig, ViTConfig, parameter_shapes
 from .models import BertEncoder, RNNTranslator, Transformer, VisionTransformer

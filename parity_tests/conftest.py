@@ -26,7 +26,7 @@ def small_tsv(tmp_path_factory):
 @pytest.fixture
 def no_data(monkeypatch):
     """Any attempt to read the corpus or a data file fails the test: a bad option's error must
-    come first. (Modules that bind the loaders by name, such as app/translate.py, must be
+    come first. (Modules that bind the loaders by name, such as apps/translation/translate.py, must be
     imported before this patches them.)"""
     import numpy_transformer.data.corpus as corpus
     import numpy_transformer.data.pairs as data

@@ -62,7 +62,7 @@ def batches(cfg, n, seed=0):
 
 
 def cpu_steps(cfg, data, warmup=3, clipnorm=None, label_smoothing=0.0):
-    """app/train.py's NumpyBackend.train_step with the plain ops.optim.Adam."""
+    """apps/translation/train.py's NumpyBackend.train_step with the plain ops.optim.Adam."""
     model = Transformer(cfg, seed=0)
     opt = Adam(WarmupSchedule(cfg.d_model, warmup), 0.9, 0.98, 1e-9, clipnorm=clipnorm)
     losses, correct, tokens = [], 0, 0

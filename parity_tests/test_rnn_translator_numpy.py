@@ -1,7 +1,7 @@
 """The attentional RNN translator (models/rnn_translator.py), NumPy side: float64 central finite
 differences of the whole model's backward (every score, dropout on, padding in source and
 target), step-by-step decoding equal to the teacher-forced forward, greedy and beam search
-through app/decoding.py unchanged, state dicts, and clear errors for bad input."""
+through models/decoding.py unchanged, state dicts, and clear errors for bad input."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""The command line's BLAS thread policy (numpy_transformer/app/threads.py): fixed counts are
+"""The command line's BLAS thread policy (numpy_transformer/training/threads.py): fixed counts are
 applied and undone, `auto` caps small work at one thread and follows the load other processes
 put on the machine, and a run records what it used."""
 import argparse

@@ -2,7 +2,7 @@
 
 It lets the training job run on a fresh machine with no download. Every pair is produced by
 rules, not looked up, so the German is grammatical by construction (the lexicon is in
-app/corpus_lexicon.py, the grammar in app/corpus_grammar.py, the random choices here):
+data/corpus_lexicon.py, the grammar in data/corpus_grammar.py, the random choices here):
 
 * subject pronouns ich/du/er/sie/es/wir/ihr/sie with present-tense conjugation of regular verbs
   (brauchen, kaufen, trinken) and irregular ones (haben, sein, sehen, essen, lesen, nehmen,

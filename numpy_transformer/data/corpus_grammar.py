@@ -1,4 +1,4 @@
-"""The grammar of the generated corpus (app/corpus.py): German noun phrases with article and
+"""The grammar of the generated corpus (data/corpus.py): German noun phrases with article and
 adjective declension (nominative and accusative; weak, mixed and strong endings), and the three
 clause types with statement, negation (kein / nicht) and question forms, each built in English
 and German at once. Standard library only."""

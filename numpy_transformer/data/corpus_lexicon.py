@@ -1,4 +1,4 @@
-"""The lexicon of the generated corpus (app/corpus.py): nouns with gender, plurals and the
+"""The lexicon of the generated corpus (data/corpus.py): nouns with gender, plurals and the
 adjectives that fit them, adjectives, pronouns, names and verbs with their German conjugation,
 and which predicates suit which subjects. Standard library only."""
 from __future__ import annotations

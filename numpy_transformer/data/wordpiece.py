@@ -3,7 +3,7 @@ the data with Hugging Face `tokenizers` (a well-kept Rust library; the [bert] ex
 its JSON, wrapped here with the project's fixed special ids and clear errors.
 
 Specials: [PAD] = 0, [UNK] = 1, [CLS] = 2, [SEP] = 3, [MASK] = 4; subwords after them. Text is
-cleaned first as the translation data is (app/data.clean_sentence: lower case, punctuation
+cleaned first as the translation data is (data.pairs.clean_sentence: lower case, punctuation
 deleted, German umlauts kept), so one joint English + German vocabulary serves both languages.
 Sequences are `[CLS] a [SEP]` (segment 0) or `[CLS] a [SEP] b [SEP]` (segment 1 from b on).
 """

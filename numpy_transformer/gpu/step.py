@@ -1,6 +1,6 @@
 """A Transformer training step that never waits for the host, and its CUDA-graph replay.
 
-app/train.py's NumpyBackend.train_step returns the loss, the correct and the counted tokens as
+apps/translation/train.py's NumpyBackend.train_step returns the loss, the correct and the counted tokens as
 Python numbers, which is free on a CPU and a full stop on a GPU: each read waits for every
 kernel queued before it. DeviceTrainer.step does the same maths (forward, masked cross-entropy,
 backward, Adam) and keeps those numbers on the device, summed; read() fetches them once.
@@ -19,7 +19,7 @@ from .adam import DeviceAdam
 class DeviceTrainer:
     """Teacher-forced training of `model` (a Transformer whose arrays live on the device, see
     arrays.to_device) with the paper's schedule, Adam(β1, β2, ε), optional clipping by global
-    norm and label smoothing: app/train.py's step without host reads. Construct it and call
+    norm and label smoothing: apps/translation/train.py's step without host reads. Construct it and call
     upload/step inside `numpy_is(xp)`."""
 
     def __init__(self, model, warmup=4000, beta1=0.9, beta2=0.98, eps=1e-9, clipnorm=None,

@@ -1,7 +1,7 @@
 """The attentional RNN encoder–decoder of Luong, Pham & Manning (2015), with GRUs: the book's
 road to attention, end to end, with the Transformer's contract (forward / backward /
 state_dict / load_state_dict(strict) / start_decoding / decode_step), so the training loop,
-greedy decoding and beam search (app/decoding.py) run it unchanged.
+greedy decoding and beam search (models/decoding.py) run it unchanged.
 
     encoder   h̄_s = GRU_enc(E_src[x_s])                            s = 1 … S (padding masked)
     decoder   h_0 = h̄_S (the last unpadded state),  h̃_0 = 0

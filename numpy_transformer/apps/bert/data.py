@@ -1,4 +1,4 @@
-"""Data for the BERT commands (app/bert_cli.py): the shared English–German pairs, split once
+"""Data for the BERT commands (apps/bert/commands.py): the shared English–German pairs, split once
 (seeded, grouped by English sentence, so no held-out English sentence was seen in training),
 masked-language-model batches and the translation-pair classification task.
 

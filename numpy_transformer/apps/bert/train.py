@@ -1,4 +1,4 @@
-"""Training the BERT-style encoder (app/bert_cli.py): the arguments, the NumPy backend (and,
+"""Training the BERT-style encoder (apps/bert/commands.py): the arguments, the NumPy backend (and,
 lazily, keras_transformer.bert_training's), evaluation, the epoch loop with atomic checkpoints,
 history.json and curves.png. Two tasks: "mlm" (pre-training, loss on the chosen tokens only)
 and "cls" (the [CLS] head on the translation-pair task).

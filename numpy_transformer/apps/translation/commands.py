@@ -206,7 +206,7 @@ def _add_train(subs):
                         "(the whole run's, --resume included), to compare models at equal wall-clock time; "
                         "default: no limit")
     t.add_argument("--batch-size", type=positive_int, default=64, help="sentence pairs per step")
-    add_model_options(t)                              # --model and each model's own sizes (app/model_kinds.py)
+    add_model_options(t)                              # --model and each model's own sizes (apps/translation/model_kinds.py)
     t.add_argument("--dropout", type=float, default=0.1, help="dropout rate, in [0, 1)")
     t.add_argument("--max-len", type=positive_int, default=16,
                    help="longest sentence in tokens with <eos>; longer training pairs are dropped")

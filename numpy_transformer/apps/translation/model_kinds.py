@@ -20,7 +20,7 @@ class ModelKind:
     config: Callable                    # (argparse namespace, src_vocab, tgt_vocab) -> config
     numpy_model: Callable               # (cfg, seed) -> the NumPy model
     describe: Callable                  # cfg -> "d_model=128, …" for the start-up line and plot titles
-    largest_gemm: Callable              # (cfg, batch_size) -> multiply-adds (app/threads.py's thread policy)
+    largest_gemm: Callable              # (cfg, batch_size) -> multiply-adds (training/threads.py's thread policy)
     attention_layers: Callable          # cfg -> how many decoder layers have cross-attention maps
     attention_key: Callable             # layer -> the key in model.attention_weights()
     attention_title: Callable           # cfg -> what an attention map shows (None: the Transformer's layer/heads)

@@ -1,4 +1,4 @@
-"""Training the ViT for `python -m numpy_transformer vit` (app/vit.py): the arguments, random
+"""Training the ViT for `python -m numpy_transformer vit` (apps/vit/commands.py): the arguments, random
 shifts, the NumPy backend (and, lazily, keras_transformer's), evaluation and the epoch loop
 with its atomic checkpoints, history and curves.
 
