@@ -15,10 +15,10 @@ from ..ops.attention import padding_mask
 from ..ops.bert import (bert_embedding_backward, bert_embedding_forward, classifier_head_backward,
                         classifier_head_forward, gather_positions, gather_positions_backward,
                         mlm_head_backward, mlm_head_forward)
-from ..ops.dropout import dropout_backward, dropout_forward
 from .kernels import get_kernels
-from .layers import add_prefixed, encoder_layer_backward, encoder_layer_forward, sub
+from .layers import add_prefixed, sub
 from .params import ParameterModel, init_parameters
+from .stack import StackCache, encoder_stack_backward, encoder_stack_forward
 
 HEADS = ("mlm", "cls")
 
@@ -31,12 +31,14 @@ def init_bert_params(cfg: BertConfig, seed=0):
                            lambda name: 0.02 if name.startswith("embeddings.") and name.endswith(".weight") else None)
 
 
-class BertCache(NamedTuple):
+class EncodeCache(NamedTuple):
     embed: tuple             # (ids, segments)
     embed_norm: object       # the embedding LayerNorm's cache
-    drop_mask: object        # dropout after the embeddings
-    layers: list             # one EncoderLayerCache per layer
-    final_norm: object       # pre-LN: the final LayerNorm's cache; None in post-LN
+    encoder: StackCache      # the encoder stack's (models/stack.py)
+
+
+class BertCache(NamedTuple):
+    encode: EncodeCache
     h_shape: tuple           # the encoder output's shape (B, T, d)
     head: str                # "mlm" or "cls"
     positions: object        # the MLM head's boolean mask, or None (every position)
@@ -72,17 +74,8 @@ class BertEncoder(ParameterModel):
         x, emb = bert_embedding_forward(ids, segments, p["embeddings.token.weight"],
                                         p["embeddings.position.weight"], p["embeddings.segment.weight"])
         x, emb_norm = k.layernorm_forward(x, p["embeddings.norm.gamma"], p["embeddings.norm.beta"], cfg.layer_norm_eps)
-        x, drop = dropout_forward(x, cfg.dropout, rng, training)
-        mask = padding_mask(ids, cfg.pad_id)
-        caches = []
-        for i in range(cfg.num_layers):
-            x, c = encoder_layer_forward(x, sub(p, f"encoder.layers.{i}"), cfg, mask, rng, training, k)
-            caches.append(c)
-        final = None
-        if cfg.norm_first:
-            x, final = k.layernorm_forward(x, p["encoder.final_norm.gamma"], p["encoder.final_norm.beta"],
-                                           cfg.layer_norm_eps)
-        return x, (emb, emb_norm, drop, caches, final)
+        x, encoder = encoder_stack_forward(x, sub(p, "encoder"), cfg, padding_mask(ids, cfg.pad_id), rng, training, k)
+        return x, EncodeCache(emb, emb_norm, encoder)
 
     def forward(self, ids, segments=None, head="mlm", positions=None, training=False, rng=None):
         cfg, p = self.cfg, self.params
@@ -98,7 +91,7 @@ class BertEncoder(ParameterModel):
                                           cfg.activation == "gelu_tanh")
         else:
             logits, hc = classifier_head_forward(h, p)
-        self._cache = BertCache(*enc, h.shape, head, positions, hc, logits.shape)
+        self._cache = BertCache(enc, h.shape, head, positions, hc, logits.shape)
         return logits
 
     __call__ = forward
@@ -107,7 +100,8 @@ class BertEncoder(ParameterModel):
         """Softmax weights of every layer's self-attention in the last forward, (B, H, T, T)."""
         if self._cache is None:
             raise RuntimeError("attention_weights() needs a forward() first")
-        return {f"encoder.layers.{i}.self_attn": c.self_attn.weights for i, c in enumerate(self._cache.layers)}
+        return {f"encoder.layers.{i}.self_attn": c.self_attn.weights
+                for i, c in enumerate(self._cache.encode.encoder.layers)}
 
     # ------------------------------------------------------------------ backward
     def backward(self, dlogits):
@@ -130,18 +124,12 @@ class BertEncoder(ParameterModel):
             dh, g = classifier_head_backward(dlogits, c.head_cache, p)
             grads.update(g)
             dtoken_out = None
-        if c.final_norm is not None:
-            dh, grads["encoder.final_norm.gamma"], grads["encoder.final_norm.beta"] = \
-                k.layernorm_backward(dh, c.final_norm, p["encoder.final_norm.gamma"])
-        for i in reversed(range(cfg.num_layers)):
-            prefix = f"encoder.layers.{i}"
-            dh, g = encoder_layer_backward(dh, c.layers[i], sub(p, prefix), cfg, k)
-            add_prefixed(grads, prefix, g)
-        dh = dropout_backward(dh, c.drop_mask)
+        dh, g = encoder_stack_backward(dh, c.encode.encoder, sub(p, "encoder"), cfg, k)
+        add_prefixed(grads, "encoder", g)
         dh, grads["embeddings.norm.gamma"], grads["embeddings.norm.beta"] = \
-            k.layernorm_backward(dh, c.embed_norm, p["embeddings.norm.gamma"])
+            k.layernorm_backward(dh, c.encode.embed_norm, p["embeddings.norm.gamma"])
         dtoken_in, grads["embeddings.position.weight"], grads["embeddings.segment.weight"] = bert_embedding_backward(
-            dh, c.embed, cfg.vocab_size, cfg.max_len, cfg.type_vocab_size)
+            dh, c.encode.embed, cfg.vocab_size, cfg.max_len, cfg.type_vocab_size)
         # tied weights: one matrix, two uses, so the two gradients add
         grads["embeddings.token.weight"] = dtoken_in if dtoken_out is None else dtoken_in + dtoken_out
         return {name: grads[name] for name in p}   # the state_dict's order
