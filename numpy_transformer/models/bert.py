@@ -53,7 +53,9 @@ class BertEncoder(ParameterModel):
       head="cls": (B, num_classes) from the [CLS] position.
     backward(dlogits) → grads with the keys and shapes of state_dict() (the head not used in
     the last forward gets zeros). Padding (cfg.pad_id) is masked out of every attention.
-    `kernels` "fast" (default) or "plain" as in Transformer."""
+    With training=True dropout is on where BERT has it (BertConfig): the embedding, every
+    sublayer's output, the attention weights and the pooled [CLS] output, its masks drawn from
+    `rng` (default: the model's own). `kernels` "fast" (default) or "plain" as in Transformer."""
 
     def __init__(self, cfg: BertConfig, seed=0, kernels="fast"):
         if not isinstance(cfg, BertConfig):
@@ -74,7 +76,9 @@ class BertEncoder(ParameterModel):
         x, emb = bert_embedding_forward(ids, segments, p["embeddings.token.weight"],
                                         p["embeddings.position.weight"], p["embeddings.segment.weight"])
         x, emb_norm = k.layernorm_forward(x, p["embeddings.norm.gamma"], p["embeddings.norm.beta"], cfg.layer_norm_eps)
-        x, encoder = encoder_stack_forward(x, sub(p, "encoder"), cfg, padding_mask(ids, cfg.pad_id), rng, training, k)
+        mask = padding_mask(ids, cfg.pad_id)
+        x, encoder = encoder_stack_forward(x, sub(p, "encoder"), cfg, mask, rng, training, k,
+                                           cfg.attention_probs_dropout_prob)
         return x, EncodeCache(emb, emb_norm, encoder)
 
     def forward(self, ids, segments=None, head="mlm", positions=None, training=False, rng=None):
@@ -84,13 +88,15 @@ class BertEncoder(ParameterModel):
         if positions is not None and head != "mlm":
             raise ValueError("positions selects the MLM head's outputs; the [CLS] head reads position 0 only")
         ids, segments, positions = check_bert_inputs(ids, segments, cfg, positions)
+        if training and rng is None:
+            rng = self.rng
         h, enc = self.encode(ids, segments, training, rng)
         if head == "mlm":
             hm = h if positions is None else gather_positions(h, positions)
             logits, hc = mlm_head_forward(hm, sub(p, "mlm"), p["embeddings.token.weight"], cfg.layer_norm_eps,
                                           cfg.activation == "gelu_tanh")
         else:
-            logits, hc = classifier_head_forward(h, p)
+            logits, hc = classifier_head_forward(h, p, cfg.classifier_dropout if training else 0.0, rng)
         self._cache = BertCache(enc, h.shape, head, positions, hc, logits.shape)
         return logits
 

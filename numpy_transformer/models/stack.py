@@ -41,13 +41,15 @@ def final_norm_backward(dx, cache, p, grads, kernels):
 
 # ---------------------------------------------------------------- encoder stack
 
-def encoder_stack_forward(x, p, cfg, mask, rng=None, training=False, kernels=PLAIN):
+def encoder_stack_forward(x, p, cfg, mask, rng=None, training=False, kernels=PLAIN, attention_dropout=0.0):
     """x (B, T, d_model) → the stack's output (B, T, d_model) and its StackCache. `mask` is
-    the keys' mask (padding; None: every position attends to every one)."""
+    the keys' mask (padding; None: every position attends to every one), `attention_dropout`
+    the rate on the attention weights in training (BERT's attention_probs_dropout_prob)."""
     x, drop_mask = dropout_forward(x, cfg.dropout, rng, training)
     layers = []
     for i in range(cfg.num_layers):
-        x, c = encoder_layer_forward(x, sub(p, f"layers.{i}"), cfg, mask, rng, training, kernels)
+        x, c = encoder_layer_forward(x, sub(p, f"layers.{i}"), cfg, mask, rng, training, kernels,
+                                     attention_dropout)
         layers.append(c)
     x, final = final_norm_forward(x, p, cfg, kernels)
     return x, StackCache(drop_mask, layers, final)
