@@ -66,9 +66,19 @@ class DotProductAttention(keras.layers.Layer):
     before the softmax, which gives them exactly zero weight in every row with at least one
     allowed key; the weights are then multiplied by the mask, so a row with no allowed key
     gets all-zero weights (as in the NumPy reference) instead of a uniform row. That product
-    changes nothing anywhere else (x·1 = x, and the masked weights are already 0)."""
+    changes nothing anywhere else (x·1 = x, and the masked weights are already 0).
+    `dropout` > 0: in training, dropout on the weights before they weigh V (BERT's
+    attention_probs_dropout_prob); the weights returned are those before dropout."""
 
-    def call(self, queries, keys, values, attention_mask=None, return_attention_scores=False):
+    def __init__(self, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(dropout)
+        self.dropout = keras.layers.Dropout(self.rate, dtype=self.dtype_policy, name="dropout") if self.rate else None
+
+    def get_config(self):
+        return {**super().get_config(), "dropout": self.rate}
+
+    def call(self, queries, keys, values, attention_mask=None, return_attention_scores=False, training=None):
         # a Python float: converted straight to the scores' dtype (ops.cast of a Python float to
         # float64 goes through float32, 6e-8 off in float64 logits when 1/sqrt(d_k) is inexact)
         scale = 1.0 / math.sqrt(queries.shape[-1])
@@ -79,7 +89,8 @@ class DotProductAttention(keras.layers.Layer):
         weights = ops.softmax(scores, axis=-1)
         if attention_mask is not None:
             weights = weights * ops.cast(attention_mask, weights.dtype)
-        out = ops.matmul(weights, values)
+        dropped = weights if self.dropout is None else self.dropout(weights, training=training)
+        out = ops.matmul(dropped, values)
         return (out, weights) if return_attention_scores else out
 
 
@@ -89,16 +100,17 @@ class MultiHeadAttention(keras.layers.Layer):
     K W_k^i, V W_v^i). Errata 1: the per-head projections sit side by side in one Dense of
     width num_heads·d_k (= d_model) and the scale is 1/sqrt(d_k), d_k = d_model // num_heads.
 
-    call(queries, keys, values, attention_mask=None, return_attention_scores=False, cache=None) ->
-    (B, Tq, d_model) [and the weights (B, H, Tq, Tk)]."""
+    call(queries, keys, values, attention_mask=None, return_attention_scores=False, cache=None,
+    training=None) -> (B, Tq, d_model) [and the weights (B, H, Tq, Tk)]. `dropout`: on the
+    attention weights in training (DotProductAttention)."""
 
-    def __init__(self, num_heads, d_model, **kwargs):
+    def __init__(self, num_heads, d_model, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         if d_model % num_heads:
             raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
         self.num_heads, self.d_model = int(num_heads), int(d_model)
         self.d_k = self.d_model // self.num_heads
-        self.attention = DotProductAttention(dtype=self.dtype_policy, name="attention")
+        self.attention = DotProductAttention(dropout, dtype=self.dtype_policy, name="attention")
         self.W_q = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="W_q")
         self.W_k = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="W_k")
         self.W_v = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="W_v")
@@ -121,7 +133,8 @@ class MultiHeadAttention(keras.layers.Layer):
         """The keys' and values' projections, split into heads: (B, H, T, d_k) each."""
         return self.reshape_tensor(self.W_k(keys), True), self.reshape_tensor(self.W_v(values), True)
 
-    def call(self, queries, keys, values, attention_mask=None, return_attention_scores=False, cache=None):
+    def call(self, queries, keys, values, attention_mask=None, return_attention_scores=False, cache=None,
+             training=None):
         """With a KVCache (step-by-step decoding): self-attention stores the new position's keys
         and values and attends over every stored one; cross-attention uses the cache's projected
         encoder output (keys and values are then ignored)."""
@@ -133,7 +146,7 @@ class MultiHeadAttention(keras.layers.Layer):
         else:
             k, v = cache.update(*self.project_kv(keys, values))
             attention_mask = cache.mask()
-        o, weights = self.attention(q, k, v, attention_mask, return_attention_scores=True)
+        o, weights = self.attention(q, k, v, attention_mask, return_attention_scores=True, training=training)
         out = self.W_o(self.reshape_tensor(o, False))
         return (out, weights) if return_attention_scores else out
 
@@ -145,4 +158,5 @@ class MultiHeadAttention(keras.layers.Layer):
         return out
 
     def get_config(self):
-        return {**super().get_config(), "num_heads": self.num_heads, "d_model": self.d_model}
+        return {**super().get_config(), "num_heads": self.num_heads, "d_model": self.d_model,
+                "dropout": self.attention.rate}

@@ -34,7 +34,9 @@ def check_inputs(ids, segments, cfg):
 class BertModel(ConfigModel):
     """model([ids, segments], training) → logits of `head`: "mlm" (B, T, vocab) at every position,
     or "cls" (B, num_classes) from position 0 ([CLS]). One model object per head for Keras'
-    compile/fit (pre-training, fine-tuning); every variable exists in both."""
+    compile/fit (pre-training, fine-tuning); every variable exists in both. In training,
+    dropout where BERT has it: the embedding and sublayer outputs (cfg.dropout), the attention
+    weights (cfg.attention_probs_dropout_prob) and the pooled output (cfg.classifier_dropout)."""
 
     def __init__(self, cfg, head="mlm", **kwargs):
         cfg = resolve_config(cfg, kwargs, allowed=(BertConfig,))
@@ -46,12 +48,14 @@ class BertModel(ConfigModel):
         dp, eps = self.dtype_policy, cfg.layer_norm_eps
         self.embed_norm = keras.layers.LayerNormalization(epsilon=eps, dtype=dp, name="embed_norm")
         self.embed_dropout = keras.layers.Dropout(cfg.dropout, dtype=dp, name="dropout")
-        self.encoder_layers = [EncoderLayer(cfg, name=f"layer_{i}") for i in range(cfg.num_layers)]
+        self.encoder_layers = [EncoderLayer(cfg, cfg.attention_probs_dropout_prob, name=f"layer_{i}")
+                               for i in range(cfg.num_layers)]
         self.final_norm = (keras.layers.LayerNormalization(epsilon=eps, dtype=dp, name="final_norm")
                            if cfg.norm_first else None)
         self.mlm_dense = keras.layers.Dense(cfg.d_model, dtype=dp, name="mlm_dense")
         self.mlm_norm = keras.layers.LayerNormalization(epsilon=eps, dtype=dp, name="mlm_norm")
         self.pooler = keras.layers.Dense(cfg.d_model, dtype=dp, name="pooler")
+        self.pooler_dropout = keras.layers.Dropout(cfg.classifier_dropout, dtype=dp, name="pooler_dropout")
         self.classifier = keras.layers.Dense(cfg.num_classes, dtype=dp, name="classifier")
 
     def build(self, input_shape=None):
@@ -85,14 +89,14 @@ class BertModel(ConfigModel):
         u = self.mlm_norm(gelu(self.mlm_dense(h), self.cfg.activation == "gelu_tanh"))
         return ops.matmul(u, ops.transpose(self.token_embeddings.value)) + self.mlm_bias.value
 
-    def cls_logits(self, h):
-        """classifier(tanh(pooler(h[:, 0])))."""
-        return self.classifier(ops.tanh(self.pooler(h[:, 0])))
+    def cls_logits(self, h, training=None):
+        """classifier(Dropout(tanh(pooler(h[:, 0]))))."""
+        return self.classifier(self.pooler_dropout(ops.tanh(self.pooler(h[:, 0])), training=training))
 
     def logits(self, ids, segments=None, head=None, training=None):
         ids, segments = check_inputs(ids, segments, self.cfg)
         h = self.encode(ids, segments, training)
-        return self.mlm_logits(h) if (head or self.head) == "mlm" else self.cls_logits(h)
+        return self.mlm_logits(h) if (head or self.head) == "mlm" else self.cls_logits(h, training)
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:

@@ -38,8 +38,8 @@ class ConfigLayer(keras.layers.Layer):
     def _dropout(self, name):
         return keras.layers.Dropout(self.cfg.dropout, dtype=self.dtype_policy, name=name)
 
-    def _mha(self, name):
-        return MultiHeadAttention(self.cfg.num_heads, self.cfg.d_model, dtype=self.dtype_policy, name=name)
+    def _mha(self, name, dropout=0.0):
+        return MultiHeadAttention(self.cfg.num_heads, self.cfg.d_model, dropout, dtype=self.dtype_policy, name=name)
 
     def _add_norm(self, name):
         return AddNormalization(self.cfg.norm_first, self.cfg.layer_norm_eps, dtype=self.dtype_policy,
@@ -71,11 +71,13 @@ def _build_all(d_model, *layers):
 class EncoderLayer(ConfigLayer):
     """x -> self-attention (add_norm1) -> feed-forward (add_norm2), dropout on each sublayer's
     output. call(x, padding_mask, training, return_attention_scores) with padding_mask the
-    source key mask (B, 1, 1, S), True = may attend."""
+    source key mask (B, 1, 1, S), True = may attend. `attention_dropout`: the rate on the
+    attention weights in training (BERT's; the Transformer and the ViT have none)."""
 
-    def __init__(self, cfg, **kwargs):
+    def __init__(self, cfg, attention_dropout=0.0, **kwargs):
         super().__init__(cfg, **kwargs)
-        self.multihead_attention = self._mha("self_attn")
+        self.attention_dropout = float(attention_dropout)
+        self.multihead_attention = self._mha("self_attn", self.attention_dropout)
         self.dropout1, self.add_norm1 = self._dropout("dropout1"), self._add_norm("norm1")
         self.feed_forward = self._ffn()
         self.dropout2, self.add_norm2 = self._dropout("dropout2"), self._add_norm("norm2")
@@ -86,11 +88,15 @@ class EncoderLayer(ConfigLayer):
 
     def call(self, x, padding_mask=None, training=None, return_attention_scores=False):
         h = self.add_norm1.normalize_input(x)
-        a, weights = self.multihead_attention(h, h, h, padding_mask, return_attention_scores=True)
+        a, weights = self.multihead_attention(h, h, h, padding_mask, return_attention_scores=True,
+                                              training=training)
         x = self.add_norm1(x, self.dropout1(a, training=training))
         f = self.feed_forward(self.add_norm2.normalize_input(x))
         x = self.add_norm2(x, self.dropout2(f, training=training))
         return (x, weights) if return_attention_scores else x
+
+    def get_config(self):
+        return {**super().get_config(), "attention_dropout": self.attention_dropout}
 
     def variable_map(self):
         return {**prefixed("self_attn", self.multihead_attention.variable_map()),

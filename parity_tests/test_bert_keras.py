@@ -1,6 +1,7 @@
 """NumPy BertEncoder vs keras_transformer.BertModel with identical weights, dropout off: MLM and
 [CLS] logits, the losses (MLM on the chosen tokens only), every parameter's gradient with the
-tied token embedding among them, state dicts both ways, the same errors for bad input.
+tied token embedding among them, state dicts both ways, the same errors for bad input; and in
+training mode, dropout on, with the NumPy model's masks in both: logits and every gradient.
 Tolerances are the suite's (parity_report.py): forward float64 max |diff| ≤ 1e-10, float32 ≤ 1e-5
 of the largest value; gradients ‖a − b‖ / max(‖a‖, ‖b‖) ≤ 1e-9 (float64), 1e-4 (float32)."""
 import numpy as np
@@ -12,7 +13,7 @@ from numpy_transformer import BertConfig, BertEncoder, TransformerConfig, masked
 from parity_report import check_abs, check_forward, check_grad, parity_report  # noqa: E402,F401
 
 import keras_transformer as kt  # noqa: E402
-from keras_grads import backend_dtype_guard, grad_of_scalar, to_numpy  # noqa: E402,F401
+from keras_grads import backend_dtype_guard, grad_of_scalar, to_numpy, vjp  # noqa: E402,F401
 
 pytestmark = pytest.mark.usefixtures("parity_report")
 
@@ -122,6 +123,49 @@ def _check_grads(grads, k_grads, dtype, lab, what):
             check_grad(f"{what} d{k}", k_grads[k], grads[k], dtype, lab, group=f"{what} d(every param)")
 
 
+def use_numpy_masks(km, npm):
+    """Every Dropout layer of the Keras model multiplies by the scaled mask the NumPy model drew
+    in its last forward (its caches hold them): the embedding's, each layer's two sublayer
+    outputs' and attention weights', and after a [CLS] forward the pooled output's. Keras
+    draws its own masks otherwise; with the same masks both compute the same function."""
+    def fix(layer, mask):
+        assert mask is not None and np.any(mask == 0)        # a dropout that dropped something
+        layer.call = lambda inputs, training=None: inputs * keras.ops.convert_to_tensor(mask, inputs.dtype)
+    encoder = npm._cache.encode.encoder
+    fix(km.embed_dropout, encoder.drop_mask)
+    for layer, c in zip(km.encoder_layers, encoder.layers):
+        fix(layer.dropout1, c.res1.drop_mask)
+        fix(layer.dropout2, c.res2.drop_mask)
+        fix(layer.multihead_attention.attention.dropout, c.self_attn.sdpa.drop_mask)
+    if npm._cache.head == "cls":
+        fix(km.pooler_dropout, npm._cache.head_cache.drop_mask)
+
+
+DROPOUT_CONFIGS = [pytest.param(bert_cfg(dt, nf, act, dropout=0.2, attention_probs_dropout_prob=0.3,
+                                         classifier_dropout=0.3), id=f"{dt}-{'pre' if nf else 'post'}LN-{act}")
+                   for dt in ("float64", "float32") for nf, act in ((False, "gelu"), (True, "gelu_tanh"))]
+
+
+@pytest.mark.parametrize("head", ["mlm", "cls"])
+@pytest.mark.parametrize("cfg", DROPOUT_CONFIGS)
+def test_training_mode_with_the_same_dropout_masks(cfg, head):
+    """Dropout at BERT's three places (hidden, attention probabilities, pooled output), the
+    NumPy model's masks in both: logits and every parameter's gradient agree as with dropout
+    off, so the Keras twin drops the same quantities (attention weights after the softmax and
+    before V, the pooled output before the classifier) and the hand-written backward through
+    each mask agrees with autodiff."""
+    npm, km = pair(cfg, seed=2, head=head)
+    ids, seg, _, _ = batch(cfg, seed=2)
+    logits = npm.forward(ids, seg, head=head, training=True, rng=np.random.default_rng(11))
+    R = np.random.default_rng(12).standard_normal(logits.shape).astype(cfg.dtype)
+    grads = npm.backward(R)
+    use_numpy_masks(km, npm)
+    k_logits, _, k_grads = vjp(lambda: km([ids, seg], training=True), [], km.variable_map(), R)
+    lab = label(cfg) + "-dropout"
+    check_forward(f"BERT {head} logits, dropout masks shared", k_logits, logits, cfg.dtype, lab)
+    _check_grads(grads, k_grads, cfg.dtype, lab, f"BERT {head}, dropout masks shared")
+
+
 def test_state_dicts_cross_both_ways_and_loads_are_strict():
     cfg = bert_cfg("float32")
     npm, km = pair(cfg)
@@ -134,6 +178,9 @@ def test_state_dicts_cross_both_ways_and_loads_are_strict():
         km.load_state_dict({k: v for k, v in km.state_dict().items() if k != "mlm.bias"})
     restored = kt.BertModel.from_config(km.get_config())
     assert restored.cfg == cfg and restored.head == "mlm"
+    assert restored.encoder_layers[0].multihead_attention.attention.rate == cfg.attention_probs_dropout_prob
+    layer = kt.EncoderLayer.from_config(km.encoder_layers[0].get_config())
+    assert layer.attention_dropout == cfg.attention_probs_dropout_prob
 
 
 def test_keras_model_gives_the_same_errors_for_bad_input():
@@ -152,8 +199,11 @@ def test_keras_model_gives_the_same_errors_for_bad_input():
         kt.BertModel(TransformerConfig(5, 5))
 
 
-def test_dropout_in_training_mode_changes_the_output():
-    cfg = bert_cfg("float32", dropout=0.3)
-    _, km = pair(cfg)
+@pytest.mark.parametrize("name,head", [("dropout", "mlm"), ("attention_probs_dropout_prob", "mlm"),
+                                       ("classifier_dropout", "cls")])
+def test_each_dropout_in_training_mode_changes_the_output(name, head):
+    rates = {"dropout": 0.0, "attention_probs_dropout_prob": 0.0, "classifier_dropout": 0.0, name: 0.3}
+    cfg = bert_cfg("float32", **rates)
+    _, km = pair(cfg, head=head)
     ids, seg, _, _ = batch(cfg)
     assert not np.allclose(to_numpy(km([ids, seg], training=True)), to_numpy(km([ids, seg], training=False)))

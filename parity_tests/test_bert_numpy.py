@@ -57,15 +57,22 @@ def test_mlm_head_with_tied_output(approximate, n, d, v, seed):
 
 
 @SETTINGS
-@given(b=dims, t=dims, d=dims, c=st.integers(2, 4), seed=st.integers(0, 99))
-def test_classifier_head(b, t, d, c, seed):
+@given(b=dims, t=dims, d=dims, c=st.integers(2, 4), dropout=st.sampled_from([0.0, 0.4]), seed=st.integers(0, 99))
+def test_classifier_head(b, t, d, c, dropout, seed):
+    """With dropout on the pooled output, the same mask in every evaluation (a fresh generator
+    of one seed), as for the other dropouts."""
     rng = np.random.default_rng(seed)
     h, R = _r(rng, b, t, d), _r(rng, b, c)
     p = {"pooler.dense.weight": _r(rng, d, d), "pooler.dense.bias": _r(rng, d),
          "classifier.weight": _r(rng, d, c), "classifier.bias": _r(rng, c)}
-    dh, grads = classifier_head_backward(R, classifier_head_forward(h, p)[1], p)
+    run = lambda: classifier_head_forward(h, p, dropout, np.random.default_rng(seed))
+    cache = run()[1]
+    assert (cache.drop_mask is None) == (dropout == 0.0)
+    if dropout:   # Dropout(c) is what the classifier reads
+        np.testing.assert_array_equal(cache.dropped, cache.pooled * cache.drop_mask)
+    dh, grads = classifier_head_backward(R, cache, p)
     assert np.all(dh[:, 1:] == 0)          # only [CLS] reaches the head
-    check(lambda: classifier_head_forward(h, p)[0], R, {"h": h, **p}, {"h": dh, **grads})
+    check(lambda: run()[0], R, {"h": h, **p}, {"h": dh, **grads})
 
 
 def test_gather_positions_round_trip():
@@ -108,8 +115,10 @@ def test_tied_embedding_gradient_is_the_sum_of_both_uses():
 # ---------------------------------------------------------------- the whole model
 
 def _model(norm_first, activation="gelu", kernels="plain", dropout=0.2, seed=0, dtype="float64"):
+    """`dropout` is the rate at all three of BERT's places (hidden, attention weights, pooled)."""
     cfg = BertConfig(vocab_size=11, d_model=6, num_heads=2, d_ff=8, num_layers=2, max_len=7, num_classes=3,
-                     dropout=dropout, norm_first=norm_first, activation=activation, dtype=dtype)
+                     dropout=dropout, attention_probs_dropout_prob=dropout, classifier_dropout=dropout,
+                     norm_first=norm_first, activation=activation, dtype=dtype)
     m = BertEncoder(cfg, seed=seed, kernels=kernels)
     rng = np.random.default_rng(seed + 5)
     for v in m.params.values():   # non-trivial biases and norms
@@ -132,14 +141,18 @@ def _batch(seed=1):
 @pytest.mark.parametrize("norm_first,activation,head", [(False, "gelu", "mlm"), (True, "gelu_tanh", "mlm"),
                                                         (False, "gelu", "cls"), (True, "gelu", "cls")])
 def test_whole_model_gradient_with_dropout(norm_first, activation, head, kernels):
-    """Every parameter, dropout on (the same masks in each evaluation); db_K is exactly zero
-    (softmax shift invariance) and checked as such; the unused head's gradients are exactly 0."""
+    """Every parameter, dropout on at BERT's three places (the same masks in each evaluation:
+    embedding and sublayer outputs, attention weights, the pooled output); db_K is exactly
+    zero (softmax shift invariance) and checked as such; the unused head's gradients are 0."""
     m = _model(norm_first, activation, kernels)
     ids, seg, pos = _batch()
     kw = {"positions": pos} if head == "mlm" else {}
     run = lambda: m.forward(ids, seg, head=head, training=True, rng=np.random.default_rng(7), **kw)
     R = np.random.default_rng(2).standard_normal(run().shape)
     run()
+    for c in m._cache.encode.encoder.layers:   # the attention weights were dropped out, some of them
+        assert np.any(c.self_attn.sdpa.drop_mask == 0) and np.any(c.self_attn.sdpa.drop_mask > 0)
+    assert head == "mlm" or np.any(m._cache.head_cache.drop_mask == 0)
     grads = m.backward(R)
     assert list(grads) == list(parameter_shapes(m.cfg))
     unused = ("pooler.", "classifier.") if head == "mlm" else ("mlm.",)
@@ -246,3 +259,23 @@ def test_bad_config_gets_clear_errors_and_round_trips():
         BertConfig(100, max_len=3.5)
     cfg = BertConfig(100, norm_first=True, activation="gelu_tanh")
     assert BertConfig.from_json(cfg.to_json()) == cfg and config_from_dict(cfg.to_dict()) == cfg
+    for name in ("dropout", "attention_probs_dropout_prob", "classifier_dropout"):
+        with pytest.raises(ValueError, match=f"{name} must be in \\[0, 1\\)"):
+            BertConfig(100, **{name: 1.0})
+
+
+def test_configs_saved_before_the_attention_and_pooler_dropouts_load_with_berts_rates():
+    old = {k: v for k, v in BertConfig(100).to_dict().items()
+           if k not in ("attention_probs_dropout_prob", "classifier_dropout")}
+    cfg = config_from_dict(old)
+    assert cfg.attention_probs_dropout_prob == cfg.classifier_dropout == 0.1
+
+
+def test_each_dropout_is_off_at_inference_and_on_in_training():
+    """Each of BERT's three dropouts alone changes the training output; none acts at inference."""
+    ids, seg, _ = _batch()
+    for name, head in (("dropout", "mlm"), ("attention_probs_dropout_prob", "mlm"), ("classifier_dropout", "cls")):
+        rates = {"dropout": 0.0, "attention_probs_dropout_prob": 0.0, "classifier_dropout": 0.0, name: 0.3}
+        m = BertEncoder(_model(False).cfg.replace(**rates), seed=0)
+        np.testing.assert_array_equal(m.forward(ids, seg, head=head), m.forward(ids, seg, head=head))
+        assert not np.allclose(m.forward(ids, seg, head=head, training=True), m.forward(ids, seg, head=head)), name

@@ -6,7 +6,7 @@ flush only touches values below 1e-292 in float64). Adam's threads and slices ar
 import numpy as np
 import pytest
 
-from numpy_transformer import Transformer, TransformerConfig, fast
+from numpy_transformer import BertConfig, BertEncoder, Transformer, TransformerConfig, fast
 from numpy_transformer.ops import attention, feedforward, layernorm, loss
 from numpy_transformer.ops.attention import KVCache, causal_mask
 
@@ -25,17 +25,21 @@ def close_dicts(a, b):
         close(a[k], b[k])
 
 
-@pytest.mark.parametrize("masked", [False, True])
-def test_sdpa(rng, masked):
+@pytest.mark.parametrize("masked,dropout", [(False, 0.0), (True, 0.0), (True, 0.3)])
+def test_sdpa(rng, masked, dropout):
+    """With dropout on the weights too: the same generator state draws the same mask."""
     q, k, v, dout = (rng.standard_normal((2, 3, 5, 4)) for _ in range(4))
     mask = None
     if masked:
         mask = rng.random((2, 1, 5, 5)) > 0.4
         mask[0, 0, 2] = False                      # a fully masked row: zeros in both
-    o1, c1 = attention.sdpa_forward(q, k, v, mask)
-    o2, c2 = fast.attention.sdpa_forward(q, k, v, mask)
+    o1, c1 = attention.sdpa_forward(q, k, v, mask, dropout, np.random.default_rng(5))
+    o2, c2 = fast.attention.sdpa_forward(q, k, v, mask, dropout, np.random.default_rng(5))
     close(o2, o1)
     close(c2.weights, c1.weights)
+    if dropout:
+        assert np.any(c1.drop_mask == 0)
+        np.testing.assert_array_equal(c2.drop_mask, c1.drop_mask)
     for g2, g1 in zip(fast.attention.sdpa_backward(dout.copy(), c2), attention.sdpa_backward(dout, c1)):
         close(g2, g1)
 
@@ -45,14 +49,14 @@ def _mha_params(rng, d):
             for w in ("wq", "wk", "wv", "wo") for n in ("weight", "bias")}
 
 
-@pytest.mark.parametrize("cross", [False, True])
-def test_multi_head_attention(rng, cross):
+@pytest.mark.parametrize("cross,dropout", [(False, 0.0), (True, 0.0), (False, 0.3)])
+def test_multi_head_attention(rng, cross, dropout):
     p = _mha_params(rng, 12)
     xq, dout = rng.standard_normal((3, 5, 12)), rng.standard_normal((3, 5, 12))
     xkv = rng.standard_normal((3, 7, 12)) if cross else None
     mask = (rng.random((3, 1, 1, 7)) > 0.3) if cross else causal_mask(5)
-    o1, c1 = attention.mha_forward(xq, xkv, p, 3, mask)
-    o2, c2 = fast.attention.mha_forward(xq, xkv, p, 3, mask)
+    o1, c1 = attention.mha_forward(xq, xkv, p, 3, mask, None, dropout, np.random.default_rng(5))
+    o2, c2 = fast.attention.mha_forward(xq, xkv, p, 3, mask, None, dropout, np.random.default_rng(5))
     close(o2, o1)
     close(c2.weights, c1.weights)
     dxq1, dxkv1, g1 = attention.mha_backward(dout, c1, p)
@@ -145,3 +149,19 @@ def test_float32_model_kernels_agree_to_float32_rounding(rng):
 def test_unknown_kernels_name():
     with pytest.raises(ValueError, match="kernels must be one of"):
         Transformer(TransformerConfig(5, 5, d_model=4, num_heads=1, d_ff=4, num_layers=1), kernels="turbo")
+
+
+@pytest.mark.parametrize("head", ["mlm", "cls"])
+def test_whole_bert_fast_and_plain_kernels_with_every_dropout(rng, head):
+    """BERT in training: dropout on the embedding, the sublayers, the attention weights and the
+    pooled output, the same masks in both (one generator, the same order of draws)."""
+    cfg = BertConfig(vocab_size=23, d_model=12, num_heads=3, d_ff=16, num_layers=2, max_len=8, dropout=0.2,
+                     attention_probs_dropout_prob=0.3, classifier_dropout=0.3, dtype="float64")
+    plain, quick = BertEncoder(cfg, seed=2, kernels="plain"), BertEncoder(cfg, seed=2, kernels="fast")
+    ids = rng.integers(1, 23, (3, 7))
+    ids[1, 5:] = 0
+    l1 = plain.forward(ids, head=head, training=True, rng=np.random.default_rng(9))
+    l2 = quick.forward(ids, head=head, training=True, rng=np.random.default_rng(9))
+    close(l2, l1)
+    d = rng.standard_normal(l1.shape)
+    close_dicts(quick.backward(d), plain.backward(d))

@@ -148,6 +148,34 @@ def test_scaled_dot_product_attention(impl, b, tq, tk, dk, dv, masked, seed):
     check(lambda: fwd(q, k, v, mask)[0], R, {"q": q, "k": k, "v": v}, {"q": dq, "k": dk_, "v": dv_})
 
 
+@impls
+@SETTINGS
+@given(b=dims, tq=dims, tk=dims, d=dims, heads=st.sampled_from([1, 2]), seed=st.integers(0, 99))
+def test_attention_with_dropout_on_the_weights_fixed_mask(impl, b, tq, tk, d, heads, seed):
+    """P̃ = Dropout(softmax(S)), O = P̃ V: the same mask in every evaluation (a fresh generator
+    of one seed, as for the other dropouts), the backward through the mask against finite
+    differences, for the attention alone and inside multi-head attention."""
+    fwd, bwd = OPS[impl]["sdpa"]
+    rng = np.random.default_rng(seed)
+    q, k, v, R = _r(rng, b, heads, tq, d), _r(rng, b, heads, tk, d), _r(rng, b, heads, tk, d), _r(rng, b, heads, tq, d)
+    mask = rng.random((b, 1, 1, tk)) > 0.3
+    mask[..., 0] = True
+    run = lambda: fwd(q, k, v, mask, 0.4, np.random.default_rng(seed))
+    out, cache = run()
+    np.testing.assert_allclose(out, np.matmul(cache.weights * cache.drop_mask, v), rtol=1e-13, atol=1e-13)
+    dq, dk_, dv_ = bwd(R.copy(), cache)
+    check(lambda: run()[0], R, {"q": q, "k": k, "v": v}, {"q": dq, "k": dk_, "v": dv_})
+
+    fwd, bwd = OPS[impl]["mha"]
+    p, x, R = _mha_params(rng, heads * d), _r(rng, b, tq, heads * d), _r(rng, b, tq, heads * d)
+    run = lambda: fwd(x, None, p, heads, causal_mask(tq), None, 0.4, np.random.default_rng(seed))
+    dx, _, grads = bwd(R, run()[1], p)
+    inputs, analytic = {"x": x, **p}, {"x": dx, **grads}
+    inputs.pop("wk.bias")   # still exactly zero: the rows of dS = softmax_backward(dP, P) sum to 0 whatever dP
+    assert np.max(np.abs(grads["wk.bias"])) < 1e-13 * max(1.0, float(np.sum(np.abs(run()[0] * R))))
+    check(lambda: run()[0], R, inputs, analytic)
+
+
 def _mha_params(rng, d):
     return {f"{w}.{n}": _r(rng, d, d) / np.sqrt(d) if n == "weight" else _r(rng, d) * 0.1
             for w in ("wq", "wk", "wv", "wo") for n in ("weight", "bias")}
@@ -234,13 +262,17 @@ def _layer_setup(norm_first, seed, prefix):
 
 
 @impls
-@pytest.mark.parametrize("norm_first", [False, True])
-def test_encoder_layer_with_masks_and_dropout(norm_first, impl):
+@pytest.mark.parametrize("norm_first,attention_dropout", [(False, 0.0), (True, 0.0), (False, 0.3), (True, 0.3)])
+def test_encoder_layer_with_masks_and_dropout(norm_first, attention_dropout, impl):
+    """Dropout on both sublayers' outputs, and with attention_dropout (BERT's) on the attention
+    weights too."""
     cfg, p = _layer_setup(norm_first, 0, "encoder.layers.0")
     rng = np.random.default_rng(1)
     x, R = rng.standard_normal((2, 5, 6)), rng.standard_normal((2, 5, 6))
     mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)[:, None, None, :]
-    run = lambda: encoder_layer_forward(x, p, cfg, mask, np.random.default_rng(7), True, KERNELS[impl])
+    run = lambda: encoder_layer_forward(x, p, cfg, mask, np.random.default_rng(7), True, KERNELS[impl],
+                                        attention_dropout)
+    assert (run()[1].self_attn.sdpa.drop_mask is None) == (attention_dropout == 0.0)
     dx, grads = encoder_layer_backward(R, run()[1], p, cfg, KERNELS[impl])
     assert set(grads) == set(p)
     inputs, analytic = {"x": x, **p}, {"x": dx, **grads}

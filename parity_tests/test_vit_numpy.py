@@ -166,7 +166,7 @@ def test_whole_model_gradient_with_dropout(norm_first, activation, kernels):
         if k.endswith("wk.bias"):
             assert np.max(np.abs(grads[k])) < 1e-13
     if activation == "relu":   # no FFN pre-activation near the kink, where FD would straddle it
-        for i, c in enumerate(m._cache.layers):
+        for i, c in enumerate(m._cache.encoder.layers):
             p = f"encoder.layers.{i}.ffn.linear1"
             assert np.min(np.abs(c.ffn.x @ m.params[f"{p}.weight"] + m.params[f"{p}.bias"])) > 1e-4
     check(run, R, inputs, {k: grads[k] for k in inputs})

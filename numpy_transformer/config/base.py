@@ -71,10 +71,18 @@ def _check_heads(cfg):
         raise ValueError(f"d_model={cfg.d_model} is not divisible by num_heads={cfg.num_heads}")
 
 
+def _check_rates(cfg, names=("dropout",)):
+    """Each dropout rate in `names` a real number in [0, 1), stored back as float."""
+    for name in names:
+        v = getattr(cfg, name)
+        if not isinstance(v, numbers.Real) or not 0.0 <= v < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+        object.__setattr__(cfg, name, float(v))
+
+
 def _check_common(cfg):
     """The checks every config shares (encoder-layer settings, dtype); normalises floats."""
-    if not isinstance(cfg.dropout, numbers.Real) or not 0.0 <= cfg.dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {cfg.dropout!r}")
+    _check_rates(cfg)
     if not isinstance(cfg.layer_norm_eps, numbers.Real) or not cfg.layer_norm_eps > 0:
         raise ValueError(f"layer_norm_eps must be > 0, got {cfg.layer_norm_eps!r}")
     if not isinstance(cfg.norm_first, bool):
@@ -83,5 +91,4 @@ def _check_common(cfg):
         raise ValueError(f"dtype must be one of {_DTYPES}, got {cfg.dtype!r}")
     if cfg.activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {cfg.activation!r}")
-    object.__setattr__(cfg, "dropout", float(cfg.dropout))
     object.__setattr__(cfg, "layer_norm_eps", float(cfg.layer_norm_eps))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .base import _check_common, _check_heads, _check_ints, _ConfigMethods
+from .base import _check_common, _check_heads, _check_ints, _check_rates, _ConfigMethods
 from .shapes import _encoder_layers, _norm
 
 
@@ -20,7 +20,14 @@ class BertConfig(_ConfigMethods):
     transposed, tied, with its own bias: logits over vocab_size) and the [CLS] head (pooler:
     dense + tanh on position 0, then a classifier to num_classes logits). BERT-base is
     d_model 768, 12 heads, d_ff 3072, 12 layers, max_len 512, vocabulary 30,522; the defaults
-    here are sized for a 2-core CPU. `layer_norm_eps` 1e-12 is BERT's."""
+    here are sized for a 2-core CPU. `layer_norm_eps` 1e-12 is BERT's.
+
+    Dropout in training, BERT's three places, each 0.1 by default as in BERT: `dropout`
+    (BERT's hidden_dropout_prob) after the embedding and on every sublayer's output;
+    `attention_probs_dropout_prob` on the attention weights, softmax(Q Kᵀ / sqrt(d_k)), before
+    they weigh V; `classifier_dropout` on the pooled [CLS] output before the classifier (named
+    as in Hugging Face's BertForSequenceClassification; Google's BERT applies 0.1 there, its
+    hidden dropout). Configs saved before the last two existed load with BERT's 0.1."""
 
     vocab_size: int
     d_model: int = 128
@@ -36,6 +43,8 @@ class BertConfig(_ConfigMethods):
     norm_first: bool = False
     dtype: str = "float32"
     activation: str = "gelu"
+    attention_probs_dropout_prob: float = 0.1
+    classifier_dropout: float = 0.1
     kind = "bert"
 
     def __post_init__(self):
@@ -47,6 +56,7 @@ class BertConfig(_ConfigMethods):
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
         _check_common(self)
+        _check_rates(self, ("attention_probs_dropout_prob", "classifier_dropout"))
 
 
 def bert_parameter_shapes(cfg: BertConfig) -> dict:

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ops.attention import check_mask, check_qkv
+from ..ops.dropout import dropout_forward
 from ..ops.linear import linear_backward, linear_forward
 from .subnormal import flush_tiny
 
@@ -49,12 +50,14 @@ class ScaledSDPACache(NamedTuple):
     q_scaled: np.ndarray   # Q / sqrt(d_k)
     k: np.ndarray
     v: np.ndarray
-    weights: np.ndarray
+    weights: np.ndarray    # softmax, before dropout
     scale: float
+    drop_mask: object      # dropout's scaled mask on the weights; None when off
 
 
-def sdpa_forward(q, k, v, mask=None):
-    """softmax((Q/sqrt(d_k)) Kᵀ) V, softmax in place on the freshly made scores."""
+def sdpa_forward(q, k, v, mask=None, dropout=0.0, rng=None):
+    """softmax((Q/sqrt(d_k)) Kᵀ) V, softmax in place on the freshly made scores; dropout on
+    the weights as in ops.attention.sdpa_forward (the same draws from `rng`)."""
     check_qkv(q, k, v)
     scale = q.dtype.type(1.0 / math.sqrt(q.shape[-1]))
     q = q * scale
@@ -62,17 +65,22 @@ def sdpa_forward(q, k, v, mask=None):
     if mask is not None:
         mask = check_mask(mask, scores.shape)
     p = softmax_forward_inplace(scores, mask)
-    return np.matmul(p, v), ScaledSDPACache(q, k, v, p, scale)
+    p_dropped, drop_mask = dropout_forward(p, dropout, rng, training=True)
+    return np.matmul(p_dropped, v), ScaledSDPACache(q, k, v, p, scale, drop_mask)
 
 
 def sdpa_backward(dout, cache):
-    """As ops.attention.sdpa_backward; dK = dSᵀ (scale·Q) reuses the scaled Q."""
-    q_scaled, k, v, p, scale = cache
-    dv = np.matmul(np.swapaxes(p, -1, -2), dout)
-    ds = softmax_backward_inplace(np.matmul(dout, np.swapaxes(v, -1, -2)), p)
-    dq = np.matmul(ds, k)
-    dq *= scale
-    return dq, np.matmul(np.swapaxes(ds, -1, -2), q_scaled), dv
+    """As ops.attention.sdpa_backward; dK = dSᵀ (scale·Q) reuses the scaled Q, and the dropout
+    mask multiplies dP̃ in place."""
+    p, m = cache.weights, cache.drop_mask
+    dv = np.matmul(np.swapaxes(p if m is None else p * m, -1, -2), dout)
+    dp = np.matmul(dout, np.swapaxes(cache.v, -1, -2))
+    if m is not None:
+        dp *= m
+    ds = softmax_backward_inplace(dp, p)
+    dq = np.matmul(ds, cache.k)
+    dq *= cache.scale
+    return dq, np.matmul(np.swapaxes(ds, -1, -2), cache.q_scaled), dv
 
 
 def split_fused(x, num_heads, n):
@@ -114,8 +122,8 @@ class FusedMHACache(NamedTuple):
         return self.sdpa.weights
 
 
-def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None):
-    """As ops.attention.mha_forward (same arguments, key/value cache included)."""
+def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None, dropout=0.0, rng=None):
+    """As ops.attention.mha_forward (same arguments, key/value cache and dropout included)."""
     w = None
     if x_kv is None:
         w, b = fused(p, ("wq", "wk", "wv"), kv_cache)
@@ -131,7 +139,7 @@ def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None):
             k, v = split_fused(linear_forward(x_kv, w, b)[0], num_heads, 2)
             if kv_cache is not None:   # contiguous: read at every step
                 kv_cache.k, kv_cache.v = np.ascontiguousarray(k), np.ascontiguousarray(v)
-    o, sdpa_cache = sdpa_forward(q, k, v, mask)
+    o, sdpa_cache = sdpa_forward(q, k, v, mask, dropout, rng)
     B, H, T, dk = o.shape
     concat = o.transpose(0, 2, 1, 3).reshape(B, T, H * dk)
     out = linear_forward(concat, p["wo.weight"], p["wo.bias"])[0]

@@ -15,10 +15,10 @@ from ..ops.attention import padding_mask
 from ..ops.bert import (bert_embedding_backward, bert_embedding_forward, classifier_head_backward,
                         classifier_head_forward, gather_positions, gather_positions_backward,
                         mlm_head_backward, mlm_head_forward)
-from ..ops.dropout import dropout_backward, dropout_forward
 from .kernels import get_kernels
-from .layers import add_prefixed, encoder_layer_backward, encoder_layer_forward, sub
+from .layers import add_prefixed, sub
 from .params import ParameterModel, init_parameters
+from .stack import StackCache, encoder_stack_backward, encoder_stack_forward
 
 HEADS = ("mlm", "cls")
 
@@ -31,12 +31,14 @@ def init_bert_params(cfg: BertConfig, seed=0):
                            lambda name: 0.02 if name.startswith("embeddings.") and name.endswith(".weight") else None)
 
 
-class BertCache(NamedTuple):
+class EncodeCache(NamedTuple):
     embed: tuple             # (ids, segments)
     embed_norm: object       # the embedding LayerNorm's cache
-    drop_mask: object        # dropout after the embeddings
-    layers: list             # one EncoderLayerCache per layer
-    final_norm: object       # pre-LN: the final LayerNorm's cache; None in post-LN
+    encoder: StackCache      # the encoder stack's (models/stack.py)
+
+
+class BertCache(NamedTuple):
+    encode: EncodeCache
     h_shape: tuple           # the encoder output's shape (B, T, d)
     head: str                # "mlm" or "cls"
     positions: object        # the MLM head's boolean mask, or None (every position)
@@ -51,7 +53,9 @@ class BertEncoder(ParameterModel):
       head="cls": (B, num_classes) from the [CLS] position.
     backward(dlogits) → grads with the keys and shapes of state_dict() (the head not used in
     the last forward gets zeros). Padding (cfg.pad_id) is masked out of every attention.
-    `kernels` "fast" (default) or "plain" as in Transformer."""
+    With training=True dropout is on where BERT has it (BertConfig): the embedding, every
+    sublayer's output, the attention weights and the pooled [CLS] output, its masks drawn from
+    `rng` (default: the model's own). `kernels` "fast" (default) or "plain" as in Transformer."""
 
     def __init__(self, cfg: BertConfig, seed=0, kernels="fast"):
         if not isinstance(cfg, BertConfig):
@@ -72,17 +76,10 @@ class BertEncoder(ParameterModel):
         x, emb = bert_embedding_forward(ids, segments, p["embeddings.token.weight"],
                                         p["embeddings.position.weight"], p["embeddings.segment.weight"])
         x, emb_norm = k.layernorm_forward(x, p["embeddings.norm.gamma"], p["embeddings.norm.beta"], cfg.layer_norm_eps)
-        x, drop = dropout_forward(x, cfg.dropout, rng, training)
         mask = padding_mask(ids, cfg.pad_id)
-        caches = []
-        for i in range(cfg.num_layers):
-            x, c = encoder_layer_forward(x, sub(p, f"encoder.layers.{i}"), cfg, mask, rng, training, k)
-            caches.append(c)
-        final = None
-        if cfg.norm_first:
-            x, final = k.layernorm_forward(x, p["encoder.final_norm.gamma"], p["encoder.final_norm.beta"],
-                                           cfg.layer_norm_eps)
-        return x, (emb, emb_norm, drop, caches, final)
+        x, encoder = encoder_stack_forward(x, sub(p, "encoder"), cfg, mask, rng, training, k,
+                                           cfg.attention_probs_dropout_prob)
+        return x, EncodeCache(emb, emb_norm, encoder)
 
     def forward(self, ids, segments=None, head="mlm", positions=None, training=False, rng=None):
         cfg, p = self.cfg, self.params
@@ -91,14 +88,16 @@ class BertEncoder(ParameterModel):
         if positions is not None and head != "mlm":
             raise ValueError("positions selects the MLM head's outputs; the [CLS] head reads position 0 only")
         ids, segments, positions = check_bert_inputs(ids, segments, cfg, positions)
+        if training and rng is None:
+            rng = self.rng
         h, enc = self.encode(ids, segments, training, rng)
         if head == "mlm":
             hm = h if positions is None else gather_positions(h, positions)
             logits, hc = mlm_head_forward(hm, sub(p, "mlm"), p["embeddings.token.weight"], cfg.layer_norm_eps,
                                           cfg.activation == "gelu_tanh")
         else:
-            logits, hc = classifier_head_forward(h, p)
-        self._cache = BertCache(*enc, h.shape, head, positions, hc, logits.shape)
+            logits, hc = classifier_head_forward(h, p, cfg.classifier_dropout if training else 0.0, rng)
+        self._cache = BertCache(enc, h.shape, head, positions, hc, logits.shape)
         return logits
 
     __call__ = forward
@@ -107,7 +106,8 @@ class BertEncoder(ParameterModel):
         """Softmax weights of every layer's self-attention in the last forward, (B, H, T, T)."""
         if self._cache is None:
             raise RuntimeError("attention_weights() needs a forward() first")
-        return {f"encoder.layers.{i}.self_attn": c.self_attn.weights for i, c in enumerate(self._cache.layers)}
+        return {f"encoder.layers.{i}.self_attn": c.self_attn.weights
+                for i, c in enumerate(self._cache.encode.encoder.layers)}
 
     # ------------------------------------------------------------------ backward
     def backward(self, dlogits):
@@ -130,18 +130,12 @@ class BertEncoder(ParameterModel):
             dh, g = classifier_head_backward(dlogits, c.head_cache, p)
             grads.update(g)
             dtoken_out = None
-        if c.final_norm is not None:
-            dh, grads["encoder.final_norm.gamma"], grads["encoder.final_norm.beta"] = \
-                k.layernorm_backward(dh, c.final_norm, p["encoder.final_norm.gamma"])
-        for i in reversed(range(cfg.num_layers)):
-            prefix = f"encoder.layers.{i}"
-            dh, g = encoder_layer_backward(dh, c.layers[i], sub(p, prefix), cfg, k)
-            add_prefixed(grads, prefix, g)
-        dh = dropout_backward(dh, c.drop_mask)
+        dh, g = encoder_stack_backward(dh, c.encode.encoder, sub(p, "encoder"), cfg, k)
+        add_prefixed(grads, "encoder", g)
         dh, grads["embeddings.norm.gamma"], grads["embeddings.norm.beta"] = \
-            k.layernorm_backward(dh, c.embed_norm, p["embeddings.norm.gamma"])
+            k.layernorm_backward(dh, c.encode.embed_norm, p["embeddings.norm.gamma"])
         dtoken_in, grads["embeddings.position.weight"], grads["embeddings.segment.weight"] = bert_embedding_backward(
-            dh, c.embed, cfg.vocab_size, cfg.max_len, cfg.type_vocab_size)
+            dh, c.encode.embed, cfg.vocab_size, cfg.max_len, cfg.type_vocab_size)
         # tied weights: one matrix, two uses, so the two gradients add
         grads["embeddings.token.weight"] = dtoken_in if dtoken_out is None else dtoken_in + dtoken_out
         return {name: grads[name] for name in p}   # the state_dict's order

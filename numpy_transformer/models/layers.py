@@ -80,11 +80,13 @@ class EncoderLayerCache(NamedTuple):
     res2: ResidualCache
 
 
-def encoder_layer_forward(x, p, cfg, mask, rng=None, training=False, kernels=PLAIN):
+def encoder_layer_forward(x, p, cfg, mask, rng=None, training=False, kernels=PLAIN, attention_dropout=0.0):
     """x → self-attention sublayer (norm1) → feed-forward sublayer (norm2). `mask` is the
-    source padding mask. Returns y and the cache."""
+    source padding mask; `attention_dropout` the rate on the attention weights in training
+    (BERT's; the Transformer and the ViT have none). Returns y and the cache."""
     h, ln = residual_in(x, p, "norm1", cfg, kernels)
-    s, attn = kernels.mha_forward(h, None, sub(p, "self_attn"), cfg.num_heads, mask)
+    s, attn = kernels.mha_forward(h, None, sub(p, "self_attn"), cfg.num_heads, mask, None,
+                                  attention_dropout if training else 0.0, rng)
     x, res1 = residual_out(x, s, ln, p, "norm1", cfg, rng, training, kernels)
 
     h, ln = residual_in(x, p, "norm2", cfg, kernels)

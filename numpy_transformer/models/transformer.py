@@ -8,13 +8,13 @@ import numpy as np
 
 from ..config import TransformerConfig, check_ids, parameter_shapes
 from ..ops.attention import causal_mask, padding_mask
-from ..ops.dropout import dropout_backward, dropout_forward
 from ..ops.embedding import embed_backward, embed_forward, positional_encoding
 from ..ops.linear import linear_backward, linear_forward
 from .kernels import get_kernels
 from .params import ParameterModel, init_parameters
-from .layers import (LayerKV, add_prefixed, decoder_layer_backward, decoder_layer_forward,
-                     encoder_layer_backward, encoder_layer_forward, sub)
+from .layers import LayerKV, add_prefixed, sub
+from .stack import (StackCache, decoder_stack_backward, decoder_stack_forward, encoder_stack_backward,
+                    encoder_stack_forward)
 
 
 def init_params(cfg: TransformerConfig, seed=0):
@@ -24,15 +24,10 @@ def init_params(cfg: TransformerConfig, seed=0):
                            lambda name: cfg.d_model ** -0.5 if name.endswith("embedding.weight") else None)
 
 
-class StackCache(NamedTuple):
-    ids: np.ndarray          # the embedding's cache
-    drop_mask: object        # dropout after the embedding
-    layers: list             # one EncoderLayerCache / DecoderLayerCache per layer
-    final_norm: object       # pre-LN: the stack's final LayerNorm; None in post-LN
-
-
 class ForwardCache(NamedTuple):
+    src_ids: np.ndarray      # the source embedding's cache
     encoder: StackCache
+    tgt_ids: np.ndarray      # the target embedding's cache
     decoder: StackCache
     h: np.ndarray            # the decoder's output, input of the output layer
     logits_shape: tuple
@@ -46,8 +41,9 @@ class DecoderState:
         self.memory, self.src_mask, self.t = memory, src_mask, 0
         self.layers = [LayerKV.empty(memory.shape[0], model.cfg, max_len, model.dtype)
                        for _ in range(model.cfg.num_layers)]
-        # each layer's parameters, picked out once per decode instead of once per step
-        self.layer_params = [sub(model.params, f"decoder.layers.{i}") for i in range(model.cfg.num_layers)]
+        # the decoder's parameters, picked out once per decode instead of once per step
+        self.params = sub(model.params, "decoder")
+        self.layer_params = [sub(self.params, f"layers.{i}") for i in range(model.cfg.num_layers)]
 
     def reorder(self, index):
         """Keep batch rows `index` (beam search re-ranks hypotheses each step)."""
@@ -77,41 +73,28 @@ class Transformer(ParameterModel):
         self._cache = None
 
     # ------------------------------------------------------------------ forward
-    def _stack_forward(self, stack, ids, layer_forward, rng, training, offset=0, layer_params=None):
-        """Embedding + dropout, the layers (`layer_forward(x, p_i, i)`), the final norm in pre-LN."""
-        cfg, p = self.cfg, self.params
-        x, ids_cache = embed_forward(ids, p[f"{stack}.embedding.weight"], self.pe, offset)
-        x, drop = dropout_forward(x, cfg.dropout, rng, training)
-        caches = []
-        for i in range(cfg.num_layers):
-            p_i = sub(p, f"{stack}.layers.{i}") if layer_params is None else layer_params[i]
-            x, c = layer_forward(x, p_i, i)
-            caches.append(c)
-        final = None
-        if cfg.norm_first:
-            x, final = self.kernels.layernorm_forward(x, p[f"{stack}.final_norm.gamma"],
-                                                      p[f"{stack}.final_norm.beta"], cfg.layer_norm_eps)
-        return x, StackCache(ids_cache, drop, caches, final)
-
     def encode(self, src_ids, rng=None, training=False):
-        """Encoder stack: memory (B, S, d_model) and the cache its backward needs."""
-        cfg, k = self.cfg, self.kernels
-        mask = padding_mask(src_ids, cfg.pad_id)
-        return self._stack_forward("encoder", src_ids, lambda x, p, i: encoder_layer_forward(
-            x, p, cfg, mask, rng, training, k), rng, training)
+        """Embedding, then the encoder stack (models/stack.py): memory (B, S, d_model) and the
+        stack's cache."""
+        p = self.params
+        x, _ = embed_forward(src_ids, p["encoder.embedding.weight"], self.pe)
+        return encoder_stack_forward(x, sub(p, "encoder"), self.cfg, padding_mask(src_ids, self.cfg.pad_id),
+                                     rng, training, self.kernels)
 
     def decode(self, tgt_ids, memory, src_mask, rng=None, training=False, state=None):
-        """Decoder stack over the target prefix: hidden states (B, T, d_model) and the cache.
-        With a DecoderState, tgt_ids are the next positions only, attending over the cached ones."""
-        cfg, k = self.cfg, self.kernels
+        """Embedding, then the decoder stack over the target prefix: hidden states (B, T, d_model)
+        and the stack's cache. With a DecoderState, tgt_ids are the next positions only,
+        attending over the cached ones."""
+        cfg = self.cfg
         if state is None:
-            self_mask, offset = causal_mask(tgt_ids.shape[1]) & padding_mask(tgt_ids, cfg.pad_id), 0
-        else:
-            self_mask, offset = None, state.t
-        return self._stack_forward("decoder", tgt_ids, lambda y, p, i: decoder_layer_forward(
-            y, memory, p, cfg, self_mask, src_mask, rng, training, k,
-            None if state is None else state.layers[i]), rng, training, offset,
-            None if state is None else state.layer_params)
+            p = sub(self.params, "decoder")
+            y, _ = embed_forward(tgt_ids, p["embedding.weight"], self.pe)
+            self_mask = causal_mask(tgt_ids.shape[1]) & padding_mask(tgt_ids, cfg.pad_id)
+            return decoder_stack_forward(y, memory, p, cfg, self_mask, src_mask, rng, training, self.kernels)
+        # every cached position is earlier than the new ones, so allowed: no self-attention mask
+        y, _ = embed_forward(tgt_ids, state.params["embedding.weight"], self.pe, state.t)
+        return decoder_stack_forward(y, memory, state.params, cfg, None, src_mask, rng, training, self.kernels,
+                                     state.layers, state.layer_params)
 
     def forward(self, src_ids, tgt_ids, training=False, rng=None):
         """Logits (B, T_tgt, tgt_vocab). With training=True dropout is on, drawing its masks
@@ -134,7 +117,7 @@ class Transformer(ParameterModel):
         memory, enc_cache = self.encode(src_ids, rng, training)
         h, dec_cache = self.decode(tgt_ids, memory, padding_mask(src_ids, cfg.pad_id), rng, training)
         logits = linear_forward(h, self.params["output.weight"], self.params["output.bias"])[0]
-        self._cache = ForwardCache(enc_cache, dec_cache, h, logits.shape)
+        self._cache = ForwardCache(src_ids, enc_cache, tgt_ids, dec_cache, h, logits.shape)
         return logits
 
     __call__ = forward
@@ -173,40 +156,23 @@ class Transformer(ParameterModel):
         return out
 
     # ------------------------------------------------------------------ backward
-    def _stack_backward(self, stack, dx, cache, layer_backward, grads, vocab_size):
-        """Reverse of _stack_forward. `layer_backward(dx, cache_i, p_i)` → (dx, grads_i)."""
-        cfg, p = self.cfg, self.params
-        if cache.final_norm is not None:
-            dx, grads[f"{stack}.final_norm.gamma"], grads[f"{stack}.final_norm.beta"] = \
-                self.kernels.layernorm_backward(dx, cache.final_norm, p[f"{stack}.final_norm.gamma"])
-        for i in reversed(range(cfg.num_layers)):
-            prefix = f"{stack}.layers.{i}"
-            dx, g = layer_backward(dx, cache.layers[i], sub(p, prefix))
-            add_prefixed(grads, prefix, g)
-        dx = dropout_backward(dx, cache.drop_mask)
-        grads[f"{stack}.embedding.weight"] = embed_backward(dx, cache.ids, vocab_size)
-
     def backward(self, dlogits):
         """Gradients of a scalar loss w.r.t. every parameter, given dloss/dlogits of the last
-        forward. Returns a dict with the keys and shapes of state_dict()."""
+        forward: the output layer, the decoder stack (which also gives dmemory, the gradient
+        of the encoder output), the target embedding, the encoder stack, the source embedding.
+        Returns a dict with the keys and shapes of state_dict()."""
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
-        enc_cache, dec_cache, h, logits_shape = self._cache
+        c, cfg, p, k = self._cache, self.cfg, self.params, self.kernels
         dlogits = np.asanyarray(dlogits)   # asanyarray: array subclasses pass through
-        if dlogits.shape != logits_shape:
-            raise ValueError(f"dlogits has shape {dlogits.shape}, the last logits had {logits_shape}")
-        cfg, k = self.cfg, self.kernels
+        if dlogits.shape != c.logits_shape:
+            raise ValueError(f"dlogits has shape {dlogits.shape}, the last logits had {c.logits_shape}")
         grads = {}
-        dh, grads["output.weight"], grads["output.bias"] = linear_backward(dlogits, h, self.params["output.weight"])
-
-        dmemory = []   # every decoder layer's cross-attention read the encoder output
-
-        def decoder_layer(dy, c, p):
-            dy, dmem, g = decoder_layer_backward(dy, c, p, cfg, k)
-            dmemory.append(dmem)
-            return dy, g
-        self._stack_backward("decoder", dh, dec_cache, decoder_layer, grads, cfg.tgt_vocab_size)
-        self._stack_backward("encoder", sum(dmemory), enc_cache,
-                             lambda dx, c, p: encoder_layer_backward(dx, c, p, cfg, k), grads,
-                             cfg.src_vocab_size)
+        dh, grads["output.weight"], grads["output.bias"] = linear_backward(dlogits, c.h, p["output.weight"])
+        dy, dmemory, g = decoder_stack_backward(dh, c.decoder, sub(p, "decoder"), cfg, k)
+        add_prefixed(grads, "decoder", g)
+        grads["decoder.embedding.weight"] = embed_backward(dy, c.tgt_ids, cfg.tgt_vocab_size)
+        dx, g = encoder_stack_backward(dmemory, c.encoder, sub(p, "encoder"), cfg, k)
+        add_prefixed(grads, "encoder", g)
+        grads["encoder.embedding.weight"] = embed_backward(dx, c.src_ids, cfg.src_vocab_size)
         return {name: grads[name] for name in self.params}  # the state_dict's order

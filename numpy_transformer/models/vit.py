@@ -10,14 +10,14 @@ from typing import NamedTuple
 import numpy as np
 
 from ..config import ViTConfig, check_images, parameter_shapes
-from ..ops.dropout import dropout_backward, dropout_forward
 from ..ops.linear import linear_backward, linear_forward
 from ..ops.patches import (add_position_embedding, add_position_embedding_backward, class_token_output,
                            class_token_output_backward, patch_embed_backward, patch_embed_forward,
                            prepend_class_token, prepend_class_token_backward)
 from .kernels import get_kernels
-from .layers import add_prefixed, encoder_layer_backward, encoder_layer_forward, sub
+from .layers import add_prefixed, sub
 from .params import ParameterModel, init_parameters
+from .stack import StackCache, encoder_stack_backward, encoder_stack_forward
 
 
 def init_vit_params(cfg: ViTConfig, seed=0):
@@ -31,9 +31,7 @@ def init_vit_params(cfg: ViTConfig, seed=0):
 
 class ViTCache(NamedTuple):
     patch_embed: object      # PatchEmbedCache
-    drop_mask: object        # dropout after the embeddings
-    layers: list             # one EncoderLayerCache per layer
-    final_norm: object       # pre-LN: the final LayerNorm's cache; None in post-LN
+    encoder: StackCache      # the encoder stack's (models/stack.py)
     h_shape: tuple           # the encoder output's shape (B, N + 1, d)
     h_cls: np.ndarray        # the class token's output, the head's input (B, d)
 
@@ -65,18 +63,11 @@ class VisionTransformer(ParameterModel):
             rng = self.rng
         x, pe_cache = patch_embed_forward(images, p["patch_embed.weight"], p["patch_embed.bias"], cfg.patch_size)
         x = add_position_embedding(prepend_class_token(x, p["class_token"]), p["pos_embed"])
-        x, drop = dropout_forward(x, cfg.dropout, rng, training)
-        caches = []
-        for i in range(cfg.num_layers):   # every patch attends to every patch: no mask
-            x, c = encoder_layer_forward(x, sub(p, f"encoder.layers.{i}"), cfg, None, rng, training, k)
-            caches.append(c)
-        final = None
-        if cfg.norm_first:
-            x, final = k.layernorm_forward(x, p["encoder.final_norm.gamma"], p["encoder.final_norm.beta"],
-                                           cfg.layer_norm_eps)
+        # every patch attends to every patch: no mask
+        x, encoder = encoder_stack_forward(x, sub(p, "encoder"), cfg, None, rng, training, k)
         h_cls = class_token_output(x)
         logits = linear_forward(h_cls, p["head.weight"], p["head.bias"])[0]
-        self._cache = ViTCache(pe_cache, drop, caches, final, x.shape, h_cls)
+        self._cache = ViTCache(pe_cache, encoder, x.shape, h_cls)
         return logits
 
     __call__ = forward
@@ -86,7 +77,8 @@ class VisionTransformer(ParameterModel):
         each, under `encoder.layers.{i}.self_attn`; row/column 0 is the class token."""
         if self._cache is None:
             raise RuntimeError("attention_weights() needs a forward() first")
-        return {f"encoder.layers.{i}.self_attn": c.self_attn.weights for i, c in enumerate(self._cache.layers)}
+        return {f"encoder.layers.{i}.self_attn": c.self_attn.weights
+                for i, c in enumerate(self._cache.encoder.layers)}
 
     # ------------------------------------------------------------------ backward
     def backward(self, dlogits):
@@ -103,14 +95,8 @@ class VisionTransformer(ParameterModel):
         grads = {}
         dh_cls, grads["head.weight"], grads["head.bias"] = linear_backward(dlogits, c.h_cls, p["head.weight"])
         dx = class_token_output_backward(dh_cls, c.h_shape, self.dtype)
-        if c.final_norm is not None:
-            dx, grads["encoder.final_norm.gamma"], grads["encoder.final_norm.beta"] = \
-                k.layernorm_backward(dx, c.final_norm, p["encoder.final_norm.gamma"])
-        for i in reversed(range(cfg.num_layers)):
-            prefix = f"encoder.layers.{i}"
-            dx, g = encoder_layer_backward(dx, c.layers[i], sub(p, prefix), cfg, k)
-            add_prefixed(grads, prefix, g)
-        dx = dropout_backward(dx, c.drop_mask)
+        dx, g = encoder_stack_backward(dx, c.encoder, sub(p, "encoder"), cfg, k)
+        add_prefixed(grads, "encoder", g)
         dx, grads["pos_embed"] = add_position_embedding_backward(dx)
         dx, grads["class_token"] = prepend_class_token_backward(dx)
         _, grads["patch_embed.weight"], grads["patch_embed.bias"] = patch_embed_backward(

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .dropout import dropout_backward, dropout_forward
 from .linear import linear_backward, linear_forward
 from .softmax import softmax_backward, softmax_forward
 
@@ -56,15 +57,18 @@ class SDPACache(NamedTuple):
     q: np.ndarray          # (..., Tq, d_k)
     k: np.ndarray          # (..., Tk, d_k)
     v: np.ndarray          # (..., Tk, d_v)
-    weights: np.ndarray    # P = softmax(S), (..., Tq, Tk)
+    weights: np.ndarray    # P = softmax(S), (..., Tq, Tk), before dropout
     scale: float           # 1 / sqrt(d_k)
+    drop_mask: object      # dropout's scaled mask on P; None when dropout is off
 
 
-def sdpa_forward(q, k, v, mask=None):
+def sdpa_forward(q, k, v, mask=None, dropout=0.0, rng=None):
     """Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(d_k)) V (paper, eq. 1).
     The 1/sqrt(d_k) keeps the scores' variance near 1 when q and k have unit-variance entries
     (a dot product of d_k terms has variance d_k), so softmax does not saturate.
     q (..., Tq, d_k), k (..., Tk, d_k), v (..., Tk, d_v); `mask` broadcasts to (..., Tq, Tk).
+    `dropout` > 0 drops attention weights, P̃ = Dropout(P), O = P̃ V, with masks drawn from
+    `rng` (BERT's attention_probs_dropout_prob; callers pass 0 outside training).
     Returns O (..., Tq, d_v) and the cache."""
     check_qkv(q, k, v)
     scale = 1.0 / math.sqrt(q.shape[-1])
@@ -72,20 +76,23 @@ def sdpa_forward(q, k, v, mask=None):
     if mask is not None:
         mask = check_mask(mask, S.shape)
     P = softmax_forward(S, mask)
-    return np.matmul(P, v), SDPACache(q, k, v, P, scale)
+    P_dropped, drop_mask = dropout_forward(P, dropout, rng, training=True)
+    return np.matmul(P_dropped, v), SDPACache(q, k, v, P, scale, drop_mask)
 
 
 def sdpa_backward(dO, cache):
-    """With S = scale · Q Kᵀ, P = softmax(S), O = P V (matrix products, so each gradient is the
-    upstream gradient times the transposed other factor):
-        dV = Pᵀ dO,   dP = dO Vᵀ,   dS = softmax_backward(dP, P),
+    """With S = scale · Q Kᵀ, P = softmax(S), P̃ = P · M (M dropout's scaled mask, or 1),
+    O = P̃ V (matrix products, so each gradient is the upstream gradient times the transposed
+    other factor; the mask multiplies elementwise, so it multiplies the gradient too):
+        dV = P̃ᵀ dO,   dP̃ = dO Vᵀ,   dP = dP̃ · M,   dS = softmax_backward(dP, P),
         dQ = scale · dS K,   dK = scale · dSᵀ Q.
-    Returns dQ, dK, dV."""
-    q, k, v, P, scale = cache
-    dV = np.matmul(np.swapaxes(P, -1, -2), dO)
-    dP = np.matmul(dO, np.swapaxes(v, -1, -2))
-    dS = softmax_backward(dP, P) * P.dtype.type(scale)
-    return np.matmul(dS, k), np.matmul(np.swapaxes(dS, -1, -2), q), dV
+    A dropped weight passes no gradient to its score directly, but still reaches every score
+    of its row through softmax's normalisation (softmax_backward). Returns dQ, dK, dV."""
+    P, M = cache.weights, cache.drop_mask
+    dV = np.matmul(np.swapaxes(P if M is None else P * M, -1, -2), dO)
+    dP = dropout_backward(np.matmul(dO, np.swapaxes(cache.v, -1, -2)), M)
+    dS = softmax_backward(dP, P) * P.dtype.type(cache.scale)
+    return np.matmul(dS, cache.k), np.matmul(np.swapaxes(dS, -1, -2), cache.q), dV
 
 
 def scaled_dot_product_attention(q, k, v, mask=None):
@@ -160,14 +167,14 @@ class MHACache(NamedTuple):
         return self.sdpa.weights
 
 
-def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None):
+def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None, dropout=0.0, rng=None):
     """MultiHead(Q, K, V) = Concat(head_1, …, head_h) W_O + b_O,
     head_i = Attention(x_q W_Q^i + b_Q^i, x_kv W_K^i + b_K^i, x_kv W_V^i + b_V^i).
     `x_kv=None` is self-attention (keys and values read x_q). x_q (B, Tq, d_model),
     x_kv (B, Tk, d_model). With a `kv_cache`, x_q holds only the new positions: self-attention
     appends their keys/values to the cache and attends over all stored ones; cross-attention
-    computes the keys/values of x_kv on the first call and reuses them.
-    Returns out (B, Tq, d_model) and the cache."""
+    computes the keys/values of x_kv on the first call and reuses them. `dropout`, `rng`:
+    dropout on the attention weights (sdpa_forward). Returns out (B, Tq, d_model) and the cache."""
     src = x_q if x_kv is None else x_kv
     Q = split_heads(linear_forward(x_q, p["wq.weight"], p["wq.bias"])[0], num_heads)
     if kv_cache is not None and kv_cache.fixed and kv_cache.k is not None:
@@ -179,7 +186,7 @@ def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None):
             kv_cache.k, kv_cache.v = K, V
         elif kv_cache is not None:
             K, V = kv_cache.append(K, V)
-    O, sdpa_cache = sdpa_forward(Q, K, V, mask)
+    O, sdpa_cache = sdpa_forward(Q, K, V, mask, dropout, rng)
     concat = merge_heads(O)
     out = linear_forward(concat, p["wo.weight"], p["wo.bias"])[0]
     return out, MHACache(x_q, x_kv, concat, sdpa_cache)

@@ -4,7 +4,7 @@
     MLM head at the chosen positions:
         u = LN(GELU(h W_t + b_t)),   logits = u E_tokᵀ + b_out            output tied to E_tok
     [CLS] head:
-        c = tanh(h[:, 0] W_p + b_p),  logits = c W_c + b_c                 pooler, classifier
+        c = tanh(h[:, 0] W_p + b_p),  logits = Dropout(c) W_c + b_c        pooler, classifier
 
 Every backward returns the gradients under local names (the model prefixes them). The MLM
 output layer reuses the token embedding matrix, so E_tok receives two gradients, one from the
@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .activations import gelu_backward, gelu_forward, tanh_backward, tanh_forward
+from .dropout import dropout_backward, dropout_forward
 from .embedding import embedding_backward
 from .layernorm import layernorm_backward, layernorm_forward
 from .linear import linear_backward, linear_forward, matmul2d
@@ -104,26 +105,32 @@ def mlm_head_backward(dlogits, cache, p, token):
 class ClassifierHeadCache(NamedTuple):
     h_shape: tuple          # the encoder output's shape (B, T, d)
     h_cls: np.ndarray       # h[:, 0], the pooler's input
-    pooled: np.ndarray      # tanh(h_cls W_p + b_p), the classifier's input
+    pooled: np.ndarray      # tanh(h_cls W_p + b_p)
+    drop_mask: object       # dropout's scaled mask on the pooled output; None when off
+    dropped: np.ndarray     # Dropout(pooled), the classifier's input
 
 
-def classifier_head_forward(h, p):
-    """BERT's pooler and classifier: c = tanh(h[:, 0] W_p + b_p), logits = c W_c + b_c, reading
-    only position 0, the [CLS] token. p holds pooler.dense.{weight,bias}, classifier.{weight,bias}.
+def classifier_head_forward(h, p, dropout=0.0, rng=None):
+    """BERT's pooler and classifier: c = tanh(h[:, 0] W_p + b_p), logits = Dropout(c) W_c + b_c,
+    reading only position 0, the [CLS] token. p holds pooler.dense.{weight,bias},
+    classifier.{weight,bias}; `dropout` > 0 drops pooled features with masks from `rng`
+    (BertConfig.classifier_dropout; callers pass 0 outside training).
     Returns (B, num_classes) and the cache."""
     h_cls = h[:, 0]
     pooled = tanh_forward(linear_forward(h_cls, p["pooler.dense.weight"], p["pooler.dense.bias"])[0])[0]
-    logits = linear_forward(pooled, p["classifier.weight"], p["classifier.bias"])[0]
-    return logits, ClassifierHeadCache(h.shape, h_cls, pooled)
+    dropped, drop_mask = dropout_forward(pooled, dropout, rng, training=True)
+    logits = linear_forward(dropped, p["classifier.weight"], p["classifier.bias"])[0]
+    return logits, ClassifierHeadCache(h.shape, h_cls, pooled, drop_mask, dropped)
 
 
 def classifier_head_backward(dlogits, cache, p):
-    """The classifier's and the pooler's linear backward around tanh's; only row 0 of each
-    sequence reached the head, so dh is zero elsewhere. Returns dh (B, T, d) and the grads."""
+    """The classifier's linear backward, dropout's (d pooled = d dropped · mask), then tanh's
+    and the pooler's; only row 0 of each sequence reached the head, so dh is zero elsewhere.
+    Returns dh (B, T, d) and the grads."""
     grads = {}
-    dpooled, grads["classifier.weight"], grads["classifier.bias"] = linear_backward(
-        dlogits, cache.pooled, p["classifier.weight"])
-    dpre = tanh_backward(dpooled, cache.pooled)
+    ddropped, grads["classifier.weight"], grads["classifier.bias"] = linear_backward(
+        dlogits, cache.dropped, p["classifier.weight"])
+    dpre = tanh_backward(dropout_backward(ddropped, cache.drop_mask), cache.pooled)
     dh_cls, grads["pooler.dense.weight"], grads["pooler.dense.bias"] = linear_backward(
         dpre, cache.h_cls, p["pooler.dense.weight"])
     dh = np.zeros(cache.h_shape, dtype=dlogits.dtype)
