@@ -1,0 +1,38 @@
+"""The BERT benchmark (benchmarks/bert.py): its FLOP count against the matmuls the NumPy model
+performs, and a short end-to-end run writing JSON and markdown."""
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import bert as bench
+from numpy_transformer import BertConfig, BertEncoder
+from test_benchmarks import MatmulCounter
+
+
+@pytest.mark.parametrize("task", ["mlm", "cls"])
+def test_flops_equal_the_matmuls_the_numpy_bert_performs(monkeypatch, task):
+    cfg = BertConfig(vocab_size=40, d_model=12, num_heads=3, d_ff=20, num_layers=2, max_len=16)
+    batch = bench.make_batch(cfg, 6, 10, task)
+    m = BertEncoder(cfg, seed=0)
+    counter = MatmulCounter(monkeypatch)
+    if task == "mlm":
+        chosen = batch.labels != cfg.pad_id
+        m.forward(batch.ids, batch.segments, positions=chosen)
+    else:
+        m.forward(batch.ids, batch.segments, head="cls")
+    assert counter.calls > 0
+    assert counter.take() * 3 == bench.step_flops(cfg, batch, task)
+
+
+@pytest.mark.slow
+def test_a_short_run_writes_json_and_markdown(tmp_path):
+    pytest.importorskip("keras")
+    assert bench.main(["--configs", "tiny", "--workloads", "pretrain_step", "--keras-backends", "tensorflow",
+                       "--reps", "2", "--threads", "1", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert {r["impl"] for r in rows} == {"numpy", "keras-tensorflow"}
+    assert all(r["status"] == "ok" and len(r["times_s"]) == 2 and r["gflops_per_s"] > 0 for r in rows)
+    assert "| tiny | pretrain_step | tensorflow |" in (tmp_path / "results.md").read_text()
+    with pytest.raises(SystemExit):
+        bench.main(["--configs", "huge", "--out", str(tmp_path)])
