@@ -31,12 +31,16 @@ def init_bert_params(cfg: BertConfig, seed=0):
                            lambda name: 0.02 if name.startswith("embeddings.") and name.endswith(".weight") else None)
 
 
-class BertCache(NamedTuple):
-    embed: tuple             # (ids, segments)
+class BertEncodeCache(NamedTuple):
+    embed: object            # BertEmbeddingCache (ids, segments)
     embed_norm: object       # the embedding LayerNorm's cache
     drop_mask: object        # dropout after the embeddings
     layers: list             # one EncoderLayerCache per layer
     final_norm: object       # pre-LN: the final LayerNorm's cache; None in post-LN
+
+
+class BertCache(NamedTuple):
+    encoder: BertEncodeCache
     h_shape: tuple           # the encoder output's shape (B, T, d)
     head: str                # "mlm" or "cls"
     positions: object        # the MLM head's boolean mask, or None (every position)
@@ -51,9 +55,9 @@ class BertEncoder(ParameterModel):
       head="cls": (B, num_classes) from the [CLS] position.
     backward(dlogits) → grads with the keys and shapes of state_dict() (the head not used in
     the last forward gets zeros). Padding (cfg.pad_id) is masked out of every attention.
-    `kernels` "fast" (default) or "plain" as in Transformer."""
+    `kernels` "plain" (default) or "fast" as in Transformer."""
 
-    def __init__(self, cfg: BertConfig, seed=0, kernels="fast"):
+    def __init__(self, cfg: BertConfig, seed=0, kernels="plain"):
         if not isinstance(cfg, BertConfig):
             raise TypeError(f"cfg must be a BertConfig, got {type(cfg).__name__}")
         self.cfg = cfg
@@ -82,7 +86,7 @@ class BertEncoder(ParameterModel):
         if cfg.norm_first:
             x, final = k.layernorm_forward(x, p["encoder.final_norm.gamma"], p["encoder.final_norm.beta"],
                                            cfg.layer_norm_eps)
-        return x, (emb, emb_norm, drop, caches, final)
+        return x, BertEncodeCache(emb, emb_norm, drop, caches, final)
 
     def forward(self, ids, segments=None, head="mlm", positions=None, training=False, rng=None):
         cfg, p = self.cfg, self.params
@@ -98,7 +102,7 @@ class BertEncoder(ParameterModel):
                                           cfg.activation == "gelu_tanh")
         else:
             logits, hc = classifier_head_forward(h, p)
-        self._cache = BertCache(*enc, h.shape, head, positions, hc, logits.shape)
+        self._cache = BertCache(enc, h.shape, head, positions, hc, logits.shape)
         return logits
 
     __call__ = forward
@@ -107,7 +111,7 @@ class BertEncoder(ParameterModel):
         """Softmax weights of every layer's self-attention in the last forward, (B, H, T, T)."""
         if self._cache is None:
             raise RuntimeError("attention_weights() needs a forward() first")
-        return {f"encoder.layers.{i}.self_attn": c.self_attn.weights for i, c in enumerate(self._cache.layers)}
+        return {f"encoder.layers.{i}.self_attn": c.self_attn.weights for i, c in enumerate(self._cache.encoder.layers)}
 
     # ------------------------------------------------------------------ backward
     def backward(self, dlogits):
@@ -130,18 +134,18 @@ class BertEncoder(ParameterModel):
             dh, g = classifier_head_backward(dlogits, c.head_cache, p)
             grads.update(g)
             dtoken_out = None
-        if c.final_norm is not None:
+        if c.encoder.final_norm is not None:
             dh, grads["encoder.final_norm.gamma"], grads["encoder.final_norm.beta"] = \
-                k.layernorm_backward(dh, c.final_norm, p["encoder.final_norm.gamma"])
+                k.layernorm_backward(dh, c.encoder.final_norm, p["encoder.final_norm.gamma"])
         for i in reversed(range(cfg.num_layers)):
             prefix = f"encoder.layers.{i}"
-            dh, g = encoder_layer_backward(dh, c.layers[i], sub(p, prefix), cfg, k)
+            dh, g = encoder_layer_backward(dh, c.encoder.layers[i], sub(p, prefix), cfg, k)
             add_prefixed(grads, prefix, g)
-        dh = dropout_backward(dh, c.drop_mask)
+        dh = dropout_backward(dh, c.encoder.drop_mask)
         dh, grads["embeddings.norm.gamma"], grads["embeddings.norm.beta"] = \
-            k.layernorm_backward(dh, c.embed_norm, p["embeddings.norm.gamma"])
+            k.layernorm_backward(dh, c.encoder.embed_norm, p["embeddings.norm.gamma"])
         dtoken_in, grads["embeddings.position.weight"], grads["embeddings.segment.weight"] = bert_embedding_backward(
-            dh, c.embed, cfg.vocab_size, cfg.max_len, cfg.type_vocab_size)
+            dh, c.encoder.embed, cfg.vocab_size, cfg.max_len, cfg.type_vocab_size)
         # tied weights: one matrix, two uses, so the two gradients add
         grads["embeddings.token.weight"] = dtoken_in if dtoken_out is None else dtoken_in + dtoken_out
         return {name: grads[name] for name in p}   # the state_dict's order

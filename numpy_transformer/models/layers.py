@@ -124,9 +124,10 @@ class LayerKV(NamedTuple):
     cross_attn: KVCache     # the encoder output's keys/values, computed on the first step
 
     @classmethod
-    def empty(cls, batch, cfg, max_len, dtype):
+    def empty(cls, batch, cfg, max_len, dtype, kernels=PLAIN):
+        """Empty caches of the type `kernels.mha_forward` decodes with."""
         shape = (batch, cfg.num_heads, max_len, cfg.d_k, dtype)
-        return cls(KVCache(*shape), KVCache(*shape, fixed=True))
+        return cls(kernels.kv_cache(*shape), kernels.kv_cache(*shape, fixed=True))
 
     def reorder(self, index):
         self.self_attn.reorder(index)

@@ -44,7 +44,7 @@ class DecoderState:
 
     def __init__(self, model, memory, src_mask, max_len):
         self.memory, self.src_mask, self.t = memory, src_mask, 0
-        self.layers = [LayerKV.empty(memory.shape[0], model.cfg, max_len, model.dtype)
+        self.layers = [LayerKV.empty(memory.shape[0], model.cfg, max_len, model.dtype, model.kernels)
                        for _ in range(model.cfg.num_layers)]
         # each layer's parameters, picked out once per decode instead of once per step
         self.layer_params = [sub(model.params, f"decoder.layers.{i}") for i in range(model.cfg.num_layers)]
@@ -61,11 +61,12 @@ class Transformer(ParameterModel):
 
     forward(src_ids, tgt_ids) → logits (B, T_tgt, tgt_vocab); tgt_ids is the decoder input
     (`<start>`-prefixed). backward(dlogits) → grads with the keys and shapes of state_dict().
-    `kernels="fast"` (default) or `"plain"`: which implementation of attention, feed-forward
-    and layer norm to run (models/kernels.py); the results agree to rounding.
+    `kernels="plain"` (default: ops/ as written) or `"fast"` (what training and the benchmarks
+    run): which implementation of attention, feed-forward and layer norm (models/kernels.py);
+    the results agree to rounding.
     """
 
-    def __init__(self, cfg: TransformerConfig, seed=0, kernels="fast"):
+    def __init__(self, cfg: TransformerConfig, seed=0, kernels="plain"):
         if not isinstance(cfg, TransformerConfig):
             raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
         self.cfg = cfg
@@ -191,13 +192,13 @@ class Transformer(ParameterModel):
         forward. Returns a dict with the keys and shapes of state_dict()."""
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
-        enc_cache, dec_cache, h, logits_shape = self._cache
+        c = self._cache
         dlogits = np.asanyarray(dlogits)   # asanyarray: array subclasses pass through
-        if dlogits.shape != logits_shape:
-            raise ValueError(f"dlogits has shape {dlogits.shape}, the last logits had {logits_shape}")
+        if dlogits.shape != c.logits_shape:
+            raise ValueError(f"dlogits has shape {dlogits.shape}, the last logits had {c.logits_shape}")
         cfg, k = self.cfg, self.kernels
         grads = {}
-        dh, grads["output.weight"], grads["output.bias"] = linear_backward(dlogits, h, self.params["output.weight"])
+        dh, grads["output.weight"], grads["output.bias"] = linear_backward(dlogits, c.h, self.params["output.weight"])
 
         dmemory = []   # every decoder layer's cross-attention read the encoder output
 
@@ -205,8 +206,8 @@ class Transformer(ParameterModel):
             dy, dmem, g = decoder_layer_backward(dy, c, p, cfg, k)
             dmemory.append(dmem)
             return dy, g
-        self._stack_backward("decoder", dh, dec_cache, decoder_layer, grads, cfg.tgt_vocab_size)
-        self._stack_backward("encoder", sum(dmemory), enc_cache,
+        self._stack_backward("decoder", dh, c.decoder, decoder_layer, grads, cfg.tgt_vocab_size)
+        self._stack_backward("encoder", sum(dmemory), c.encoder,
                              lambda dx, c, p: encoder_layer_backward(dx, c, p, cfg, k), grads,
                              cfg.src_vocab_size)
         return {name: grads[name] for name in self.params}  # the state_dict's order
