@@ -13,7 +13,7 @@ ADAM = dict(beta1=0.9, beta2=0.98, eps=1e-9)   # the paper's Adam, as in the Ker
 
 
 def make_model(cfg, state):
-    m = Transformer(cfg)
+    m = Transformer(cfg, kernels="fast")
     m.load_state_dict(state)
     return m
 

@@ -59,7 +59,7 @@ def numpy_workloads(cfg, state, workload, data):
     from numpy_transformer import Adam, VisionTransformer
     from numpy_transformer.ops.loss import masked_cross_entropy
     images, labels, dlogits = data
-    m = VisionTransformer(cfg)
+    m = VisionTransformer(cfg, kernels="fast")
     m.load_state_dict(state)
     if workload == "forward":
         return {"numpy": lambda: m.forward(images)}

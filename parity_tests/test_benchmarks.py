@@ -56,13 +56,14 @@ class MatmulCounter:
         return t
 
 
+@pytest.mark.parametrize("kernels", ["plain", "fast"])
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_flops_equal_the_matmuls_the_numpy_model_performs(monkeypatch, norm_first):
+def test_flops_equal_the_matmuls_the_numpy_model_performs(monkeypatch, norm_first, kernels):
     cfg = TransformerConfig(src_vocab_size=11, tgt_vocab_size=13, d_model=8, num_heads=2, d_ff=12, num_layers=2,
                             max_len=10, norm_first=norm_first)
     shape = configs.Shape(3, 5, 4)
     src, tgt, _, dlogits = configs.make_batch(cfg, shape)
-    model = Transformer(cfg)
+    model = Transformer(cfg, kernels=kernels)
     model.load_state_dict(configs.shared_state(cfg))
     counter = MatmulCounter(monkeypatch)
     model.forward(src, tgt, training=True)

@@ -71,19 +71,19 @@ def test_multi_head_attention(rng, cross, dropout):
 
 @pytest.mark.parametrize("cross", [False, True])
 def test_multi_head_attention_with_a_key_value_cache(rng, cross):
-    """Step by step through a KVCache (fused weights kept in cache.extra in the fast version):
+    """Step by step through a key/value cache (the fast version's FusedKVCache keeps the fused weights):
     each step equals the plain step and the last row of the full causal forward."""
     p = _mha_params(rng, 8)
     x = rng.standard_normal((2, 6, 8))
     mem = rng.standard_normal((2, 4, 8)) if cross else None
     full, _ = attention.mha_forward(x, mem, p, 2, None if cross else causal_mask(6))
-    caches = [KVCache(2, 2, 6, 4, np.float64, fixed=cross) for _ in range(2)]
+    caches = [cls(2, 2, 6, 4, np.float64, fixed=cross) for cls in (KVCache, fast.attention.FusedKVCache)]
     for t in range(6):
         o1, _ = attention.mha_forward(x[:, t:t + 1], mem, p, 2, None, caches[0])
         o2, _ = fast.attention.mha_forward(x[:, t:t + 1], mem, p, 2, None, caches[1])
         close(o2, o1)
         close(o1, full[:, t:t + 1])
-    assert caches[1].extra            # the fused weight was built once and kept
+    assert caches[1].fused            # the fused weight was built once and kept
 
 
 def test_layernorm(rng):
@@ -165,3 +165,38 @@ def test_whole_bert_fast_and_plain_kernels_with_every_dropout(rng, head):
     close(l2, l1)
     d = rng.standard_normal(l1.shape)
     close_dicts(quick.backward(d), plain.backward(d))
+
+
+def _tiny_models(kernels=None):
+    """A Transformer, a ViT and a BERT encoder, built with `kernels` (None: each model's default)."""
+    from numpy_transformer import BertConfig, BertEncoder, ViTConfig, VisionTransformer
+    kw = {} if kernels is None else {"kernels": kernels}
+    return [Transformer(TransformerConfig(5, 5, d_model=4, num_heads=1, d_ff=4, num_layers=1), **kw),
+            VisionTransformer(ViTConfig(image_size=4, channels=1, patch_size=2, num_classes=2, d_model=4,
+                                        num_heads=1, d_ff=4, num_layers=1), **kw),
+            BertEncoder(BertConfig(vocab_size=6, d_model=4, num_heads=1, d_ff=4, num_layers=1), **kw)]
+
+
+def test_models_run_the_plain_ops_unless_asked_for_fast():
+    """The code a reader studies (ops/) is the code a model runs by default; fast/ by name only."""
+    from numpy_transformer.models import PLAIN
+    for m in _tiny_models():
+        assert m.kernels is PLAIN, type(m).__name__
+        assert m.kernels.mha_forward is attention.mha_forward
+        assert m.kernels.feed_forward_backward is feedforward.feed_forward_backward
+        assert m.kernels.layernorm_forward is layernorm.layernorm_forward
+    for m in _tiny_models("fast"):
+        assert m.kernels.name == "fast", type(m).__name__
+        assert m.kernels.mha_forward is fast.attention.mha_forward
+        assert m.kernels.feed_forward_backward is fast.feedforward.feed_forward_backward
+        assert m.kernels.layernorm_forward is fast.layernorm.layernorm_forward
+
+
+@pytest.mark.parametrize("kernels,cache_type", [("plain", KVCache), ("fast", fast.attention.FusedKVCache)])
+def test_decoding_keeps_the_key_value_cache_its_kernels_use(kernels, cache_type):
+    model = _tiny_models(kernels)[0]
+    state = model.start_decoding(np.array([[1, 2, 3]]), 4)
+    assert {type(c) for kv in state.layers for c in kv} == {cache_type}
+    model.decode_step(np.array([1]), state)
+    if kernels == "fast":
+        assert state.layers[0].self_attn.fused      # the fused weights, built on the first step

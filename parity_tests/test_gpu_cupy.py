@@ -31,11 +31,11 @@ def close(gpu, cpu, rtol):
 def test_forward_and_every_gradient_equal_numpy(cp):
     cfg = config(dropout=0.0)
     src, tgt_in, _ = batches(cfg, 1)[0]
-    ref = Transformer(cfg, seed=0)
+    ref = Transformer(cfg, seed=0, kernels="fast")
     logits = ref.forward(src, tgt_in)
     dlogits = np.random.default_rng(3).standard_normal(logits.shape)
     grads = ref.backward(dlogits)
-    model = to_device(Transformer(cfg, seed=0), cp)
+    model = to_device(Transformer(cfg, seed=0, kernels="fast"), cp)
     with numpy_is(cp):
         got = model.forward(cp.asarray(src), cp.asarray(tgt_in))
         got_grads = model.backward(cp.asarray(dlogits))
@@ -49,7 +49,7 @@ def test_device_trainer_on_cupy_equals_the_cpu_step(cp, fused):
     cfg = config(dropout=0.0)                 # NumPy's and CuPy's generators draw different masks
     data = batches(cfg, 3)
     ref, opt, loss, correct, tokens = cpu_steps(cfg, data, clipnorm=0.5)
-    model = to_device(Transformer(cfg, seed=0), cp)
+    model = to_device(Transformer(cfg, seed=0, kernels="fast"), cp)
     with numpy_is(cp):
         trainer = DeviceTrainer(model, warmup=3, clipnorm=0.5, fused=fused)
         for batch in data:
@@ -66,7 +66,7 @@ def test_fused_adam_equals_the_array_form_in_float32(cp):
     data = batches(cfg, 3)
     params = []
     for fused in (False, True):
-        model = to_device(Transformer(cfg, seed=0), cp)
+        model = to_device(Transformer(cfg, seed=0, kernels="fast"), cp)
         with numpy_is(cp):
             trainer = DeviceTrainer(model, warmup=3, fused=fused)
             for batch in data:
@@ -82,7 +82,7 @@ def test_cuda_graph_replays_equal_eager_steps(cp, dropout):
     data = batches(cfg, 4) + batches(cfg, 2, seed=1)
     results = []
     for graphed in (False, True):
-        model = to_device(Transformer(cfg, seed=0), cp, seed=5)   # same device dropout stream
+        model = to_device(Transformer(cfg, seed=0, kernels="fast"), cp, seed=5)   # same device dropout stream
         with numpy_is(cp):
             trainer = DeviceTrainer(model, warmup=3)
             run = GraphedStep(trainer) if graphed else trainer.step

@@ -73,7 +73,7 @@ def test_the_host_read_detector_catches_what_the_cpu_step_does():
     """The detector is not vacuous: the CPU step (checks, float loss, skip test) trips it."""
     cfg = config(dtype="float32")
     src, tgt_in, tgt_out = (no_reads(a) for a in batches(cfg, 1)[0])
-    model = Transformer(cfg, seed=0)
+    model = Transformer(cfg, seed=0, kernels="fast")
     with pytest.raises(HostRead):
         model.forward(src, tgt_in, training=True)         # check_ids compares min/max on the host
     logits = model.forward_checked(src, tgt_in, training=True)

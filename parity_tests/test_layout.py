@@ -13,7 +13,8 @@
 
 and, over every `import` in the package (nested ones included), no module imports one that
 imports it back. keras_transformer imports from numpy_transformer only config/ and data/ (that
-keeps the parity tests meaningful); only the applications and training/ reach Keras, lazily.
+keeps the parity tests meaningful); only the applications and training/ reach Keras, lazily; a
+model on the plain kernels (the default) never loads fast/.
 """
 import ast
 import subprocess
@@ -178,6 +179,24 @@ def test_importing_the_package_loads_no_third_party_module_but_numpy():
             "print(','.join(sorted(new - set(sys.stdlib_module_names) - {'numpy', 'scipy', 'numpy_transformer'})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == ""
+
+
+def test_a_plain_model_never_loads_the_speed_machinery():
+    """models/kernels.py imports fast/ on the first request for kernels="fast" only: a model on
+    the default (plain) kernels trains and decodes without it; asking for fast loads it."""
+    code = ("import sys, numpy as np; "
+            "from numpy_transformer import BertConfig, BertEncoder, Transformer, TransformerConfig, ViTConfig, "
+            "VisionTransformer; "
+            "m = Transformer(TransformerConfig(5, 5, d_model=4, num_heads=1, d_ff=4, num_layers=1)); "
+            "ids = np.array([[1, 2, 3]]); m.backward(np.ones_like(m.forward(ids, ids, training=True))); "
+            "m.decode_step(np.array([1]), m.start_decoding(ids, 2)); "
+            "VisionTransformer(ViTConfig(image_size=4, channels=1, patch_size=2, num_classes=2)); "
+            "BertEncoder(BertConfig(vocab_size=6)); "
+            "print(any(k.startswith('numpy_transformer.fast') for k in sys.modules)); "
+            "Transformer(TransformerConfig(5, 5, d_model=4, num_heads=1, d_ff=4, num_layers=1), kernels='fast'); "
+            "print('numpy_transformer.fast' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["False", "True"]
 
 
 def test_public_api_is_importable_from_the_top_level():

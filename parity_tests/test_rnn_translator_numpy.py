@@ -151,6 +151,29 @@ def test_bad_input_gets_a_clear_error():
         RNNTranslator(object())
 
 
+def test_the_attention_inputs_are_checked_once_per_sequence_not_per_step(monkeypatch):
+    """The encoder states and the attention's weights are validated at the entry (forward,
+    start_decoding), not at each of the T target steps; a diverged weight is still caught there."""
+    import numpy_transformer.models.rnn_translator as rt
+    calls = []
+    real = rt.check_luong_attention
+    monkeypatch.setattr(rt, "check_luong_attention", lambda *a: calls.append(1) or real(*a))
+    cfg = RNNTranslatorConfig(9, 10, embed_dim=4, hidden=6, max_len=7, dtype="float64")
+    model = RNNTranslator(cfg)
+    src, tgt = batch(np.random.default_rng(7), cfg, T=5)
+    model.forward(src, tgt)
+    assert len(calls) == 1
+    state = model.start_decoding(src, 4)
+    for t in range(4):
+        model.decode_step(tgt[:, t], state)
+    assert len(calls) == 2
+    model.params["decoder.attentional.W_c"][0, 0] = np.nan
+    with pytest.raises(ValueError, match="W_c holds NaN"):
+        model.forward(src, tgt)
+    with pytest.raises(ValueError, match="W_c holds NaN"):
+        model.start_decoding(src, 4)
+
+
 def test_attention_learns_the_alignment_a_task_needs():
     """Beyond gradients: reversing 8 random tokens needs target step t to read source position
     7 − t, which the final encoder state alone cannot carry at this size. After 400 Adam steps

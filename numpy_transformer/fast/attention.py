@@ -3,8 +3,8 @@
 * fused projections: self-attention's three projections read the same input, so they run as
   one GEMM with [W_Q | W_K | W_V] (d_model, 3·d_model); cross-attention fuses [W_K | W_V]. One
   large GEMM uses the cores better than three thin ones, and the backward's dx is one GEMM
-  with the fused weight too. When decoding with a key/value cache the fused weight is built
-  once per decode and kept in the cache's `extra`.
+  with the fused weight too. When decoding, the fused weight is built once per decode and kept
+  in the key/value cache (FusedKVCache).
 * the 1/sqrt(d_k) scale is applied to Q (..., T, d_k) instead of the (..., T, T) scores;
 * softmax and its backward run in place on the scores (no (B, h, T, T) temporaries), and
   probabilities below tiny/eps are zeroed (fast/subnormal.py).
@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..ops.attention import check_mask, check_qkv
+from ..ops.attention import KVCache, check_mask, check_qkv
 from ..ops.dropout import dropout_forward
 from ..ops.linear import linear_backward, linear_forward
 from .subnormal import flush_tiny
@@ -98,15 +98,24 @@ def merge_fused(parts):
     return out.reshape(B, T, -1)
 
 
+class FusedKVCache(KVCache):
+    """ops.attention.KVCache that also keeps the fused projection weights of one decode: the
+    weights do not change while decoding, so they are concatenated on the first step only."""
+
+    def __init__(self, batch, num_heads, max_len, d_k, dtype, fixed=False):
+        super().__init__(batch, num_heads, max_len, d_k, dtype, fixed)
+        self.fused = {}          # projection names → ([W_a | W_b | …], [b_a | b_b | …])
+
+
 def fused(p, names, kv_cache=None):
     """[W_a | W_b | …] and [b_a | b_b | …] for the projections that read the same input; kept in
-    the key/value cache's `extra` while decoding (the weights do not change during a decode)."""
-    if kv_cache is not None and names in kv_cache.extra:
-        return kv_cache.extra[names]
+    the FusedKVCache while decoding."""
+    if kv_cache is not None and names in kv_cache.fused:
+        return kv_cache.fused[names]
     wb = (np.concatenate([p[f"{n}.weight"] for n in names], axis=1),
           np.concatenate([p[f"{n}.bias"] for n in names]))
     if kv_cache is not None:
-        kv_cache.extra[names] = wb
+        kv_cache.fused[names] = wb
     return wb
 
 
@@ -123,7 +132,8 @@ class FusedMHACache(NamedTuple):
 
 
 def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None, dropout=0.0, rng=None):
-    """As ops.attention.mha_forward (same arguments, key/value cache and dropout included)."""
+    """As ops.attention.mha_forward (same arguments, dropout included; the key/value cache a
+    FusedKVCache)."""
     w = None
     if x_kv is None:
         w, b = fused(p, ("wq", "wk", "wv"), kv_cache)
@@ -149,12 +159,12 @@ def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None, dropout=0.0, 
 def mha_backward(dout, cache, p):
     """As ops.attention.mha_backward. The projections' gradients come out of one GEMM each for
     the fused weight: dx = [dQ|dK|dV] [W_Q|W_K|W_V]ᵀ, d[W_Q|W_K|W_V] = xᵀ [dQ|dK|dV]."""
-    xq, xkv, concat, attn_cache, w = cache
-    num_heads = attn_cache.q_scaled.shape[1]
-    dconcat, dwo, dbo = linear_backward(dout, concat, p["wo.weight"])
+    xq, xkv, w = cache.x_q, cache.x_kv, cache.w_fused
+    num_heads = cache.sdpa.q_scaled.shape[1]
+    dconcat, dwo, dbo = linear_backward(dout, cache.concat, p["wo.weight"])
     B, Tq, _ = dconcat.shape
     do = dconcat.reshape(B, Tq, num_heads, -1).transpose(0, 2, 1, 3)
-    dq, dk, dv = sdpa_backward(do, attn_cache)
+    dq, dk, dv = sdpa_backward(do, cache.sdpa)
     grads = {"wo.weight": dwo, "wo.bias": dbo}
     if xkv is None:
         dxq, dw, db = linear_backward(merge_fused((dq, dk, dv)), xq, w)

@@ -6,11 +6,21 @@ expensive element-wise op of a ViT step (a quarter of a forward+backward at ViT-
 measured), and the backward then needs none (results bit-identical: x·Φ(x) is the same product)."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..ops.activations import check_activation, gelu_derivative, gelu_forward, normal_cdf, normal_pdf
-from ..ops.feedforward import FFNCache
 from ..ops.linear import linear_backward, linear_forward
+
+
+class FastFFNCache(NamedTuple):
+    """ops.feedforward.FFNCache plus Φ(h) of the exact GELU."""
+    x: np.ndarray          # the input, for dW1
+    a: np.ndarray          # act(x W1 + b1), for dW2 (for ReLU, a > 0 is the gradient's mask)
+    h: object              # x W1 + b1 (GELU); None for ReLU, whose in-place output overwrote it
+    activation: str
+    cdf: object            # Φ(h) of the exact GELU, so the backward needs no erf; else None
 
 
 def feed_forward_forward(x, p, activation="relu"):
@@ -25,21 +35,21 @@ def feed_forward_forward(x, p, activation="relu"):
     else:
         a = gelu_forward(h, approximate=True)[0]
     y = linear_forward(a, p["linear2.weight"], p["linear2.bias"])[0]
-    return y, FFNCache(x, a, h, activation, cdf)
+    return y, FastFFNCache(x, a, h, activation, cdf)
 
 
 def feed_forward_backward(dy, cache, p):
     """As ops.feedforward.feed_forward_backward; the activation's gradient overwrites da."""
-    x, a, h, activation, cdf = cache
-    da, dw2, db2 = linear_backward(dy, a, p["linear2.weight"])
-    if activation == "relu":
-        dh = np.multiply(da, a > 0, out=da)
-    elif cdf is not None:                      # exact GELU: Φ(h) + h·φ(h), Φ from the forward
+    h = cache.h
+    da, dw2, db2 = linear_backward(dy, cache.a, p["linear2.weight"])
+    if cache.activation == "relu":
+        dh = np.multiply(da, cache.a > 0, out=da)
+    elif cache.cdf is not None:                # exact GELU: Φ(h) + h·φ(h), Φ from the forward
         deriv = normal_pdf(h)
         deriv *= h
-        deriv += cdf
+        deriv += cache.cdf
         dh = np.multiply(da, deriv, out=da)
     else:
-        dh = np.multiply(da, gelu_derivative(h, approximate=activation == "gelu_tanh"), out=da)
-    dx, dw1, db1 = linear_backward(dh, x, p["linear1.weight"])
+        dh = np.multiply(da, gelu_derivative(h, approximate=cache.activation == "gelu_tanh"), out=da)
+    dx, dw1, db1 = linear_backward(dh, cache.x, p["linear1.weight"])
     return dx, {"linear1.weight": dw1, "linear1.bias": db1, "linear2.weight": dw2, "linear2.bias": db2}

@@ -22,7 +22,7 @@ def layernorm_forward(x, gamma, beta, eps):
 
 def layernorm_backward(dy, cache, gamma):
     """As ops.layernorm.layernorm_backward; allocates a scratch t and g, which becomes dx."""
-    xhat, rstd = cache
+    xhat, rstd = cache.xhat, cache.rstd
     n = xhat.shape[-1]
     red = tuple(range(dy.ndim - 1))
     t = np.multiply(dy, xhat)

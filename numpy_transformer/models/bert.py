@@ -32,7 +32,7 @@ def init_bert_params(cfg: BertConfig, seed=0):
 
 
 class EncodeCache(NamedTuple):
-    embed: tuple             # (ids, segments)
+    embed: object            # BertEmbeddingCache (ids, segments)
     embed_norm: object       # the embedding LayerNorm's cache
     encoder: StackCache      # the encoder stack's (models/stack.py)
 
@@ -55,9 +55,9 @@ class BertEncoder(ParameterModel):
     the last forward gets zeros). Padding (cfg.pad_id) is masked out of every attention.
     With training=True dropout is on where BERT has it (BertConfig): the embedding, every
     sublayer's output, the attention weights and the pooled [CLS] output, its masks drawn from
-    `rng` (default: the model's own). `kernels` "fast" (default) or "plain" as in Transformer."""
+    `rng` (default: the model's own). `kernels` "plain" (default) or "fast" as in Transformer."""
 
-    def __init__(self, cfg: BertConfig, seed=0, kernels="fast"):
+    def __init__(self, cfg: BertConfig, seed=0, kernels="plain"):
         if not isinstance(cfg, BertConfig):
             raise TypeError(f"cfg must be a BertConfig, got {type(cfg).__name__}")
         self.cfg = cfg

@@ -1,12 +1,16 @@
 """Which implementation of the hot ops a model calls: the plain ones in ops/ (the paper's
-equations, written to be read) or the fast ones in fast/ (fused projections, in-place
-buffers, no subnormals; tested equal to the plain ones). Every other op is the same in both."""
+equations, written to be read; every model's default) or the fast ones in fast/ (fused
+projections, in-place buffers, no subnormals; tested equal to the plain ones), which the
+applications and benchmarks ask for by name. Every other op is the same in both.
+
+fast/ is imported on the first request for it, so a model on the plain kernels never loads
+the speed machinery."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
-from .. import fast
 from ..ops import attention, feedforward, layernorm
 
 
@@ -19,17 +23,23 @@ class Kernels:
     feed_forward_backward: Callable
     layernorm_forward: Callable
     layernorm_backward: Callable
+    kv_cache: type           # the key/value cache mha_forward decodes with
 
 
 PLAIN = Kernels("plain", attention.mha_forward, attention.mha_backward,
                 feedforward.feed_forward_forward, feedforward.feed_forward_backward,
-                layernorm.layernorm_forward, layernorm.layernorm_backward)
+                layernorm.layernorm_forward, layernorm.layernorm_backward, attention.KVCache)
 
-FAST = Kernels("fast", fast.attention.mha_forward, fast.attention.mha_backward,
-               fast.feedforward.feed_forward_forward, fast.feedforward.feed_forward_backward,
-               fast.layernorm.layernorm_forward, fast.layernorm.layernorm_backward)
 
-KERNELS = {"plain": PLAIN, "fast": FAST}
+@functools.cache
+def fast_kernels():
+    """The fast/ implementations, built (and fast/ imported) on the first call."""
+    from ..fast import attention as fa, feedforward as ff, layernorm as fl
+    return Kernels("fast", fa.mha_forward, fa.mha_backward, ff.feed_forward_forward,
+                   ff.feed_forward_backward, fl.layernorm_forward, fl.layernorm_backward, fa.FusedKVCache)
+
+
+KERNELS = {"plain": lambda: PLAIN, "fast": fast_kernels}
 
 
 def get_kernels(name):
@@ -37,4 +47,10 @@ def get_kernels(name):
         return name
     if name not in KERNELS:
         raise ValueError(f"kernels must be one of {sorted(KERNELS)}, got {name!r}")
-    return KERNELS[name]
+    return KERNELS[name]()
+
+
+def __getattr__(name):
+    if name == "FAST":   # models.kernels.FAST still works; it loads fast/ when first read
+        return fast_kernels()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,6 +71,23 @@ def residual_in_backward(dx_skip, dh, cache, p, norm, grads, kernels):
     return dx_skip + dh
 
 
+def ffn_block_backward(dy, ffn_cache, res, p, norm, grads, kernels):
+    """Back through a feed-forward sublayer and its residual block (normalised by `norm`)."""
+    dx, ds = residual_out_backward(dy, res, p, norm, grads, kernels)
+    dh, g = kernels.feed_forward_backward(ds, ffn_cache, sub(p, "ffn"))
+    add_prefixed(grads, "ffn", g)
+    return residual_in_backward(dx, dh, res, p, norm, grads, kernels)
+
+
+def attention_block_backward(dy, attn_cache, res, p, name, norm, grads, kernels):
+    """Back through the attention sublayer `name` and its residual block. Returns dx and the
+    gradient of the keys'/values' input (None for self-attention, whose keys read x)."""
+    dx, ds = residual_out_backward(dy, res, p, norm, grads, kernels)
+    dh, dkv, g = kernels.mha_backward(ds, attn_cache, sub(p, name))
+    add_prefixed(grads, name, g)
+    return residual_in_backward(dx, dh, res, p, norm, grads, kernels), dkv
+
+
 # ---------------------------------------------------------------- encoder layer
 
 class EncoderLayerCache(NamedTuple):
@@ -98,15 +115,9 @@ def encoder_layer_forward(x, p, cfg, mask, rng=None, training=False, kernels=PLA
 def encoder_layer_backward(dy, cache, p, cfg, kernels=PLAIN):
     """The two sublayers in reverse. Returns dx and the layer's grads (local names)."""
     grads = {}
-    dx, ds = residual_out_backward(dy, cache.res2, p, "norm2", grads, kernels)
-    dh, g = kernels.feed_forward_backward(ds, cache.ffn, sub(p, "ffn"))
-    add_prefixed(grads, "ffn", g)
-    dy = residual_in_backward(dx, dh, cache.res2, p, "norm2", grads, kernels)
-
-    dx, ds = residual_out_backward(dy, cache.res1, p, "norm1", grads, kernels)
-    dh, _, g = kernels.mha_backward(ds, cache.self_attn, sub(p, "self_attn"))
-    add_prefixed(grads, "self_attn", g)
-    return residual_in_backward(dx, dh, cache.res1, p, "norm1", grads, kernels), grads
+    dy = ffn_block_backward(dy, cache.ffn, cache.res2, p, "norm2", grads, kernels)
+    dx, _ = attention_block_backward(dy, cache.self_attn, cache.res1, p, "self_attn", "norm1", grads, kernels)
+    return dx, grads
 
 
 # ---------------------------------------------------------------- decoder layer
@@ -126,9 +137,10 @@ class LayerKV(NamedTuple):
     cross_attn: KVCache     # the encoder output's keys/values, computed on the first step
 
     @classmethod
-    def empty(cls, batch, cfg, max_len, dtype):
+    def empty(cls, batch, cfg, max_len, dtype, kernels=PLAIN):
+        """Empty caches of the type `kernels.mha_forward` decodes with."""
         shape = (batch, cfg.num_heads, max_len, cfg.d_k, dtype)
-        return cls(KVCache(*shape), KVCache(*shape, fixed=True))
+        return cls(kernels.kv_cache(*shape), kernels.kv_cache(*shape, fixed=True))
 
     def reorder(self, index):
         self.self_attn.reorder(index)
@@ -160,17 +172,8 @@ def decoder_layer_forward(y, memory, p, cfg, self_mask, cross_mask, rng=None, tr
 def decoder_layer_backward(dout, cache, p, cfg, kernels=PLAIN):
     """Reverse of decoder_layer_forward. Returns dy, dmemory (from cross-attention) and grads."""
     grads = {}
-    dx, ds = residual_out_backward(dout, cache.res3, p, "norm3", grads, kernels)
-    dh, g = kernels.feed_forward_backward(ds, cache.ffn, sub(p, "ffn"))
-    add_prefixed(grads, "ffn", g)
-    dout = residual_in_backward(dx, dh, cache.res3, p, "norm3", grads, kernels)
-
-    dx, ds = residual_out_backward(dout, cache.res2, p, "norm2", grads, kernels)
-    dh, dmemory, g = kernels.mha_backward(ds, cache.cross_attn, sub(p, "cross_attn"))
-    add_prefixed(grads, "cross_attn", g)
-    dout = residual_in_backward(dx, dh, cache.res2, p, "norm2", grads, kernels)
-
-    dx, ds = residual_out_backward(dout, cache.res1, p, "norm1", grads, kernels)
-    dh, _, g = kernels.mha_backward(ds, cache.self_attn, sub(p, "self_attn"))
-    add_prefixed(grads, "self_attn", g)
-    return residual_in_backward(dx, dh, cache.res1, p, "norm1", grads, kernels), dmemory, grads
+    dout = ffn_block_backward(dout, cache.ffn, cache.res3, p, "norm3", grads, kernels)
+    dout, dmemory = attention_block_backward(dout, cache.cross_attn, cache.res2, p, "cross_attn", "norm2",
+                                             grads, kernels)
+    dy, _ = attention_block_backward(dout, cache.self_attn, cache.res1, p, "self_attn", "norm1", grads, kernels)
+    return dy, dmemory, grads

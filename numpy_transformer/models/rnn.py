@@ -5,6 +5,7 @@ names (numpy_transformer.config.rnn_parameter_shapes)."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,6 +54,13 @@ def init_rnn_params(cfg: RNNConfig, seed=0):
     return {k: v.astype(cfg.dtype) for k, v in p.items()}
 
 
+class RegressorCache(NamedTuple):
+    rnn: object              # SimpleRNNCache
+    attention: object        # TimeAttentionCache / BahdanauCache; None without attention
+    summary: np.ndarray      # (B, H) the Dense layer's input
+    y: np.ndarray            # (B, output_dim) the output
+
+
 class RNNRegressor:
     """y = act(Dense(summary)) with summary = h_T (attention "none"), the book's time-attention
     context, or the Bahdanau context with the last state h_T as the query.
@@ -92,7 +100,7 @@ class RNNRegressor:
                 h[:, -1], h, p["attention.W_a"], p["attention.U_a"], p["attention.v_a"], mask)
         z, _ = linear_forward(summary, p["dense.weight"], p["dense.bias"])
         y = np.tanh(z) if cfg.output_activation == "tanh" else z
-        self._cache = (rnn_cache, att_cache, summary, y)
+        self._cache = RegressorCache(rnn_cache, att_cache, summary, y)
         return y
 
     def backward(self, dy):
@@ -100,26 +108,27 @@ class RNNRegressor:
         if self._cache is None:
             raise RuntimeError("RNNRegressor.backward needs a forward() first")
         p, cfg = self.params, self.cfg
-        rnn_cache, att_cache, summary, y = self._cache
+        c = self._cache
+        y = c.y
         dy = np.asarray(dy, y.dtype)
         if dy.shape != y.shape:
             raise ValueError(f"RNNRegressor.backward: dy must have the output's shape {y.shape}, got {dy.shape}")
         dz = dy * (1 - y * y) if cfg.output_activation == "tanh" else dy
-        dsummary, dW, db = linear_backward(dz, summary, p["dense.weight"])
+        dsummary, dW, db = linear_backward(dz, c.summary, p["dense.weight"])
         grads = {"dense.weight": dW, "dense.bias": db}
-        dh = np.zeros_like(rnn_cache.h)
+        dh = np.zeros_like(c.rnn.h)
         if cfg.attention == "none":
             dh[:, -1] = dsummary
         elif cfg.attention == "time":
-            g = time_attention_backward(dsummary, att_cache)
+            g = time_attention_backward(dsummary, c.attention)
             grads.update({"attention.W": g["W"], "attention.b": g["b"]})
             dh += g["h"]
         else:
-            g = bahdanau_attention_backward(dsummary, att_cache)
+            g = bahdanau_attention_backward(dsummary, c.attention)
             grads.update({"attention.W_a": g["W_a"], "attention.U_a": g["U_a"], "attention.v_a": g["v_a"]})
             dh += g["h"]
             dh[:, -1] += g["s"]                  # the query is h_T itself
-        g = simple_rnn_backward(dh, rnn_cache)
+        g = simple_rnn_backward(dh, c.rnn)
         grads.update({"rnn.W_x": g["W_x"], "rnn.W_h": g["W_h"], "rnn.b": g["b"]})
         return {k: grads[k] for k in self.params}
 

@@ -29,8 +29,9 @@ from ..ops.dropout import dropout_backward, dropout_forward
 from ..ops.embedding import embedding_backward
 from ..ops.gru import gru_backward, gru_forward, gru_step, gru_step_backward
 from ..ops.linear import linear_backward, linear_forward, matmul2d
-from ..ops.luong import (attentional_hidden_backward, attentional_hidden_forward, luong_attention_backward,
-                         luong_attention_forward)
+from ..ops.checks import check_attentional_hidden, check_luong_attention
+from ..ops.luong import (attentional_hidden_backward, attentional_hidden_unchecked, luong_attention_backward,
+                         luong_attention_unchecked)
 from .params import ParameterModel
 
 
@@ -118,14 +119,23 @@ class RNNTranslator(ParameterModel):
                                p["encoder.gru.bias"], src_mask)
         return h, src_mask, drop, cache
 
-    def _step(self, xe_t, state_h, h_tilde, memory, src_mask):
-        """One decoder step from the embeddings' share of the input projection xe_t (B, 3H):
-        returns h_t, h̃_t, α_t and the step's caches."""
+    def _check_attention(self, memory, src_mask):
+        """The attention's and the attentional state's inputs, checked once per batch (weights'
+        shapes, one dtype, finite values; encoder states finite; every row with a real token):
+        the steps then run the unchecked forms (h_t, c_t and h̃_t are the model's own, bounded
+        by tanh and convex sums)."""
+        h_0 = memory[:, -1]
+        check_luong_attention(h_0, memory, self.cfg.score, self._attn_params(), src_mask)
+        check_attentional_hidden(h_0, h_0, self.params["decoder.attentional.W_c"])   # c_t is (B, H) too
+
+    def _step(self, xe_t, state_h, h_tilde, memory, src_mask, attn):
+        """One decoder step from the embeddings' share of the input projection xe_t (B, 3H), the
+        attention's params `attn`: returns h_t, h̃_t, α_t and the step's caches."""
         p, E = self.params, self.cfg.embed_dim
         xw = xe_t + h_tilde @ p["decoder.gru.kernel"][E:]          # input feeding: [emb; h̃_{t−1}] W
         h, gc = gru_step(xw, state_h, p["decoder.gru.recurrent_kernel"], p["decoder.gru.bias"][1])
-        c, alpha, ac = luong_attention_forward(h, memory, self.cfg.score, self._attn_params(), src_mask)
-        h_tilde, hc = attentional_hidden_forward(c, h, p["decoder.attentional.W_c"])
+        c, alpha, ac = luong_attention_unchecked(h, memory, self.cfg.score, attn, src_mask)
+        h_tilde, hc = attentional_hidden_unchecked(c, h, p["decoder.attentional.W_c"])
         return h, h_tilde, alpha, StepCache(gc, ac, hc)
 
     def _check_src(self, src_ids):
@@ -151,6 +161,8 @@ class RNNTranslator(ParameterModel):
         if training and rng is None:
             rng = self.rng
         memory, src_mask, enc_drop, enc_cache = self.encode(src_ids, rng, training)
+        self._check_attention(memory, src_mask)
+        attn = self._attn_params()
         emb, dec_drop = dropout_forward(p["decoder.embedding.weight"][tgt_ids], cfg.dropout, rng, training)
         xe = matmul2d(emb, p["decoder.gru.kernel"][:E])            # every step's embedding share, one GEMM
         xe += p["decoder.gru.bias"][0]
@@ -158,7 +170,7 @@ class RNNTranslator(ParameterModel):
         h, h_tilde = memory[:, -1], np.zeros((B, cfg.hidden), self.dtype)
         H_tilde, steps, alphas = np.empty((B, T, cfg.hidden), self.dtype), [], np.empty((B, T, memory.shape[1]), self.dtype)
         for t in range(T):
-            h, h_tilde, alphas[:, t], c = self._step(xe[:, t], h, h_tilde, memory, src_mask)
+            h, h_tilde, alphas[:, t], c = self._step(xe[:, t], h, h_tilde, memory, src_mask, attn)
             H_tilde[:, t] = h_tilde
             steps.append(c)
         out_in, out_drop = dropout_forward(H_tilde, cfg.dropout, rng, training)
@@ -241,6 +253,7 @@ class RNNTranslator(ParameterModel):
         if not 1 <= max_len <= self.cfg.max_len:
             raise ValueError(f"max_len must be in [1, {self.cfg.max_len}] (the model's max_len), got {max_len}")
         memory, src_mask, _, _ = self.encode(src_ids)
+        self._check_attention(memory, src_mask)        # once: decode_step runs the unchecked step
         return RNNDecoderState(memory, src_mask, memory[:, -1], np.zeros_like(memory[:, -1]), max_len)
 
     def decode_step(self, token_ids, state):
@@ -251,7 +264,8 @@ class RNNTranslator(ParameterModel):
         token_ids = check_ids(np.asarray(token_ids)[:, None], self.cfg.tgt_vocab_size, 1, "token_ids")[:, 0]
         p, E = self.params, self.cfg.embed_dim
         xe = p["decoder.embedding.weight"][token_ids] @ p["decoder.gru.kernel"][:E] + p["decoder.gru.bias"][0]
-        state.h, state.h_tilde, alpha, _ = self._step(xe, state.h, state.h_tilde, state.memory, state.src_mask)
+        state.h, state.h_tilde, alpha, _ = self._step(xe, state.h, state.h_tilde, state.memory, state.src_mask,
+                                                      self._attn_params())
         state.weights.append(alpha)
         state.t += 1
         return linear_forward(state.h_tilde, p["output.weight"], p["output.bias"])[0]

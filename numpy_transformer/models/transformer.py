@@ -39,7 +39,7 @@ class DecoderState:
 
     def __init__(self, model, memory, src_mask, max_len):
         self.memory, self.src_mask, self.t = memory, src_mask, 0
-        self.layers = [LayerKV.empty(memory.shape[0], model.cfg, max_len, model.dtype)
+        self.layers = [LayerKV.empty(memory.shape[0], model.cfg, max_len, model.dtype, model.kernels)
                        for _ in range(model.cfg.num_layers)]
         # the decoder's parameters, picked out once per decode instead of once per step
         self.params = sub(model.params, "decoder")
@@ -57,11 +57,12 @@ class Transformer(ParameterModel):
 
     forward(src_ids, tgt_ids) → logits (B, T_tgt, tgt_vocab); tgt_ids is the decoder input
     (`<start>`-prefixed). backward(dlogits) → grads with the keys and shapes of state_dict().
-    `kernels="fast"` (default) or `"plain"`: which implementation of attention, feed-forward
-    and layer norm to run (models/kernels.py); the results agree to rounding.
+    `kernels="plain"` (default: ops/ as written) or `"fast"` (what training and the benchmarks
+    run): which implementation of attention, feed-forward and layer norm (models/kernels.py);
+    the results agree to rounding.
     """
 
-    def __init__(self, cfg: TransformerConfig, seed=0, kernels="fast"):
+    def __init__(self, cfg: TransformerConfig, seed=0, kernels="plain"):
         if not isinstance(cfg, TransformerConfig):
             raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
         self.cfg = cfg

@@ -38,11 +38,11 @@ class ViTCache(NamedTuple):
 
 class VisionTransformer(ParameterModel):
     """ViT classifier. forward(images (B, H, W, C), training) → logits (B, num_classes);
-    backward(dlogits) → grads with the keys and shapes of state_dict(). `kernels` "fast"
-    (default) or "plain" picks the implementation of attention, MLP and LayerNorm, as in
+    backward(dlogits) → grads with the keys and shapes of state_dict(). `kernels` "plain"
+    (default) or "fast" picks the implementation of attention, MLP and LayerNorm, as in
     Transformer."""
 
-    def __init__(self, cfg: ViTConfig, seed=0, kernels="fast"):
+    def __init__(self, cfg: ViTConfig, seed=0, kernels="plain"):
         if not isinstance(cfg, ViTConfig):
             raise TypeError(f"cfg must be a ViTConfig, got {type(cfg).__name__}")
         self.cfg = cfg

@@ -111,9 +111,7 @@ class KVCache:
     never change, so each step appends the new position's and attends over all so far: a
     step costs O(t) instead of re-running the prefix, O(t²).
     Cross-attention (`fixed=True`): keys and values come from the encoder output, which is the
-    same at every step; they are computed on the first step and reused.
-    `extra` is room for an implementation's per-decode precomputation (fast/attention.py keeps
-    its fused weights there); it is dropped with the cache."""
+    same at every step; they are computed on the first step and reused."""
 
     def __init__(self, batch, num_heads, max_len, d_k, dtype, fixed=False):
         self.fixed = fixed
@@ -122,7 +120,6 @@ class KVCache:
         if not fixed:
             self.k = np.zeros((batch, num_heads, max_len, d_k), dtype)
             self.v = np.zeros((batch, num_heads, max_len, d_k), dtype)
-        self.extra = {}
 
     def append(self, k, v):
         """Store the new positions' k, v (B, H, n, d_k); return every stored position's."""
@@ -210,12 +207,12 @@ def mha_backward(dout, cache, p):
     x_q feeds the queries, x_kv the keys and values; in self-attention both are x_q, so
     dx_q = dQ W_Qᵀ + dK W_Kᵀ + dV W_Vᵀ. Returns dx_q, dx_kv (None for self-attention) and the
     grads under p's names."""
-    x_q, x_kv, concat, sdpa_cache = cache
-    num_heads = sdpa_cache.q.shape[1]
+    x_q, x_kv = cache.x_q, cache.x_kv
+    num_heads = cache.sdpa.q.shape[1]
     src = x_q if x_kv is None else x_kv
     grads = {}
-    dconcat, grads["wo.weight"], grads["wo.bias"] = linear_backward(dout, concat, p["wo.weight"])
-    dQ, dK, dV = sdpa_backward(split_heads(dconcat, num_heads), sdpa_cache)
+    dconcat, grads["wo.weight"], grads["wo.bias"] = linear_backward(dout, cache.concat, p["wo.weight"])
+    dQ, dK, dV = sdpa_backward(split_heads(dconcat, num_heads), cache.sdpa)
     dx_q, grads["wq.weight"], grads["wq.bias"] = linear_backward(merge_heads(dQ), x_q, p["wq.weight"])
     dsrc_k, grads["wk.weight"], grads["wk.bias"] = linear_backward(merge_heads(dK), src, p["wk.weight"])
     dsrc_v, grads["wv.weight"], grads["wv.bias"] = linear_backward(merge_heads(dV), src, p["wv.weight"])

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .linear import matmul2d
-from .rnn import check_finite, check_time_mask, float_dtype
+from .checks import check_finite, check_time_mask, float_dtype
 from .softmax import softmax_backward, softmax_forward
 
 
@@ -79,7 +79,8 @@ def bahdanau_attention_backward(dcontext, cache, dweights=None):
         s W_a is added to every p_j  ⇒  dW_a = sᵀ Σ_j dp_j,  ds = (Σ_j dp_j) W_aᵀ
         h_j U_a enters p_j only      ⇒  dU_a = Σ_{b,j} h_jᵀ dp_j,  dh_j += dp_j U_aᵀ
     Masked positions have α = 0, hence de = 0 there: their h_j gets no gradient."""
-    s, h, W_a, U_a, v_a, z, alpha = cache
+    s, h, W_a, U_a, v_a = cache.s, cache.h, cache.W_a, cache.U_a, cache.v_a
+    z, alpha = cache.z, cache.weights
     B, T, d_h = h.shape
     dcontext = np.asarray(dcontext, h.dtype)
     if dcontext.shape != (B, d_h):

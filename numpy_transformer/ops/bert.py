@@ -25,25 +25,29 @@ from .linear import linear_backward, linear_forward, matmul2d
 
 # ---------------------------------------------------------------- input embedding
 
+class BertEmbeddingCache(NamedTuple):
+    ids: np.ndarray         # (B, T) the token ids, the rows of E_tok used
+    segments: np.ndarray    # (B, T) the segment ids, the rows of E_seg used
+
+
 def bert_embedding_forward(ids, segments, token, position, segment):
     """E_tok[ids] + E_pos[t] + E_seg[segments] for ids, segments (B, T): two gathers and a
     broadcast add of the first T rows of the learned position table (T ≤ its length). The
-    LayerNorm that follows is the caller's (ops/layernorm.py). Returns (B, T, d); the cache is
-    (ids, segments)."""
+    LayerNorm that follows is the caller's (ops/layernorm.py). Returns (B, T, d) and the cache."""
     T = ids.shape[1]
     if T > position.shape[0]:
         raise ValueError(f"sequence length {T} exceeds the position table ({position.shape[0]} positions)")
-    return token[ids] + position[:T] + segment[segments], (ids, segments)
+    return token[ids] + position[:T] + segment[segments], BertEmbeddingCache(ids, segments)
 
 
 def bert_embedding_backward(dx, cache, token_rows, position_rows, segment_rows):
     """Each table row was added to every position that selected it, so its gradient is the sum
     of dx there: scatter-adds over ids (token) and segment ids (segment), a sum over the batch
     for the position table (rows ≥ T were not used: 0). Returns dtoken, dposition, dsegment."""
-    ids, segments = cache
     dpos = np.zeros((position_rows, dx.shape[-1]), dtype=dx.dtype)
-    dpos[: ids.shape[1]] = dx.sum(axis=0)
-    return embedding_backward(dx, ids, token_rows), dpos, embedding_backward(dx, segments, segment_rows)
+    dpos[: cache.ids.shape[1]] = dx.sum(axis=0)
+    return (embedding_backward(dx, cache.ids, token_rows), dpos,
+            embedding_backward(dx, cache.segments, segment_rows))
 
 
 # ---------------------------------------------------------------- picking the predicted positions
@@ -66,8 +70,7 @@ def gather_positions_backward(dy, positions, h_shape):
 class MLMHeadCache(NamedTuple):
     h: np.ndarray           # the head's input, (..., d)
     pre: np.ndarray         # h W_t + b_t, GELU's input
-    a: np.ndarray           # GELU(pre), the norm's input (kept for clarity; the norm caches x̂)
-    norm: object            # LayerNormCache
+    norm: object            # LayerNormCache of LN(GELU(pre))
     u: np.ndarray           # LN(a): the tied output layer's input
     approximate: bool
 
@@ -81,7 +84,7 @@ def mlm_head_forward(h, p, token, eps, approximate=False):
     u, norm = layernorm_forward(a, p["norm.gamma"], p["norm.beta"], eps)
     logits = matmul2d(u, token.T)
     logits += p["bias"]
-    return logits, MLMHeadCache(h, pre, a, norm, u, approximate)
+    return logits, MLMHeadCache(h, pre, norm, u, approximate)
 
 
 def mlm_head_backward(dlogits, cache, p, token):

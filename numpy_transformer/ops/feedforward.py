@@ -13,9 +13,8 @@ from .linear import linear_backward, linear_forward
 class FFNCache(NamedTuple):
     x: np.ndarray          # the input, for dW1
     a: np.ndarray          # act(x W1 + b1), for dW2 (and, for ReLU, a > 0 is the gradient's mask)
-    h: object = None       # x W1 + b1, which GELU's derivative needs; None for ReLU
-    activation: str = "relu"
-    cdf: object = None     # fast/ only: Φ(h) of the exact GELU, kept so the backward needs no erf
+    h: object              # x W1 + b1, which GELU's derivative needs; None for ReLU
+    activation: str
 
 
 def feed_forward_forward(x, p, activation="relu"):
@@ -31,8 +30,8 @@ def feed_forward_forward(x, p, activation="relu"):
 
 def feed_forward_backward(dy, cache, p):
     """The chain rule through linear2, the activation and linear1. Returns dx and the grads."""
-    x, a, h, activation = cache[:4]
-    da, dw2, db2 = linear_backward(dy, a, p["linear2.weight"])
-    dh = activation_backward(activation, da, a if activation == "relu" else h)
-    dx, dw1, db1 = linear_backward(dh, x, p["linear1.weight"])
+    da, dw2, db2 = linear_backward(dy, cache.a, p["linear2.weight"])
+    relu = cache.activation == "relu"          # ReLU's derivative reads its output, GELU's its input
+    dh = activation_backward(cache.activation, da, cache.a if relu else cache.h)
+    dx, dw1, db1 = linear_backward(dh, cache.x, p["linear1.weight"])
     return dx, {"linear1.weight": dw1, "linear1.bias": db1, "linear2.weight": dw2, "linear2.bias": db2}

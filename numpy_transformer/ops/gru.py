@@ -25,8 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .checks import check_recurrent
 from .linear import matmul2d
-from .rnn import check_finite, check_time_mask, float_dtype
 
 
 class GRUStepCache(NamedTuple):
@@ -78,46 +78,20 @@ def gru_step_backward(dh, c, W_hT):
         da_z = dz ⊙ z(1 − z),  da_r = dr ⊙ r(1 − r)
         dxw = [da_z, da_r, da_n],  du = [da_z, da_r, du_n]
         dh_{t-1} = dh ⊙ z + du W_hᵀ"""
-    h_prev, z, r, n, u_n = c
+    z, r, n = c.z, c.r, c.n
     da_n = dh * (1 - z) * (1 - n * n)
-    da_z = dh * (h_prev - n) * z * (1 - z)
-    da_r = da_n * u_n * r * (1 - r)
+    da_z = dh * (c.h_prev - n) * z * (1 - z)
+    da_r = da_n * c.u_n * r * (1 - r)
     dxw = np.concatenate([da_z, da_r, da_n], axis=1)
     du = np.concatenate([da_z, da_r, da_n * r], axis=1)
     return dxw, du, dh * z + du @ W_hT
-
-
-def _check(x, h0, W_x, W_h, b, mask):
-    dt = float_dtype(W_x, W_h, b, names=("W_x", "W_h", "b"))
-    x = np.asarray(x)
-    if x.ndim != 3:
-        raise ValueError(f"gru: x must be (batch, time, features), got shape {x.shape}")
-    B, T, D = x.shape
-    if T < 1:
-        raise ValueError("gru: x has no time steps (T = 0)")
-    if W_h.ndim != 2 or W_h.shape[1] != 3 * W_h.shape[0]:
-        raise ValueError(f"gru: W_h (recurrent_kernel) must be (H, 3H), got {W_h.shape}")
-    H = W_h.shape[0]
-    if W_x.shape != (D, 3 * H) or b.shape != (2, 3 * H):
-        raise ValueError(f"gru: sizes do not fit: x has D = {D} features and W_h is {W_h.shape}, so W_x "
-                         f"(kernel) must be ({D}, {3 * H}) and b (bias) (2, {3 * H}); got W_x {W_x.shape}, b {b.shape}")
-    if h0 is not None:
-        h0 = np.asarray(h0)
-        if h0.shape != (B, H):
-            raise ValueError(f"gru: h0 must be (batch, H) = {(B, H)}, got {h0.shape}")
-    if mask is not None:
-        mask = check_time_mask(mask, B, T, "gru")
-    check_finite(W_x=W_x, W_h=W_h, b=b, x=x, h0=h0)
-    x = x.astype(dt, copy=False)
-    h0 = np.zeros((B, H), dt) if h0 is None else h0.astype(dt, copy=False)
-    return x, h0, mask
 
 
 def gru_forward(x, h0, W_x, W_h, b, mask=None):
     """Run the GRU over all T steps. x (B, T, D); h0 (B, H) or None for zeros; W_x (D, 3H),
     W_h (H, 3H), b (2, 3H) (Keras' kernel, recurrent_kernel, bias); mask (B, T) boolean or None.
     Computes in the weights' dtype. Returns h (B, T, H), every state, and the cache."""
-    x, h0, mask = _check(x, h0, W_x, W_h, b, mask)
+    x, h0, mask = check_recurrent("gru", x, h0, W_x, W_h, b, mask, gates=3, bias_rows=(2,))
     B, T, _ = x.shape
     H = W_h.shape[0]
     xw = matmul2d(x, W_x)                      # every step's input projection, one GEMM
@@ -140,26 +114,27 @@ def gru_backward(dh, cache):
     masked step h_t = h_{t-1}: dxw_t = du_t = 0 and g_t = ĝ_t. The shared weights sum over steps:
         dW_x = Σ_t x_tᵀ dxw_t,  dW_h = Σ_t h_{t-1}ᵀ du_t,  db = [Σ dxw_t; Σ du_t],  dx_t = dxw_t W_xᵀ
     — one GEMM each over all B·T rows, after the loop."""
-    x, h0, W_x, W_h, h, z, r, n, u_n, mask = cache
+    h, mask = cache.h, cache.mask
     B, T, H = h.shape
     dh = np.asarray(dh, h.dtype)
     if dh.shape != h.shape:
         raise ValueError(f"gru_backward: dh must have the states' shape {h.shape}, got {dh.shape}")
-    W_hT = np.ascontiguousarray(W_h.T)
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)      # h_{t-1} for every t
+    W_hT = np.ascontiguousarray(cache.W_h.T)
+    h_prev = np.concatenate([cache.h0[:, None], h[:, :-1]], axis=1)      # h_{t-1} for every t
     dxw = np.empty((B, T, 3 * H), h.dtype)
     du = np.empty((B, T, 3 * H), h.dtype)
     g = np.zeros((B, H), h.dtype)
     for t in range(T - 1, -1, -1):
         gt = dh[:, t] + g
-        dxw_t, du_t, g = gru_step_backward(gt, GRUStepCache(h_prev[:, t], z[:, t], r[:, t], n[:, t], u_n[:, t]), W_hT)
+        step = GRUStepCache(h_prev[:, t], cache.z[:, t], cache.r[:, t], cache.n[:, t], cache.u_n[:, t])
+        dxw_t, du_t, g = gru_step_backward(gt, step, W_hT)
         if mask is not None:
             m = mask[:, t, None]
             dxw_t, du_t, g = np.where(m, dxw_t, 0), np.where(m, du_t, 0), np.where(m, g, gt)
         dxw[:, t], du[:, t] = dxw_t, du_t
     dxw2, du2 = dxw.reshape(B * T, 3 * H), du.reshape(B * T, 3 * H)
-    return {"x": matmul2d(dxw, W_x.T),
+    return {"x": matmul2d(dxw, cache.W_x.T),
             "h0": g,
-            "W_x": x.reshape(B * T, -1).T @ dxw2,
+            "W_x": cache.x.reshape(B * T, -1).T @ dxw2,
             "W_h": h_prev.reshape(B * T, H).T @ du2,
             "b": np.stack([dxw2.sum(axis=0), du2.sum(axis=0)])}

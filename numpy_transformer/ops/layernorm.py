@@ -27,7 +27,7 @@ def layernorm_backward(dy, cache, gamma):
     the variance: ∂xhat_j/∂x_i = rstd (δ_ij − 1/N − xhat_i xhat_j / N), hence
         dx = rstd/N · (N·g − Σg − xhat·Σ(g·xhat)).
     Returns dx, dgamma, dbeta."""
-    xhat, rstd = cache
+    xhat, rstd = cache.xhat, cache.rstd
     n = xhat.shape[-1]
     rows = tuple(range(dy.ndim - 1))
     dgamma = np.sum(dy * xhat, axis=rows)

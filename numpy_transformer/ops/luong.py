@@ -27,6 +27,9 @@ v_p and h_t for predictive). The window membership is a step function of p_t, so
 is zero almost everywhere; only the Gaussian carries p_t's gradient.
 
 The attentional hidden state (eq. 5): h̃_t = tanh([c_t; h_t] W_c), W_c (d_s + d_t, d_out).
+
+The forwards check their input first (ops/checks.py); a decoder that checked its encoder
+states once calls luong_attention_unchecked / attentional_hidden_unchecked at every step.
 """
 from __future__ import annotations
 
@@ -34,12 +37,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .checks import check_attentional_hidden, check_luong_attention, check_luong_local, check_window
 from .linear import matmul2d
-from .rnn import check_finite, check_time_mask, float_dtype
 from .softmax import softmax_backward, softmax_forward
-
-SCORES = {"dot": (), "general": ("W_a",), "concat": ("W_a", "v_a")}
-ALIGNMENTS = {"monotonic": (), "predictive": ("W_p", "v_p")}
 
 
 class LuongCache(NamedTuple):
@@ -71,43 +71,6 @@ class AttentionalHiddenCache(NamedTuple):
     out: np.ndarray          # (B, d_out) h̃_t
 
 
-def _check(h_t, h_s, score, params, what, extra=()):
-    if score not in SCORES:
-        raise ValueError(f"{what}: unknown score {score!r}; expected one of {', '.join(map(repr, SCORES))}")
-    params = {} if params is None else dict(params)
-    need = SCORES[score] + tuple(extra)
-    missing, unexpected = [k for k in need if k not in params], sorted(set(params) - set(need))
-    if missing or unexpected:
-        raise ValueError(f"{what}: score {score!r} needs params {list(need)}; missing {missing}, "
-                         f"unexpected {unexpected}")
-    params = {k: np.asarray(params[k]) for k in need}
-    h_t, h_s = np.asarray(h_t), np.asarray(h_s)
-    dt = (float_dtype(*params.values(), names=need) if need else float_dtype(h_t, h_s, names=("h_t", "h_s")))
-    if h_t.ndim != 2 or h_s.ndim != 3:
-        raise ValueError(f"{what}: h_t must be (batch, d_t) and h_s (batch, T, d_s); got h_t {h_t.shape}, "
-                         f"h_s {h_s.shape}")
-    (B, d_t), (Bs, T, d_s) = h_t.shape, h_s.shape
-    if Bs != B:
-        raise ValueError(f"{what}: h_t has batch {B} but h_s has batch {Bs}")
-    if T < 1:
-        raise ValueError(f"{what}: h_s has no positions (T = 0)")
-    d_a = params["v_a"].shape[0] if score == "concat" and params["v_a"].ndim == 1 else None
-    d_p = params["v_p"].shape[0] if "v_p" in params and params["v_p"].ndim == 1 else None
-    want = {"dot": {}, "general": {"W_a": (d_t, d_s)},
-            "concat": {"W_a": (d_t + d_s, d_a), "v_a": (d_a,)}}[score]
-    if extra:
-        want = {**want, "W_p": (d_t, d_p), "v_p": (d_p,)}
-    if score == "dot" and d_t != d_s:
-        raise ValueError(f"{what}: the dot score needs d_t = d_s; h_t has {d_t}, h_s has {d_s} "
-                         f"(use 'general' or 'concat' for different sizes)")
-    bad = {k: params[k].shape for k, s in want.items() if params[k].shape != s}
-    if bad:
-        raise ValueError(f"{what}: sizes do not fit: h_t has d_t = {d_t}, h_s has d_s = {d_s}, so the "
-                         f"params must be {want} (None: any size, a vector's length); got {bad}")
-    check_finite(**params, h_t=h_t, h_s=h_s)
-    return h_t.astype(dt, copy=False), h_s.astype(dt, copy=False), params
-
-
 def _attend(score, h_t, h_s, p, allowed):
     """The scores, α = softmax over the allowed positions and the context, from checked input."""
     if score == "dot":
@@ -135,8 +98,8 @@ def _attend_backward(cache, dalpha, dh_s):
         concat:  e_s = z_s·v_a, z_s = tanh(h_t W_top + h̄_s W_bot) ⇒ dv_a = Σ de_s z_s,
                  dp_s = de_s v_a ⊙ (1 − z_s²), dW_top = h_tᵀ Σ_s dp_s, dW_bot = Σ h̄_sᵀ dp_s,
                  dh_t = (Σ_s dp_s) W_topᵀ, dh̄_s += dp_s W_botᵀ."""
-    score, h_t, h_s, p, q, alpha = cache
-    de = softmax_backward(dalpha, alpha)
+    score, h_t, h_s, p, q = cache.score, cache.h_t, cache.h_s, cache.params, cache.q
+    de = softmax_backward(dalpha, cache.weights)
     if score == "dot":
         dh_s += de[:, :, None] * h_t[:, None, :]
         return {"h_t": np.matmul(de[:, None, :], h_s)[:, 0]}
@@ -171,11 +134,14 @@ def luong_attention_forward(h_t, h_s, score, params=None, mask=None):
     """Global attention. h_t (B, d_t), h_s (B, T, d_s), score "dot" | "general" | "concat",
     params {} | {W_a} | {W_a, v_a}, mask (B, T) boolean or None. Returns the context (B, d_s),
     the weights α (B, T) (masked positions exactly 0) and the cache."""
-    what = "luong_attention"
-    h_t, h_s, p = _check(h_t, h_s, score, params, what)
-    if mask is not None:
-        mask = check_time_mask(mask, h_s.shape[0], h_s.shape[1], what, attend=True)
-    cache = _attend(score, h_t, h_s, p, mask)
+    h_t, h_s, p, mask = check_luong_attention(h_t, h_s, score, params, mask)
+    return luong_attention_unchecked(h_t, h_s, score, p, mask)
+
+
+def luong_attention_unchecked(h_t, h_s, score, params, mask):
+    """luong_attention_forward on inputs that passed check_luong_attention: a decoder checks
+    the encoder states once, not at every target step. c_t = Σ_s α_s h̄_s."""
+    cache = _attend(score, h_t, h_s, params, mask)
     return np.matmul(cache.weights[:, None, :], h_s)[:, 0], cache.weights, cache
 
 
@@ -195,36 +161,17 @@ def luong_local_attention_forward(h_t, h_s, score, params, D, alignment, p_t=Non
     e.g. the target step t) or "predictive" (p_t = None; params also hold W_p (d_t, d_p) and
     v_p (d_p,)). Returns the context Σ_s a_t(s) h̄_s (B, d_s), the weights a_t (B, T) and the
     cache (cache.p_t: the centres used). See the module docstring for the window's edges."""
-    what = "luong_local_attention"
-    if alignment not in ALIGNMENTS:
-        raise ValueError(f"{what}: unknown alignment {alignment!r}; expected 'monotonic' or 'predictive'")
-    if isinstance(D, bool) or not isinstance(D, (int, np.integer)) or D < 1:
-        raise ValueError(f"{what}: the window half-width D must be a positive integer, got {D!r}")
-    h_t, h_s, p = _check(h_t, h_s, score, params, what, ALIGNMENTS[alignment])
+    h_t, h_s, p, p_t, mask = check_luong_local(h_t, h_s, score, params, D, alignment, p_t, mask)
     (B, T, _), dt, sigma = h_s.shape, h_s.dtype, D / 2
     W_p, v_p, z_p = p.pop("W_p", None), p.pop("v_p", None), None
-    if alignment == "monotonic":
-        if p_t is None:
-            raise ValueError(f"{what}: monotonic alignment needs p_t (the target step t)")
-        p_t = np.broadcast_to(np.asarray(p_t, dt), (B,)) if np.ndim(p_t) == 0 else np.asarray(p_t)
-        if p_t.shape != (B,):
-            raise ValueError(f"{what}: p_t must be a scalar or (batch,) = {(B,)}, got {p_t.shape}")
-        check_finite(p_t=p_t)
-        p_t = p_t.astype(dt)
-    else:
-        if p_t is not None:
-            raise ValueError(f"{what}: predictive alignment computes p_t itself; pass p_t=None")
+    if alignment == "predictive":
         z_p = np.tanh(h_t @ W_p)
         p_t = T / (1 + np.exp(-(z_p @ v_p)))                        # S·sigmoid(v_pᵀ tanh(W_p h_t)), S = T
     dist = np.arange(T, dtype=dt)[None, :] - p_t[:, None]          # s − p_t
     allowed = np.abs(dist) <= D
     if mask is not None:
-        allowed &= check_time_mask(mask, B, T, what)
-    empty = np.flatnonzero(~allowed.any(axis=1))
-    if len(empty):
-        raise ValueError(f"{what}: row(s) {empty.tolist()} have no allowed position in the window "
-                         f"[p_t − {D}, p_t + {D}] (p_t = {p_t[empty].tolist()}, T = {T}): the softmax over "
-                         f"an empty set is undefined")
+        allowed &= mask
+    check_window(allowed, p_t, D)
     glob = _attend(score, h_t, h_s, p, allowed)
     gauss = np.exp(-dist * dist / (2 * sigma * sigma))
     a = glob.weights * gauss                                        # eq. 10, no renormalisation
@@ -261,28 +208,23 @@ def luong_local_attention_backward(dcontext, cache, dweights=None):
 def attentional_hidden_forward(c_t, h_t, W_c):
     """h̃_t = tanh([c_t; h_t] W_c): c_t (B, d_c), h_t (B, d_t), W_c (d_c + d_t, d_out).
     Returns (h̃_t, cache)."""
-    dt = float_dtype(W_c, names=("W_c",))
-    c_t, h_t = np.asarray(c_t), np.asarray(h_t)
-    if c_t.ndim != 2 or h_t.ndim != 2 or np.ndim(W_c) != 2:
-        raise ValueError(f"attentional_hidden: c_t must be (batch, d_c), h_t (batch, d_t), W_c "
-                         f"(d_c + d_t, d_out); got {c_t.shape}, {h_t.shape}, {np.shape(W_c)}")
-    if c_t.shape[0] != h_t.shape[0]:
-        raise ValueError(f"attentional_hidden: c_t has batch {c_t.shape[0]} but h_t has batch {h_t.shape[0]}")
-    if W_c.shape[0] != c_t.shape[1] + h_t.shape[1]:
-        raise ValueError(f"attentional_hidden: W_c must have d_c + d_t = {c_t.shape[1]} + {h_t.shape[1]} "
-                         f"= {c_t.shape[1] + h_t.shape[1]} rows, got {W_c.shape}")
-    check_finite(W_c=W_c, c_t=c_t, h_t=h_t)
-    x = np.concatenate([c_t.astype(dt, copy=False), h_t.astype(dt, copy=False)], axis=1)
+    return attentional_hidden_unchecked(*check_attentional_hidden(c_t, h_t, W_c), W_c)
+
+
+def attentional_hidden_unchecked(c_t, h_t, W_c):
+    """attentional_hidden_forward on inputs that passed check_attentional_hidden (a decoder's
+    per-step call)."""
+    x = np.concatenate([c_t, h_t], axis=1)
     out = np.tanh(x @ W_c)
     return out, AttentionalHiddenCache(x, W_c, c_t.shape[1], out)
 
 
 def attentional_hidden_backward(dout, cache):
     """{c_t, h_t, W_c}: dr = dh̃ ⊙ (1 − h̃²), dW_c = [c_t; h_t]ᵀ dr, d[c_t; h_t] = dr W_cᵀ, split."""
-    x, W_c, d_c, out = cache
+    out, d_c = cache.out, cache.d_c
     dout = np.asarray(dout, out.dtype)
     if dout.shape != out.shape:
         raise ValueError(f"attentional_hidden_backward: dout must be {out.shape}, got {dout.shape}")
     dr = dout * (1 - out * out)
-    dx = dr @ W_c.T
-    return {"c_t": dx[:, :d_c], "h_t": dx[:, d_c:], "W_c": x.T @ dr}
+    dx = dr @ cache.W_c.T
+    return {"c_t": dx[:, :d_c], "h_t": dx[:, d_c:], "W_c": cache.x.T @ dr}

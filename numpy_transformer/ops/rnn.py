@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .checks import check_recurrent
 from .linear import matmul2d
 
 
@@ -28,70 +29,6 @@ class SimpleRNNCache(NamedTuple):
     mask: np.ndarray | None  # (B, T) boolean or None
 
 
-def float_dtype(*arrays, names):
-    """The one floating dtype that all weights share (float32 or float64), else a clear error."""
-    dtypes = {np.asarray(a).dtype for a in arrays}
-    if len(dtypes) != 1:
-        raise TypeError(f"{', '.join(names)} must share one float dtype, got "
-                        f"{', '.join(f'{n}: {np.asarray(a).dtype}' for n, a in zip(names, arrays))}")
-    dt = dtypes.pop()
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"{', '.join(names)} must be float32 or float64, got {dt}")
-    return dt
-
-
-def check_finite(**arrays):
-    """A clear error naming the first array that holds NaN or ±inf (weights that diverged, or
-    data with holes): otherwise the NaN would surface steps later as a NaN loss."""
-    for name, a in arrays.items():
-        if a is not None and not np.all(np.isfinite(a)):
-            raise ValueError(f"{name} holds NaN or inf ({int(np.size(a) - np.isfinite(a).sum())} "
-                             f"of {np.size(a)} entries)")
-
-
-def check_time_mask(mask, B, T, what, attend=False):
-    """mask: boolean (B, T); returned as a bool array. attend=True: a softmax runs over the
-    allowed positions of each row, so a row that allows none is an error (the softmax over an
-    empty set is undefined)."""
-    mask = np.asarray(mask)
-    if mask.dtype != np.bool_:
-        raise TypeError(f"{what} mask must be boolean (True = a real step), got dtype {mask.dtype}")
-    if mask.shape != (B, T):
-        raise ValueError(f"{what} mask must have shape (batch, time) = {(B, T)}, got {mask.shape}")
-    empty = np.flatnonzero(~mask.any(axis=1)) if attend else ()
-    if len(empty):
-        raise ValueError(f"{what}: mask row(s) {empty.tolist()} allow no position: the softmax over an "
-                         f"empty set is undefined (drop those rows)")
-    return mask
-
-
-def _check(x, h0, W_x, W_h, b, mask):
-    dt = float_dtype(W_x, W_h, b, names=("W_x", "W_h", "b"))
-    x = np.asarray(x)
-    if x.ndim != 3:
-        raise ValueError(f"simple_rnn: x must be (batch, time, features), got shape {x.shape}")
-    B, T, D = x.shape
-    if T < 1:
-        raise ValueError("simple_rnn: x has no time steps (T = 0)")
-    if W_x.ndim != 2 or W_h.ndim != 2 or b.ndim != 1:
-        raise ValueError(f"simple_rnn: W_x must be (D, H), W_h (H, H), b (H,); got {W_x.shape}, "
-                         f"{W_h.shape}, {b.shape}")
-    H = W_h.shape[0]
-    if W_x.shape != (D, H) or W_h.shape != (H, H) or b.shape != (H,):
-        raise ValueError(f"simple_rnn: sizes do not fit: x has D = {D} features, so W_x must be ({D}, H); "
-                         f"got W_x {W_x.shape}, W_h {W_h.shape}, b {b.shape}")
-    if h0 is not None:
-        h0 = np.asarray(h0)
-        if h0.shape != (B, H):
-            raise ValueError(f"simple_rnn: h0 must be (batch, H) = {(B, H)}, got {h0.shape}")
-    if mask is not None:
-        mask = check_time_mask(mask, B, T, "simple_rnn")
-    check_finite(W_x=W_x, W_h=W_h, b=b, x=x, h0=h0)
-    x = x.astype(dt, copy=False)
-    h0 = np.zeros((B, H), dt) if h0 is None else h0.astype(dt, copy=False)
-    return x, h0, mask
-
-
 def simple_rnn_forward(x, h0, W_x, W_h, b, mask=None):
     """Run the recurrence over all T steps. x (B, T, D); h0 (B, H) or None for zeros;
     W_x (D, H), W_h (H, H), b (H,); mask (B, T) boolean or None. The computation runs in the
@@ -99,7 +36,7 @@ def simple_rnn_forward(x, h0, W_x, W_h, b, mask=None):
 
     The input projection x_t W_x + b of every step does not depend on the recurrence, so it is
     one GEMM over all B·T rows before the loop; only h_{t-1} W_h is inherently sequential."""
-    x, h0, mask = _check(x, h0, W_x, W_h, b, mask)
+    x, h0, mask = check_recurrent("simple_rnn", x, h0, W_x, W_h, b, mask)
     B, T, _ = x.shape
     xw = matmul2d(x, W_x)
     xw += b
@@ -130,13 +67,13 @@ def simple_rnn_backward(dh, cache):
         dx_t = da_t W_xᵀ,      dh0 = g_1.
     At a masked step h_t = h_{t-1}: da_t = 0 and the state's gradient passes through, g_t = ĝ_t.
     Only the recursion for g is sequential; the sums over t are one GEMM each afterwards."""
-    x, h0, W_x, W_h, h, mask = cache
+    h, mask = cache.h, cache.mask
     B, T, H = h.shape
     dh = np.asarray(dh, h.dtype)
     if dh.shape != h.shape:
         raise ValueError(f"simple_rnn_backward: dh must have the states' shape {h.shape}, got {dh.shape}")
     da = 1 - h * h                                  # tanh' of every step in one pass; becomes da below
-    W_hT = np.ascontiguousarray(W_h.T)
+    W_hT = np.ascontiguousarray(cache.W_h.T)
     g = np.zeros((B, H), h.dtype)
     for t in range(T - 1, -1, -1):
         gt = dh[:, t] + g
@@ -148,10 +85,10 @@ def simple_rnn_backward(dh, cache):
             g = np.where(m, dat @ W_hT, gt)
         else:
             g = dat @ W_hT
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)     # h_{t-1} for every t
+    h_prev = np.concatenate([cache.h0[:, None], h[:, :-1]], axis=1)     # h_{t-1} for every t
     da2 = da.reshape(B * T, H)
-    return {"x": matmul2d(da, W_x.T),
+    return {"x": matmul2d(da, cache.W_x.T),
             "h0": g,
-            "W_x": x.reshape(B * T, -1).T @ da2,
+            "W_x": cache.x.reshape(B * T, -1).T @ da2,
             "W_h": h_prev.reshape(B * T, H).T @ da2,
             "b": da2.sum(axis=0)}

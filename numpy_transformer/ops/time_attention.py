@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .rnn import check_finite, check_time_mask, float_dtype
+from .checks import check_finite, check_time_mask, float_dtype
 from .softmax import softmax_backward, softmax_forward
 
 
@@ -58,7 +58,7 @@ def time_attention_backward(dcontext, cache, dweights=None):
         de = α ⊙ (dα − Σ_t α_t dα_t),   dp_t = de_t (1 − e_t²)
         dW = Σ_{b,t} h_tᵀ dp_t,   db_t = Σ_batch dp_t,   dh_t += dp_t Wᵀ
     h reaches the output twice, as the values summed and through the scores."""
-    h, W, e, alpha = cache
+    h, W, e, alpha = cache.h, cache.W, cache.e, cache.weights
     B, T, H = h.shape
     dcontext = np.asarray(dcontext, h.dtype)
     if dcontext.shape != (B, H):

@@ -240,7 +240,7 @@ def _fill_mask(a):
                          f"e.g. \"i am very {MASK} today\"")
     ck = load_bert_run(a.checkpoint)
     cfg, tok = ck["cfg"], ck["tok"]
-    model = BertEncoder(cfg)
+    model = BertEncoder(cfg, kernels="fast")
     model.load_state_dict(ck["weights"])
     for text in a.texts:
         ids, segs = tok.encode(text)

@@ -42,7 +42,7 @@ class NumpyBertBackend(NumpyCheckpointState):
 
     def __init__(self, cfg, task, peak_lr, warmup_steps, total_steps, seed, beta1=0.9, beta2=0.999, eps=1e-7):
         self.cfg, self.task = cfg, task
-        self.model = BertEncoder(cfg, seed=seed)
+        self.model = BertEncoder(cfg, seed=seed, kernels="fast")
         self.opt = Adam(WarmupCosine(peak_lr, warmup_steps, total_steps), beta1, beta2, eps)
 
     def _forward(self, batch, training, rng=None):

@@ -40,7 +40,7 @@ def run_demo(steps=1500, batch_size=32, vocab_size=16, seq_len=8, d_model=64, nu
     cfg = TransformerConfig(src_vocab_size=vocab_size, tgt_vocab_size=vocab_size, d_model=d_model,
                             num_heads=4, d_ff=4 * d_model, num_layers=num_layers, dropout=0.0,
                             max_len=seq_len + 2)
-    model = Transformer(cfg, seed=seed)
+    model = Transformer(cfg, seed=seed, kernels="fast")
     opt = ThreadedAdam(WarmupSchedule(d_model, warmup_steps=100), beta1=0.9, beta2=0.98, eps=1e-9, clipnorm=1.0)
     if threads is not None:
         threads.on_change(lambda n: setattr(opt, "threads", n))   # Adam's pool follows the BLAS count

@@ -40,7 +40,7 @@ def _rnn_config(a, src_vocab, tgt_vocab):
 
 def _transformer(cfg, seed):
     from ...models import Transformer
-    return Transformer(cfg, seed=seed)
+    return Transformer(cfg, seed=seed, kernels="fast")
 
 
 def _rnn(cfg, seed):

@@ -60,7 +60,7 @@ class NumpyViTBackend(NumpyCheckpointState):
 
     def __init__(self, cfg, peak_lr, warmup_steps, total_steps, seed, beta1=0.9, beta2=0.999, eps=1e-7):
         self.cfg = cfg
-        self.model = VisionTransformer(cfg, seed=seed)
+        self.model = VisionTransformer(cfg, seed=seed, kernels="fast")
         self.opt = Adam(WarmupCosine(peak_lr, warmup_steps, total_steps), beta1, beta2, eps)
 
     def train_step(self, images, labels, rng):
