@@ -53,6 +53,19 @@ class Interrupted(KeyboardInterrupt):
 
 
 @dataclasses.dataclass
+class RunArgs:
+    """The training arguments every application has (each one's dataclass adds its own fields and
+    may change these defaults); saved in the checkpoint's metadata, so --resume continues with them."""
+    epochs: int = 20
+    batch_size: int = 64
+    seed: int = 0               # initial weights, shuffling, dropout and the app's own draws
+    beta1: float = 0.9          # Adam; the defaults are Keras', so both backends run one optimizer
+    beta2: float = 0.999
+    eps: float = 1e-7
+    time_budget: float | None = None    # minutes of training (with validation) for the whole run
+
+
+@dataclasses.dataclass
 class Job:
     """One training run as the loop sees it. Only `backend`, `steps`, `n_steps` and `epochs` are needed."""
     backend: Any                    # .name; with a run_dir also .cfg, get_weights(), get_optimizer_state()

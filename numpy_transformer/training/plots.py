@@ -69,11 +69,7 @@ def plot_curves(histories, path, labels=None, title=None, log_loss=False, val_na
         axes[1].axhline(acc, color="grey", ls=(":", "-.", "--")[i % 3], lw=1.2, label=label)
     axes[0].set(xlabel="epoch", ylabel=loss_label + (" (log scale)" if log_loss else ""), title="loss")
     if log_loss:
-        from matplotlib.ticker import FuncFormatter, LogLocator
-        axes[0].set_yscale("log")
-        for which, subs in (("major", (1.0, 2.0, 5.0)), ("minor", (3.0, 4.0, 6.0, 8.0))):
-            getattr(axes[0].yaxis, f"set_{which}_locator")(LogLocator(base=10, subs=subs))
-            getattr(axes[0].yaxis, f"set_{which}_formatter")(FuncFormatter(lambda v, _: f"{v:g}"))
+        _log_axis(axes[0], [h[k] for hist in histories for h in hist for k in ("train_loss", "val_loss")])
     axes[1].set(xlabel="epoch", ylabel=acc_label, title="accuracy", ylim=(0, 1))
     ticks = epoch_ticks(n_max)
     for ax in axes:
@@ -87,6 +83,19 @@ def plot_curves(histories, path, labels=None, title=None, log_loss=False, val_na
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
+
+
+def _log_axis(ax, values):
+    """A logarithmic y axis labelled 1, 2, 5 per decade; the 3, 4, 6, 8 between are labelled too
+    when the data span at most one decade (more would crowd them: a ViT's loss spans three)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.set_yscale("log")
+    label = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(label)
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(3.0, 4.0, 6.0, 8.0)))
+    finite = [v for v in values if v > 0 and math.isfinite(v)]
+    ax.yaxis.set_minor_formatter(label if finite and max(finite) <= 10 * min(finite) else NullFormatter())
 
 
 def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, num_layers=None, what=None):

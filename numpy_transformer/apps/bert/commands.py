@@ -190,7 +190,8 @@ def _baseline(task, b):
     of sentences and masked tokens (pre-training on deu-eng-50k: 5.5 % of the val split's masked
     tokens are `tom`, docs/results/bert-mlm-curves.png; 6.2 % of the test split's,
     bert-mlm-result.json), so the label names both."""
-    what = f"most frequent token {b['token']!r}" if task == "mlm" else f"majority class ({b['class']})"
+    what = (f"most frequent token {b['token']!r}" if task == "mlm" else
+            f"majority class ({'translation' if b['class'] == 1 else 'not a translation'})")
     return f"{what}: {b['val']:.1%} of the val split (test split {b['test']:.1%})", b["val"]
 
 

@@ -20,21 +20,16 @@ from ...ops.loss import masked_cross_entropy
 from ...ops.optim import WarmupCosine
 from ...training.checkpoint import NumpyCheckpointState
 from ...training.keras_import import quiet_tensorflow
-from ...training.loop import Job
+from ...training.loop import Job, RunArgs
 from ...training.loop import fit as loop_fit
 
 
 @dataclasses.dataclass
-class BertArgs:
+class BertArgs(RunArgs):
     epochs: int = 8
     batch_size: int = 128
     lr: float = 1e-3
     warmup_steps: int = 300
-    seed: int = 0               # weights, shuffling, masking, dropout
-    beta1: float = 0.9          # Adam: Keras' defaults, so both backends run the same optimizer
-    beta2: float = 0.999
-    eps: float = 1e-7
-    time_budget: float | None = None    # minutes of training (with validation) for the whole run
 
 
 class NumpyBertBackend(NumpyCheckpointState):

@@ -24,22 +24,17 @@ from ...fast import ThreadedAdam, masked_cross_entropy
 from ...ops import WarmupSchedule, masked_accuracy
 from .model_kinds import KINDS, kind_of
 from ...training.keras_import import quiet_tensorflow
-from ...training.loop import Job, TrainingDiverged, read_history  # noqa: F401 (TrainingDiverged: its old home)
+from ...training.loop import Job, RunArgs, TrainingDiverged, read_history  # noqa: F401 (TrainingDiverged: its old home)
 from ...training.loop import fit as loop_fit
 
 
 @dataclasses.dataclass
-class TrainArgs:
-    epochs: int = 20
-    batch_size: int = 64
-    seed: int = 0
-    warmup: int = 4000
-    beta1: float = 0.9
-    beta2: float = 0.98
+class TrainArgs(RunArgs):
+    beta2: float = 0.98         # Adam as in the paper
     eps: float = 1e-9
+    warmup: int = 4000
     clipnorm: float | None = None
     label_smoothing: float = 0.0
-    time_budget: float | None = None    # minutes of training (with validation) for the whole run
 
 
 class NumpyBackend(NumpyCheckpointState):

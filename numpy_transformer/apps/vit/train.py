@@ -19,22 +19,16 @@ from ...ops.loss import masked_cross_entropy
 from ...ops.optim import WarmupCosine
 from ...training.checkpoint import NumpyCheckpointState
 from ...training.keras_import import quiet_tensorflow
-from ...training.loop import Job
+from ...training.loop import Job, RunArgs
 from ...training.loop import fit as loop_fit
 
 
 @dataclasses.dataclass
-class ViTArgs:
+class ViTArgs(RunArgs):
     epochs: int = 60
-    batch_size: int = 64
     lr: float = 2e-3
     warmup_epochs: int = 5
     shift: int = 0              # random translation by up to this many pixels (0: none; docs/vit.md)
-    seed: int = 0               # weights, shuffling, dropout, shifts
-    beta1: float = 0.9          # Adam: Keras' defaults, so both backends run the same optimizer
-    beta2: float = 0.999
-    eps: float = 1e-7
-    time_budget: float | None = None    # minutes of training (with evaluation) for the whole run
 
 
 def random_shift(images, rng, max_shift):
