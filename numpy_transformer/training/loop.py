@@ -19,8 +19,11 @@ Stops, each decided in one place:
   there; a second Ctrl-C gets Python's handler back and interrupts at once. Checkpoints are
   written atomically, so the one on disk is always a completed epoch's.
 - `report(e, run_dir)`: a command's message and exit status for either (2, 130).
+Outside `fit` (reading data, the final evaluation) Ctrl-C keeps Python's own behaviour: nothing
+is half-written there (every file is written atomically).
 
-The RNN examples (sunspots, fibonacci) run on this loop too, with no run directory: nothing is
+Each application's arguments extend `RunArgs` (epochs, batch, seed, Adam, time budget). The RNN
+examples (sunspots, fibonacci) run on this loop too, with no run directory: nothing is
 written, validated or printed per epoch; they only get the steps, bars, loss check and Ctrl-C.
 """
 from __future__ import annotations
