@@ -11,7 +11,7 @@ pytest.importorskip("matplotlib", reason="training curves need the [train] extra
 
 from numpy_transformer.training.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.cli.main import main  # noqa: E402
-from numpy_transformer.apps.translation.train import TrainArgs, over_budget  # noqa: E402
+from numpy_transformer.training.loop import over_budget  # noqa: E402
 from numpy_transformer.config import RNNTranslatorConfig  # noqa: E402
 
 PROG = "python -m numpy_transformer"
@@ -78,9 +78,9 @@ def test_keras_backend_trains_and_serves_the_rnn_translator(tmp_path, small_tsv,
 
 def test_time_budget_stops_before_an_epoch_that_would_not_fit(tmp_path, small_tsv, capsys):
     hist = [{"seconds": 50.0, "val_seconds": 10.0}]
-    assert not over_budget(hist, TrainArgs(time_budget=2.0))          # 60 s spent + 60 s ≤ 120 s
-    assert over_budget(hist, TrainArgs(time_budget=1.9))
-    assert not over_budget(hist, TrainArgs())
+    assert not over_budget(hist, 2.0)          # 60 s spent + 60 s ≤ 120 s
+    assert over_budget(hist, 1.9)
+    assert not over_budget(hist, None)
     run = tmp_path / "t"
     assert main(["train", "--data", str(small_tsv), "--run-dir", str(run), "--epochs", "5",
                  "--time-budget", "0.00001", *RNN]) == 0

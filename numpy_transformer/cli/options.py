@@ -7,6 +7,9 @@ import argparse
 
 THREADS_HELP = ("BLAS threads: 'auto' picks by the model's size and the machine's load and adapts while "
                 "training (see training/threads.py), or a fixed number")
+TIME_BUDGET_HELP = ("stop before an epoch that would end past this many minutes of training and validation "
+                    "(the whole run's, --resume included), to compare models at equal wall-clock time; "
+                    "default: no limit")
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -22,6 +22,12 @@ def epoch_ticks(n):
     return [1] + list(range(step, n + 1, step))
 
 
+def wrap_title(title, width=110):
+    """Lines of at most `width` characters, broken only after a comma: each "d_model 64" or
+    "lr 0.002" stays whole (no-break spaces inside the items; matplotlib draws them as spaces)."""
+    return textwrap.fill(", ".join(item.replace(" ", "\u00a0") for item in title.split(", ")), width)
+
+
 def best_epoch(hist):
     """(epoch, val_acc) of the highest validation accuracy (the earliest on a tie), or None."""
     scored = [h for h in hist if h.get("val_acc") == h.get("val_acc")]     # NaN (no val split) != itself
@@ -31,11 +37,14 @@ def best_epoch(hist):
     return h["epoch"], h["val_acc"]
 
 
-def plot_curves(histories, path, labels=None, title=None, log_loss=False):
-    """Loss and accuracy per epoch, train (solid) and validation (dashed); `histories` is one
-    history list or several (e.g. NumPy and Keras runs side by side). A star marks each run's
-    best validation epoch (highest validation accuracy), named with its score in the title;
-    `log_loss` puts the loss on a logarithmic axis."""
+def plot_curves(histories, path, labels=None, title=None, log_loss=False, val_name="val", baselines=(),
+                loss_label="masked cross-entropy", acc_label="masked token accuracy"):
+    """Every model's training curves: loss and accuracy per epoch, train (solid) and held-out
+    (dashed, called `val_name`: "val", "test", ...); `histories` is one history list or several
+    (e.g. NumPy and Keras runs side by side). A star marks each run's best held-out epoch (highest
+    accuracy), named with its score under the `title` (the run and its configuration);
+    each of `baselines` (label, accuracy) is a dotted line on the accuracy axis; `log_loss` puts
+    the loss on a logarithmic axis. The accuracy axis spans 0…1, so no epoch is cut off."""
     if histories and isinstance(histories[0], dict):
         histories = [histories]
     labels = labels or [h[0].get("backend", f"run {i}") if h else "" for i, h in enumerate(histories)]
@@ -45,35 +54,48 @@ def plot_curves(histories, path, labels=None, title=None, log_loss=False):
         ep = [h["epoch"] for h in hist]
         n_max = max([n_max] + ep)
         best = best_epoch(hist)
+        dots = ("o", "s") if len(ep) <= 30 else ("", "")     # 60 markers would hide the lines
         for ax, key in zip(axes, ("loss", "acc")):
-            line, = ax.plot(ep, [h[f"train_{key}"] for h in hist], "-o", ms=3, label=f"{label} train")
-            ax.plot(ep, [h[f"val_{key}"] for h in hist], "--s", ms=3, color=line.get_color(), label=f"{label} val")
+            line, = ax.plot(ep, [h[f"train_{key}"] for h in hist], "-" + dots[0], ms=3, label=f"{label} train")
+            ax.plot(ep, [h[f"val_{key}"] for h in hist], "--" + dots[1], ms=3, color=line.get_color(),
+                    label=f"{label} {val_name}")
             if best is not None:
                 y = next(h[f"val_{key}"] for h in hist if h["epoch"] == best[0])
-                ax.plot([best[0]], [y], "*", ms=13, color=line.get_color(), markeredgecolor="black",
-                        markeredgewidth=0.6, zorder=5, label=f"{label} best val (epoch {best[0]})")
+                ax.plot([best[0]], [y], "*", ms=13, color=line.get_color(), markeredgecolor="black", clip_on=False,
+                        markeredgewidth=0.6, zorder=5, label=f"{label} best {val_name} (epoch {best[0]})")
         if best is not None:
-            bests.append(f"{label}: best val acc {best[1]:.3f} at epoch {best[0]}")
-    axes[0].set(xlabel="epoch", ylabel="masked cross-entropy" + (" (log scale)" if log_loss else ""), title="loss")
+            bests.append(f"{label}: best {val_name} acc {best[1]:.3f} at epoch {best[0]}")
+    for i, (label, acc) in enumerate(baselines):
+        axes[1].axhline(acc, color="grey", ls=(":", "-.", "--")[i % 3], lw=1.2, label=label)
+    axes[0].set(xlabel="epoch", ylabel=loss_label + (" (log scale)" if log_loss else ""), title="loss")
     if log_loss:
-        from matplotlib.ticker import FuncFormatter, LogLocator
-        axes[0].set_yscale("log")
-        for which, subs in (("major", (1.0, 2.0, 5.0)), ("minor", (3.0, 4.0, 6.0, 8.0))):
-            getattr(axes[0].yaxis, f"set_{which}_locator")(LogLocator(base=10, subs=subs))
-            getattr(axes[0].yaxis, f"set_{which}_formatter")(FuncFormatter(lambda v, _: f"{v:g}"))
-    axes[1].set(xlabel="epoch", ylabel="masked token accuracy", title="accuracy", ylim=(0, 1))
+        _log_axis(axes[0], [h[k] for hist in histories for h in hist for k in ("train_loss", "val_loss")])
+    axes[1].set(xlabel="epoch", ylabel=acc_label, title="accuracy", ylim=(0, 1))
     ticks = epoch_ticks(n_max)
     for ax in axes:
         ax.set_xticks(ticks, [str(t) for t in ticks])      # whole epochs, also for a 1-epoch run
         ax.set_xlim(0.5, n_max + 0.5)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    lines = [title] if title else []
-    lines.append("; ".join(bests) if bests else "no validation split")
+    lines = [wrap_title(title)] if title else []
+    lines.append("; ".join(bests) if bests else f"no {val_name} split")
     fig.suptitle("\n".join(lines), fontsize=10)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
+
+
+def _log_axis(ax, values):
+    """A logarithmic y axis labelled 1, 2, 5 per decade; the 3, 4, 6, 8 between are labelled too
+    when the data span at most one decade (more would crowd them: a ViT's loss spans three)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.set_yscale("log")
+    label = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(label)
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(3.0, 4.0, 6.0, 8.0)))
+    finite = [v for v in values if v > 0 and math.isfinite(v)]
+    ax.yaxis.set_minor_formatter(label if finite and max(finite) <= 10 * min(finite) else NullFormatter())
 
 
 def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, num_layers=None, what=None):

@@ -39,9 +39,9 @@ def _is_tty(stream):
         return False
 
 
-def progress(total, desc="", disable=False, summary=True):
+def progress(total, desc="", disable=False, summary=True, leave=True):
     """`summary=False`: off a terminal, write nothing (for a caller that logs its own line, like
-    the training loop's per-epoch line)."""
+    the training loop's per-epoch line). `leave=False`: on a terminal the bar goes when done."""
     if disable:
         return _Silent()
     if not _is_tty(sys.stderr):
@@ -50,7 +50,7 @@ def progress(total, desc="", disable=False, summary=True):
         from tqdm.auto import tqdm
     except ImportError:
         return _Plain(total, desc)
-    return tqdm(total=total, desc=desc, dynamic_ncols=True, leave=True)
+    return tqdm(total=total, desc=desc, dynamic_ncols=True, leave=leave)
 
 
 class _Silent(_Plain):

@@ -2,34 +2,48 @@
 fibonacci. `register` adds them to the command line (cli/main.py); each parser's `run` is its handler."""
 from __future__ import annotations
 
-from ...cli.options import HelpFormatter, open_fraction, positive_int
+from ...cli.options import THREADS_HELP, HelpFormatter, open_fraction, parse_threads, positive_int
+from ...training.threads import ThreadPolicy
 
 
 def _csv(s):
     return tuple(x.strip() for x in s.split(",") if x.strip())
 
 
+def _trained(run):
+    """Runs `run()`; a diverged loss or Ctrl-C (training/loop.py) becomes its message and exit status."""
+    from ...training.loop import Interrupted, TrainingDiverged, report
+    try:
+        run()
+    except (TrainingDiverged, Interrupted) as e:
+        return report(e, None)
+    return 0
+
+
 def _general_attention(a):
     from .general_attention import general_attention
-    r = general_attention()
+    with ThreadPolicy(a.threads, 4 * 3 * 3).start():       # four words, 3x3 projections
+        r = general_attention()
     # the project's attention and SciPy's must agree to rounding (a few ulps of values ~1)
     return 0 if r["max_diff"] <= 1e-12 and r["max_diff_book"] <= 5e-8 else 1
 
 
 def _sunspots(a):
     from .examples import run_sunspots
-    run_sunspots(data=a.data, time_steps=a.time_steps, hidden=a.hidden, epochs=a.epochs, batch_size=a.batch_size,
-                 lr=a.lr, stride=a.stride, train_fraction=a.train_fraction, backends=_csv(a.backends),
-                 dtype=a.dtype, seed=a.seed, out_dir=a.out_dir, quiet=a.quiet)
-    return 0
+    with ThreadPolicy(a.threads, a.batch_size * (a.hidden + 1) * a.hidden).start() as policy:   # a step's GEMM
+        return _trained(lambda: run_sunspots(
+            data=a.data, time_steps=a.time_steps, hidden=a.hidden, epochs=a.epochs, batch_size=a.batch_size,
+            lr=a.lr, stride=a.stride, train_fraction=a.train_fraction, backends=_csv(a.backends),
+            dtype=a.dtype, seed=a.seed, out_dir=a.out_dir, quiet=a.quiet, threads=policy))
 
 
 def _fibonacci(a):
     from .examples import run_fibonacci
-    run_fibonacci(data=a.data, total=a.n, time_steps=a.time_steps, hidden=a.hidden, d_a=a.d_a, epochs=a.epochs,
-                  batch_size=a.batch_size, lr=a.lr, models=_csv(a.models), backends=_csv(a.backends),
-                  dtype=a.dtype, seed=a.seed, out_dir=a.out_dir, quiet=a.quiet)
-    return 0
+    with ThreadPolicy(a.threads, a.batch_size * (a.hidden + 1) * max(a.hidden, a.d_a)).start() as policy:
+        return _trained(lambda: run_fibonacci(
+            data=a.data, total=a.n, time_steps=a.time_steps, hidden=a.hidden, d_a=a.d_a, epochs=a.epochs,
+            batch_size=a.batch_size, lr=a.lr, models=_csv(a.models), backends=_csv(a.backends),
+            dtype=a.dtype, seed=a.seed, out_dir=a.out_dir, quiet=a.quiet, threads=policy))
 
 
 def _common(p, epochs, batch_size, out_dir):
@@ -41,12 +55,14 @@ def _common(p, epochs, batch_size, out_dir):
                    "TensorFlow Keras backend for --backends keras")
     p.add_argument("--seed", type=int, default=0, help="initial weights (shared by the backends) and batch order")
     p.add_argument("--out-dir", default=out_dir, help="plot and results.json go here")
+    p.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def register(subs):
     g = subs.add_parser("general-attention", formatter_class=HelpFormatter, help="the book's chapter-8 general attention on four word "
                         "vectors: the project's attention vs SciPy's softmax")
+    g.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     g.set_defaults(run=_general_attention)
 
     s = subs.add_parser("sunspots", formatter_class=HelpFormatter, help="SimpleRNN + Dense one-step forecast of a monthly series "

@@ -28,7 +28,7 @@ def _check_common(epochs, batch_size, lr, backends):
 
 def run_sunspots(data=None, time_steps=12, hidden=3, epochs=20, batch_size=16, lr=1e-3, stride=1,
                  train_fraction=0.8, backends=("numpy", "keras"), dtype="float32", seed=0,
-                 out_dir="runs/sunspots", quiet=False):
+                 out_dir="runs/sunspots", quiet=False, threads=None):
     _check_common(epochs, batch_size, lr, backends)
     series = load_series(data)                       # errors before any model is built
     Xtr, ytr, Xte, yte, scaler, split = split_series(series, train_fraction, time_steps, stride)
@@ -42,8 +42,8 @@ def run_sunspots(data=None, time_steps=12, hidden=3, epochs=20, batch_size=16, l
     persist = rmse(Xte[:, -1], yte)                   # "next month = this month"
     results, train_pred, test_pred = {}, {}, {}
     for be in backends:
-        backend = make_rnn_backend(be, cfg, state, lr)
-        history, secs = fit_rnn(backend, Xtr, ytr, epochs, batch_size, seed, f"{be} train", quiet)
+        backend = make_rnn_backend(be, cfg, state, lr, on_import=threads and threads.tensorflow_threads)
+        history, secs = fit_rnn(backend, Xtr, ytr, epochs, batch_size, seed, f"{be} train", quiet, threads)
         ptr, pte = backend.predict(Xtr), backend.predict(Xte)
         results[be] = {"train_rmse": rmse(ptr, ytr), "test_rmse": rmse(pte, yte),
                        "test_rmse_units": rmse(scaler.inverse(pte), scaler.inverse(yte)),
@@ -69,7 +69,7 @@ def run_sunspots(data=None, time_steps=12, hidden=3, epochs=20, batch_size=16, l
 
 def run_fibonacci(data="book", total=1200, time_steps=20, hidden=2, d_a=4, epochs=30, batch_size=16,
                   lr=1e-3, models=("none", "time", "bahdanau"), backends=("numpy", "keras"),
-                  dtype="float32", seed=0, out_dir="runs/fibonacci", quiet=False):
+                  dtype="float32", seed=0, out_dir="runs/fibonacci", quiet=False, threads=None):
     _check_common(epochs, batch_size, lr, backends)
     bad = [m for m in models if m not in ("none", "time", "bahdanau")]
     if bad or not models:
@@ -91,8 +91,8 @@ def run_fibonacci(data="book", total=1200, time_steps=20, hidden=2, d_a=4, epoch
         state = RNNRegressor(cfg, seed=seed).state_dict()
         label = {"none": "SimpleRNN", "time": "+ book attention", "bahdanau": "+ Bahdanau"}[kind]
         for be in backends:
-            backend = make_rnn_backend(be, cfg, state, lr)
-            history, secs = fit_rnn(backend, Xtr, ytr, epochs, batch_size, seed, f"{label} {be}", quiet)
+            backend = make_rnn_backend(be, cfg, state, lr, on_import=threads and threads.tensorflow_threads)
+            history, secs = fit_rnn(backend, Xtr, ytr, epochs, batch_size, seed, f"{label} {be}", quiet, threads)
             pte = backend.predict(Xte)
             r = {"model": label, "attention": kind, "backend": be, "test_mse": rmse(pte, yte) ** 2,
                  "train_mse": rmse(backend.predict(Xtr), ytr) ** 2, "seconds": secs,

@@ -9,7 +9,7 @@ import numpy as np
 from ...models import RNNRegressor, mse_loss
 from ...ops import Adam
 from ...training.keras_import import quiet_tensorflow
-from ...training.progress import progress
+from ...training.loop import Job, fit
 
 
 class NumpyRNN:
@@ -38,10 +38,12 @@ class KerasRNN:
     (train_on_batch) so that it sees exactly the NumPy model's batches."""
     name = "keras"
 
-    def __init__(self, cfg, state, lr):
+    def __init__(self, cfg, state, lr, on_import=None):
         with quiet_tensorflow():
             import keras
             from keras_transformer.rnn import RNNRegressor as KerasRNNRegressor
+        if on_import is not None:
+            on_import()
         self.model = KerasRNNRegressor(cfg)
         self.model.load_state_dict(state)
         self.model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse")
@@ -62,37 +64,34 @@ class KerasRNN:
         return ops.convert_to_numpy(self.model.attention_weights)
 
 
-def make_rnn_backend(name, cfg, state, lr):
+def make_rnn_backend(name, cfg, state, lr, on_import=None):
+    """`on_import`: called after the Keras import (the thread policy's TensorFlow pools)."""
     if name == "numpy":
         return NumpyRNN(cfg, state, lr)
     if name == "keras":
-        return KerasRNN(cfg, state, lr)
+        return KerasRNN(cfg, state, lr, on_import)
     raise ValueError(f"unknown backend {name!r} (numpy or keras)")
 
 
-def fit_rnn(backend, X, y, epochs, batch_size, seed=0, desc="", quiet=False):
-    """Mini-batch training, the batches shuffled per epoch by a generator seeded with `seed`
-    (the same order for every backend). Returns the per-epoch mean training loss and seconds."""
+def fit_rnn(backend, X, y, epochs, batch_size, seed=0, desc="", quiet=False, threads=None):
+    """Mini-batch training on the shared loop (training/loop.py) with nothing written: the
+    batches shuffled per epoch by one generator seeded with `seed` (the same order for every
+    backend). Returns the per-epoch mean training loss (over the batches) and the seconds."""
     if len(X) == 0:
         raise ValueError("no training samples")
     rng = np.random.default_rng(seed)
     n_batches = -(-len(X) // batch_size)
-    history = []
+
+    def steps(epoch):
+        order = rng.permutation(len(X))
+        for i in range(n_batches):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            yield backend.train_step(X[idx], y[idx]), 0, 1      # every batch weighs the same
+
     t0 = time.perf_counter()
-    with progress(epochs * n_batches, desc or backend.name, disable=quiet) as bar:
-        for epoch in range(1, epochs + 1):
-            order = rng.permutation(len(X))
-            losses = []
-            for i in range(n_batches):
-                idx = order[i * batch_size:(i + 1) * batch_size]
-                loss = backend.train_step(X[idx], y[idx])
-                if not np.isfinite(loss):
-                    raise FloatingPointError(f"{backend.name}: the training loss became {loss} in epoch {epoch}")
-                losses.append(loss)
-                bar.update(1)
-            history.append(float(np.mean(losses)))
-            bar.set_postfix_str(f"epoch {epoch} mse={history[-1]:.2e}")
-    return history, time.perf_counter() - t0
+    history = fit(Job(backend, steps, n_batches, epochs, accuracy=False, hint="lower --lr", threads=threads,
+                      quiet=quiet, log=False, desc=desc or backend.name))
+    return [h["train_loss"] for h in history], time.perf_counter() - t0
 
 
 def rmse(pred, target):

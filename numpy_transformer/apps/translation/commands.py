@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from ...cli.options import (THREADS_HELP, HelpFormatter, UsageError, parse_threads, positive_float,
+from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, UsageError, parse_threads, positive_float,
                             positive_int)
 from .checks import (check_demo, check_evaluate, check_init_from, check_resume, check_train, model_config,
                      summarise_skipped)
@@ -36,7 +36,8 @@ def _run_training(a, given, stack):
     from ...data.corpus import default_corpus
     from ...data.pairs import load_pairs, prepare_dataset
     from ...data.tokenizer import Tokenizer
-    from .train import TrainArgs, TrainingDiverged, encode_split, fit, make_backend, resume_state
+    from ...training.loop import Interrupted, TrainingDiverged, report
+    from .train import TrainArgs, encode_split, fit, make_backend, resume_state
     from .translate import Translator, evaluate, load_splits
 
     check_train(a, given)                               # everything that needs no data, first
@@ -88,18 +89,13 @@ def _run_training(a, given, stack):
     print(f"model: {backend.name}, {kind_of(cfg).describe(cfg)}, {cfg.dtype}; "
           f"{backend.model.num_parameters():,} parameters; "
           f"BLAS threads {policy.reason}")
-    done = []
     if backend.name == "numpy":
         policy.on_change(lambda k: setattr(backend.opt, "threads", k))   # Adam's pool follows BLAS
     try:
         fit(backend, train[:2], val[:2], args, run_dir, start, history, meta, src_tok, tgt_tok,
-            on_epoch=done.append, threads=policy, log_loss=a.log_loss)
-    except TrainingDiverged as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\n" + _interrupted_message(run_dir, done[-1] if done else start, a.resume), file=sys.stderr)
-        return 130
+            threads=policy, log_loss=a.log_loss)
+    except (TrainingDiverged, Interrupted) as e:      # the message and exit status: training/loop.py
+        return report(e, run_dir)
     tr = Translator(run_dir, a.backend)
     result = evaluate(tr, "test", beam=1, threads=policy)
     write_json(run_dir / "eval_test.json", result)
@@ -111,15 +107,6 @@ def _run_training(a, given, stack):
 
 def _work(cfg, batch_size):
     return kind_of(cfg).largest_gemm(cfg, batch_size)
-
-
-def _interrupted_message(run_dir, last_epoch, resumed):
-    if last_epoch:
-        return (f"interrupted: the checkpoint of epoch {last_epoch} in {run_dir} is intact; "
-                f"continue with --resume --run-dir {run_dir}")
-    old = " (the checkpoint already there is an earlier run's)" if (Path(run_dir) / "checkpoint.safetensors").exists() else ""
-    return (f"interrupted before the first epoch finished: no checkpoint of this run was written to "
-            f"{run_dir}{old}; run the same command again to start over")
 
 
 def summary_lines(r, what, examples=3):
@@ -201,10 +188,7 @@ def _add_train(subs):
                         "default: random initialisation from --seed")
     t.add_argument("--epochs", type=positive_int, default=None,
                    help="total epochs (default: 20; with --resume: the run's own)")
-    t.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES",
-                   help="stop before an epoch that would end past this many minutes of training and validation "
-                        "(the whole run's, --resume included), to compare models at equal wall-clock time; "
-                        "default: no limit")
+    t.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES", help=TIME_BUDGET_HELP)
     t.add_argument("--batch-size", type=positive_int, default=64, help="sentence pairs per step")
     add_model_options(t)                              # --model and each model's own sizes (apps/translation/model_kinds.py)
     t.add_argument("--dropout", type=float, default=0.1, help="dropout rate, in [0, 1)")

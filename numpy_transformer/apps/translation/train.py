@@ -1,5 +1,6 @@
 """Training for translation, with either backend: teacher forcing, the paper's schedule, masked
-loss/accuracy, per-epoch validation, atomic checkpoints, bit-for-bit resume, NaN and Ctrl-C safety.
+loss/accuracy, on the shared loop (training/loop.py: validation, atomic checkpoints, bit-for-bit
+resume, --time-budget, NaN and Ctrl-C safety).
 
 The loop only talks to a *backend* object (NumpyBackend here, keras_transformer.training's
 KerasBackend for `--backend keras`) with these methods:
@@ -10,15 +11,12 @@ KerasBackend for `--backend keras`) with these methods:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ...training.checkpoint import NumpyCheckpointState, load_checkpoint, save_checkpoint, write_json
+from ...training.checkpoint import NumpyCheckpointState, load_checkpoint
 from ...config import schedule_width
 from .batching import encode_source, encode_target, make_batches
 from ...models.decoding import beam_search, greedy_decode
@@ -26,25 +24,17 @@ from ...fast import ThreadedAdam, masked_cross_entropy
 from ...ops import WarmupSchedule, masked_accuracy
 from .model_kinds import KINDS, kind_of
 from ...training.keras_import import quiet_tensorflow
-from ...training.progress import progress
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN/inf; the last good checkpoint is left as it was."""
+from ...training.loop import Job, RunArgs, TrainingDiverged, read_history  # noqa: F401 (TrainingDiverged: its old home)
+from ...training.loop import fit as loop_fit
 
 
 @dataclasses.dataclass
-class TrainArgs:
-    epochs: int = 20
-    batch_size: int = 64
-    seed: int = 0
-    warmup: int = 4000
-    beta1: float = 0.9
-    beta2: float = 0.98
+class TrainArgs(RunArgs):
+    beta2: float = 0.98         # Adam as in the paper
     eps: float = 1e-9
+    warmup: int = 4000
     clipnorm: float | None = None
     label_smoothing: float = 0.0
-    time_budget: float | None = None    # minutes of training (with validation) for the whole run
 
 
 class NumpyBackend(NumpyCheckpointState):
@@ -122,85 +112,31 @@ def evaluate_batches(backend, batches):
 
 
 def fit(backend, train, val, args: TrainArgs, run_dir, start_epoch=0, history=None, meta=None,
-        src_tok=None, tgt_tok=None, quiet=False, on_epoch=None, threads=None,
-        log_loss=False):
-    """Train from `start_epoch` to `args.epochs`. `train`/`val` are (srcs, tgts) id lists. Each
-    epoch's shuffle and dropout masks come from Generators seeded by (seed, epoch), so a
-    resumed run replays exactly what an uninterrupted one would have done. After each epoch:
-    validation, then an atomic checkpoint, history.json and curves.png in `run_dir`.
-    `threads` (an app.threads.ThreadPolicy) is ticked once per step and may change the BLAS
-    thread count with the machine's load; each history entry records the steps run per count.
-    `log_loss`: curves.png with a logarithmic loss axis.
-    Returns the history (list of per-epoch dicts)."""
-    cfg, pad = backend.cfg, backend.cfg.pad_id
-    history = list(history or [])
-    run_dir = Path(run_dir)
+        src_tok=None, tgt_tok=None, quiet=False, threads=None, log_loss=False):
+    """Train from `start_epoch` to `args.epochs` on the shared loop (training/loop.py), which
+    validates, checkpoints (with the tokenizers beside it), writes history.json and curves.png
+    after each epoch and stops on --time-budget, a diverged loss or Ctrl-C. `train`/`val` are
+    (srcs, tgts) id lists; epoch e's shuffle and dropout come from Generators seeded by
+    (seed, e). `log_loss`: curves.png with a logarithmic loss axis. Returns the history."""
+    pad = backend.cfg.pad_id
     if not train[0]:
         raise ValueError("no training pairs to train on")
     val_batches = make_batches(*val, args.batch_size, pad) if val[0] else []
-    for epoch in range(start_epoch, args.epochs):
-        if over_budget(history, args):
-            if not quiet:
-                print(f"--time-budget {args.time_budget:g} min: stopping after epoch {epoch} "
-                      f"({spent(history) / 60:.1f} min spent; the next epoch would not fit)", flush=True)
-            break
-        batches = make_batches(*train, args.batch_size, pad, shuffle=True, rng=np.random.default_rng([args.seed, epoch]))
+
+    def steps(epoch):
         drop_rng = np.random.default_rng([args.seed, epoch, 1])
-        t0, loss_sum, correct, tokens = time.perf_counter(), 0.0, 0, 0
-        with progress(len(batches), f"epoch {epoch + 1}/{args.epochs}", disable=quiet, summary=False) as bar:
-            for batch in batches:
-                loss, c, n = backend.train_step(batch, drop_rng)
-                if threads is not None:
-                    threads.tick()
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"loss became {loss} in epoch {epoch + 1}; stopped without saving. The last good "
-                        f"checkpoint (epoch {epoch}) in {run_dir} is intact: lower the learning rate "
-                        f"(larger --warmup) or enable --clipnorm and resume.")
-                loss_sum, correct, tokens = loss_sum + loss * n, correct + c, tokens + n
-                bar.set_postfix_str(f"loss={loss_sum / tokens:.3f} acc={correct / tokens:.3f} "
-                                    f"tok/s={tokens / (time.perf_counter() - t0):.0f}")
-                bar.update(1)
-        seconds = time.perf_counter() - t0
-        val_loss, val_acc = evaluate_batches(backend, val_batches) if val_batches else (float("nan"),) * 2
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / tokens, "train_acc": correct / tokens,
-                        "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds,
-                        "val_seconds": time.perf_counter() - t0 - seconds,
-                        "tokens_per_sec": tokens / seconds, "backend": backend.name})
-        if threads is not None:
-            history[-1]["blas_threads"] = threads.take_counts()   # {threads: steps}
-        if not quiet:
-            h = history[-1]
-            print(f"epoch {epoch + 1}: train loss {h['train_loss']:.4f} acc {h['train_acc']:.4f} | "
-                  f"val loss {val_loss:.4f} acc {val_acc:.4f} | {seconds:.1f}s, {h['tokens_per_sec']:.0f} tok/s",
-                  flush=True)
-        save_checkpoint(run_dir, cfg, backend.get_weights(), backend.get_optimizer_state(),
-                        {**(meta or {}), "epoch": epoch + 1, "backend": backend.name,
-                         "train_args": dataclasses.asdict(args)}, src_tok, tgt_tok)
-        write_json(run_dir / "history.json", history)
-        try:
-            from ...training.plots import plot_curves
-            plot_curves(history, run_dir / "curves.png", title=run_title(run_dir, cfg, args, backend.name),
-                        log_loss=log_loss)
-        except ImportError:
-            pass   # matplotlib is optional
-        if on_epoch is not None:
-            on_epoch(epoch + 1)
-    return history
+        for batch in make_batches(*train, args.batch_size, pad, shuffle=True,
+                                  rng=np.random.default_rng([args.seed, epoch])):
+            yield backend.train_step(batch, drop_rng)
 
-
-def spent(history):
-    """Seconds of training and validation over the run's epochs so far."""
-    return sum(h["seconds"] + h.get("val_seconds", 0.0) for h in history)
-
-
-def over_budget(history, args):
-    """--time-budget: start another epoch only if the last one's duration still fits, so a run
-    never exceeds its budget by more than the rounding of one epoch's length."""
-    if args.time_budget is None or not history:
-        return False
-    last = history[-1]["seconds"] + history[-1].get("val_seconds", 0.0)
-    return spent(history) + last > args.time_budget * 60
+    tokenizers = {f"{side}_tokenizer.json": tok for side, tok in (("src", src_tok), ("tgt", tgt_tok)) if tok is not None}
+    job = Job(backend, steps, math.ceil(len(train[0]) / args.batch_size), args.epochs, run_dir=Path(run_dir),
+              validate=(lambda: evaluate_batches(backend, val_batches)) if val_batches else None,
+              meta={**(meta or {}), "train_args": dataclasses.asdict(args)}, files=tokenizers,
+              curves={"title": run_title(run_dir, backend.cfg, args, backend.name), "log_loss": log_loss},
+              tokens=True, hint="lower the learning rate (larger --warmup) or enable --clipnorm",
+              time_budget=args.time_budget, threads=threads, quiet=quiet)
+    return loop_fit(job, start_epoch, history)
 
 
 def run_title(run_dir, cfg, args, backend_name):
@@ -220,7 +156,6 @@ def resume_state(run_dir, backend_name, checkpoint=None, on_import=None):
     backend.set_weights(ck["weights"])
     if ck["optimizer"]:
         backend.set_optimizer_state(ck["optimizer"])
-    hist_file = Path(ck["dir"]) / "history.json"
-    history = json.loads(hist_file.read_text()) if hist_file.exists() else []
-    return {"cfg": ck["cfg"], "args": args, "backend": backend, "meta": meta, "history": history[: meta["epoch"]],
+    return {"cfg": ck["cfg"], "args": args, "backend": backend, "meta": meta,
+            "history": read_history(ck["dir"], meta["epoch"]),
             "src_tok": ck["src_tok"], "tgt_tok": ck["tgt_tok"], "epoch": meta["epoch"]}

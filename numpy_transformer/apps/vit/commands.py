@@ -14,8 +14,8 @@ patches, the baselines, and the test accuracy on the last line.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -25,8 +25,10 @@ import numpy as np
 
 from ...config import ViTConfig, check_images, check_labels
 from ...training.checkpoint import load_checkpoint, write_json
-from ...cli.options import HelpFormatter, nonneg_int, positive_float, positive_int, rate
-from .train import ViTArgs, evaluate, fit, make_backend
+from ...training.loop import Interrupted, TrainingDiverged, read_history, report
+from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, nonneg_int, parse_threads, positive_float,
+                            positive_int, rate)
+from .train import ViTArgs, evaluate, fit, largest_gemm, make_backend
 
 DEFAULT_RUN = "runs/vit-digits"
 
@@ -116,12 +118,13 @@ def register(subs):
     v.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="float64 with --backend keras needs the TensorFlow Keras backend")
     for f in dataclasses.fields(ViTArgs):
-        if f.name not in ("beta1", "beta2", "eps"):
+        if f.name not in ("beta1", "beta2", "eps", "time_budget"):
             v.add_argument(f"--{f.name.replace('_', '-')}", type=_ARG_TYPES[f.name], default=None,
                            help=f"{_ARG_HELP[f.name]} (default {f.default})")
     v.add_argument("--data-seed", type=nonneg_int, default=0, help="the split's seed")
-    v.add_argument("--threads", type=positive_int, default=1,
-                   help="BLAS threads (default 1: this model's GEMMs are small; 2 threads on a busy 2-core "
+    v.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES", help=TIME_BUDGET_HELP)
+    v.add_argument("--threads", type=parse_threads, default=1, metavar="auto|N",
+                   help=THREADS_HELP + " (default 1: this model's GEMMs are small; 2 threads on a busy 2-core "
                         "machine measured 10x slower per step)")
     v.add_argument("--no-baselines", action="store_true", help="skip the scikit-learn baselines")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -130,16 +133,13 @@ def register(subs):
 
 
 def run_vit(a):
-    """The command: BLAS limited to --threads (threadpoolctl, when installed) around all of it."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:   # optional: without it BLAS uses every core
-        return _run_vit(a)
-    with threadpool_limits(a.threads):
-        return _run_vit(a)
+    """The command; the BLAS thread policy, once started, is undone on every way out."""
+    with contextlib.ExitStack() as stack:
+        return _run_vit(a, stack)
 
 
-def _run_vit(a):
+def _run_vit(a, stack):
+    from ...training.threads import ThreadPolicy
     from .plots import plot_class_token_attention, plot_confusion
     run_dir = Path(a.run_dir)
     if a.resume:
@@ -148,8 +148,9 @@ def _run_vit(a):
         args = ViTArgs(**meta["vit_args"])
         if a.epochs is not None:
             args.epochs = a.epochs
-        hist_file = run_dir / "history.json"
-        history = json.loads(hist_file.read_text())[: meta["epoch"]] if hist_file.exists() else []
+        if a.time_budget is not None:
+            args.time_budget = a.time_budget
+        history = read_history(run_dir, meta["epoch"])
         split = load_split(meta["data"], meta["data_seed"], meta["validation"])
         print(f"resuming {run_dir} after epoch {meta['epoch']} of {args.epochs}")
     else:
@@ -158,7 +159,7 @@ def _run_vit(a):
                              f"--overwrite to start over, or another --run-dir")
         overrides = {f.name: getattr(a, f.name) for f in dataclasses.fields(ViTArgs)
                      if getattr(a, f.name, None) is not None}
-        args = ViTArgs(**overrides)
+        args = ViTArgs(**overrides, time_budget=a.time_budget)
         meta = {"data": str(Path(a.data).resolve()) if a.data else None, "data_seed": a.data_seed,
                 "validation": a.validation}
         split = load_split(a.data, a.data_seed, a.validation)      # data checked before the model is built
@@ -171,7 +172,9 @@ def _run_vit(a):
         raise ValueError(f"need epochs >= 1, batch size >= 1, shift >= 0, warmup epochs >= 0 and lr > 0: {args}")
     check_images(split.x_train[:1], cfg, "the data's images")      # a resumed run's data must fit its model
     steps = math.ceil(len(split.x_train) / args.batch_size)
-    backend = make_backend(a.backend, cfg, args, steps)
+    policy = stack.enter_context(ThreadPolicy(a.threads, largest_gemm(cfg, args.batch_size)).start())
+    meta["threads"] = policy.describe()
+    backend = make_backend(a.backend, cfg, args, steps, on_import=policy.tensorflow_threads)
     if a.resume:
         backend.set_weights(ck["weights"])
         if ck["optimizer"]:
@@ -183,14 +186,14 @@ def _run_vit(a):
     print(f"model: ViT ({backend.name}), {cfg.num_patches} patches of {cfg.patch_size}x{cfg.patch_size}, "
           f"d_model={cfg.d_model}, heads={cfg.num_heads}, d_ff={cfg.d_ff}, {cfg.num_layers} layers, "
           f"{'pre' if cfg.norm_first else 'post'}-LN, {cfg.activation}, {cfg.dtype}, "
-          f"{sum(v.size for v in backend.get_weights().values()):,} parameters")
+          f"{sum(v.size for v in backend.get_weights().values()):,} parameters; BLAS threads {policy.reason}")
+    base = {} if a.no_baselines else baselines(split, args.seed)      # drawn on the curves while training
     t0 = time.perf_counter()
     try:
-        history = fit(backend, split, args, run_dir, start, history, meta, quiet=a.quiet)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: the last completed epoch's checkpoint in {run_dir} is intact; "
-              f"continue with --resume --run-dir {run_dir}")
-        return 130
+        history = fit(backend, split, args, run_dir, start, history, meta, quiet=a.quiet, threads=policy,
+                      baselines=[(f"{name} (scikit-learn) {acc:.1%}", acc) for name, (acc, _) in base.items()])
+    except (TrainingDiverged, Interrupted) as e:      # the message and exit status: training/loop.py
+        return report(e, run_dir)
     train_seconds = time.perf_counter() - t0
     loss, acc, pred = evaluate(backend, split.x_eval, split.y_eval)
     plot_confusion(split.y_eval, pred, cfg.num_classes, run_dir / "confusion.png",
@@ -199,7 +202,6 @@ def _run_vit(a):
     weights = backend.attention(split.x_eval[shown])
     plot_class_token_attention(split.x_eval[shown], split.y_eval[shown], pred[shown], weights, cfg,
                                run_dir / "attention.png")
-    base = {} if a.no_baselines else baselines(split, args.seed)
     result = {"backend": backend.name, "eval_split": split.eval_name, "accuracy": acc, "loss": loss,
               "train_seconds": train_seconds, "epochs": args.epochs, "config": cfg.to_dict(),
               "baselines": {k: v[0] for k, v in base.items()}}

@@ -1,5 +1,5 @@
-"""The ViT program's plots (matplotlib Agg, written atomically): loss/accuracy curves, the
-confusion matrix, and the class token's attention over the patches."""
+"""The ViT program's plots (matplotlib Agg, written atomically): the confusion matrix and the
+class token's attention over the patches (its curves are every model's: training/plots.py)."""
 from __future__ import annotations
 
 import matplotlib
@@ -7,7 +7,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ...data.fileio import atomic_write  # noqa: E402
 
@@ -15,27 +14,6 @@ from ...data.fileio import atomic_write  # noqa: E402
 def _save(fig, path):
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-
-
-def plot_vit_curves(histories, path, eval_name="test"):
-    """Cross-entropy and accuracy per epoch, training (solid, dropout and shifts on, averaged
-    over the epoch) and evaluation split (dashed); one history or several (NumPy and Keras)."""
-    if histories and isinstance(histories[0], dict):
-        histories = [histories]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for hist in histories:
-        ep, label = [h["epoch"] for h in hist], hist[0]["backend"] if hist else ""
-        for ax, key in zip(axes, ("loss", "acc")):
-            line, = ax.plot(ep, [h[f"train_{key}"] for h in hist], "-", label=f"{label} train")
-            ax.plot(ep, [h[f"val_{key}"] for h in hist], "--", color=line.get_color(), label=f"{label} {eval_name}")
-    axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss", yscale="log")
-    axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.5, 1.0))
-    for ax in axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, path)
 
 
 def plot_confusion(labels, pred, num_classes, path, title):

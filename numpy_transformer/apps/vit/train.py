@@ -1,6 +1,6 @@
-"""Training the ViT for `python -m numpy_transformer vit` (apps/vit/commands.py): the arguments, random
-shifts, the NumPy backend (and, lazily, keras_transformer's), evaluation and the epoch loop
-with its atomic checkpoints, history and curves.
+"""Training the ViT for `python -m numpy_transformer vit` (commands.py): the arguments, random
+shifts, the NumPy backend (and, lazily, keras_transformer's), evaluation, and what the shared
+epoch loop (training/loop.py) needs to know of the ViT.
 
 A backend has train_step(images, labels, rng) -> (loss, correct), logits(images),
 attention(images), get/set_weights, get/set_optimizer_state; weights and Adam moments travel
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,22 +17,18 @@ from ...models import VisionTransformer
 from ...ops import Adam
 from ...ops.loss import masked_cross_entropy
 from ...ops.optim import WarmupCosine
-from ...training.checkpoint import NumpyCheckpointState, save_checkpoint, write_json
+from ...training.checkpoint import NumpyCheckpointState
 from ...training.keras_import import quiet_tensorflow
-from ...training.progress import progress
+from ...training.loop import Job, RunArgs
+from ...training.loop import fit as loop_fit
 
 
 @dataclasses.dataclass
-class ViTArgs:
+class ViTArgs(RunArgs):
     epochs: int = 60
-    batch_size: int = 64
     lr: float = 2e-3
     warmup_epochs: int = 5
     shift: int = 0              # random translation by up to this many pixels (0: none; docs/vit.md)
-    seed: int = 0               # weights, shuffling, dropout, shifts
-    beta1: float = 0.9          # Adam: Keras' defaults, so both backends run the same optimizer
-    beta2: float = 0.999
-    eps: float = 1e-7
 
 
 def random_shift(images, rng, max_shift):
@@ -78,8 +73,9 @@ class NumpyViTBackend(NumpyCheckpointState):
         return self.model.attention_weights()
 
 
-def make_backend(name, cfg, args, steps_per_epoch):
-    """The backend, starting from the NumPy initial weights of args.seed (both backends alike)."""
+def make_backend(name, cfg, args, steps_per_epoch, on_import=None):
+    """The backend, starting from the NumPy initial weights of args.seed (both backends alike).
+    `on_import`: called right after the Keras backend's import (the thread policy's TensorFlow pools)."""
     sched = (args.lr, args.warmup_epochs * steps_per_epoch, max(args.epochs * steps_per_epoch,
                                                                  args.warmup_epochs * steps_per_epoch + 1))
     opt = dict(beta1=args.beta1, beta2=args.beta2, eps=args.eps)
@@ -90,6 +86,8 @@ def make_backend(name, cfg, args, steps_per_epoch):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with quiet_tensorflow():         # lazy: only the applications cross the wall
             from keras_transformer.vit_training import KerasViTBackend
+        if on_import is not None:
+            on_import()
         backend = KerasViTBackend(cfg, *sched, args.seed, **opt)
         backend.set_weights(VisionTransformer(cfg, seed=args.seed).state_dict())
         return backend
@@ -104,37 +102,40 @@ def evaluate(backend, images, labels, batch_size=512):
     return loss, float(np.mean(pred == labels)), pred
 
 
-def fit(backend, split, args, run_dir, start_epoch=0, history=None, meta=None, quiet=False):
-    """Epochs start_epoch..args.epochs; the shuffle, shifts and dropout of epoch e come from
-    Generators seeded by (seed, e), so a resumed NumPy run replays the uninterrupted one."""
-    history, run_dir = list(history or []), Path(run_dir)
+def largest_gemm(cfg, batch_size):
+    """Multiply-adds of a training step's largest GEMM (for --threads auto): the batch's tokens
+    (patches and the class token) through the MLP's first layer or the Q/K/V projection."""
+    return batch_size * (cfg.num_patches + 1) * cfg.d_model * max(cfg.d_ff, 3 * cfg.d_model, cfg.num_classes)
+
+
+def run_title(run_dir, cfg, args, backend_name):
+    """One line naming the run and its configuration (the curves' title)."""
+    return (f"{Path(run_dir).name}: ViT ({backend_name}), {cfg.num_patches} patches of {cfg.patch_size}x{cfg.patch_size}, "
+            f"d_model {cfg.d_model}, {cfg.num_heads} heads, d_ff {cfg.d_ff}, {cfg.num_layers} layers, "
+            f"{'pre' if cfg.norm_first else 'post'}-LN, {cfg.activation}, dropout {cfg.dropout:g}, "
+            f"batch {args.batch_size}, lr {args.lr:g}, shift {args.shift}, {cfg.dtype}")
+
+
+def fit(backend, split, args, run_dir, start_epoch=0, history=None, meta=None, quiet=False, threads=None,
+        baselines=()):
+    """Epochs start_epoch..args.epochs on the shared loop (training/loop.py); the shuffle, shifts
+    and dropout of epoch e come from Generators seeded by (seed, e), so a resumed NumPy run
+    replays the uninterrupted one. `baselines`: (name, accuracy) lines on the curves."""
     n = len(split.x_train)
-    for epoch in range(start_epoch, args.epochs):
+
+    def steps(epoch):
         order = np.random.default_rng([args.seed, epoch]).permutation(n)
         aug_rng, drop_rng = np.random.default_rng([args.seed, epoch, 1]), np.random.default_rng([args.seed, epoch, 2])
-        t0, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
-        with progress(math.ceil(n / args.batch_size), f"epoch {epoch + 1}/{args.epochs}", disable=quiet) as bar:
-            for i in range(0, n, args.batch_size):
-                idx = order[i:i + args.batch_size]
-                x = random_shift(split.x_train[idx], aug_rng, args.shift)
-                loss, c = backend.train_step(x, split.y_train[idx], drop_rng)
-                if not math.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss} in epoch {epoch + 1}: lower --lr; the "
-                                             f"checkpoint of epoch {epoch} in {run_dir} is intact")
-                loss_sum, correct, seen = loss_sum + loss * len(idx), correct + c, seen + len(idx)
-                bar.set_postfix_str(f"loss={loss_sum / seen:.3f} acc={correct / seen:.3f}")
-                bar.update(1)
-        seconds = time.perf_counter() - t0
-        ev_loss, ev_acc, _ = evaluate(backend, split.x_eval, split.y_eval)
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                        "val_loss": ev_loss, "val_acc": ev_acc, "seconds": seconds, "backend": backend.name})
-        if not quiet:
-            print(f"epoch {epoch + 1}: train loss {loss_sum / seen:.4f} acc {correct / seen:.4f} | "
-                  f"{split.eval_name} loss {ev_loss:.4f} acc {ev_acc:.4f} | {seconds:.1f}s", flush=True)
-        save_checkpoint(run_dir, backend.cfg, backend.get_weights(), backend.get_optimizer_state(),
-                        {**(meta or {}), "epoch": epoch + 1, "backend": backend.name,
-                         "vit_args": dataclasses.asdict(args)})
-        write_json(run_dir / "history.json", history)
-        from .plots import plot_vit_curves
-        plot_vit_curves(history, run_dir / "curves.png", split.eval_name)
-    return history
+        for i in range(0, n, args.batch_size):
+            idx = order[i:i + args.batch_size]
+            loss, correct = backend.train_step(random_shift(split.x_train[idx], aug_rng, args.shift),
+                                               split.y_train[idx], drop_rng)
+            yield loss, correct, len(idx)
+
+    job = Job(backend, steps, math.ceil(n / args.batch_size), args.epochs, run_dir=Path(run_dir),
+              validate=lambda: evaluate(backend, split.x_eval, split.y_eval)[:2], val_name=split.eval_name,
+              meta={**(meta or {}), "vit_args": dataclasses.asdict(args)},
+              curves={"title": run_title(run_dir, backend.cfg, args, backend.name), "log_loss": True,
+                      "loss_label": "cross-entropy", "acc_label": "accuracy", "baselines": list(baselines)},
+              hint="lower --lr", time_budget=args.time_budget, threads=threads, quiet=quiet)
+    return loop_fit(job, start_epoch, history)
