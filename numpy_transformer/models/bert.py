@@ -15,7 +15,6 @@ from ..ops.attention import padding_mask
 from ..ops.bert import (bert_embedding_backward, bert_embedding_forward, classifier_head_backward,
                         classifier_head_forward, gather_positions, gather_positions_backward,
                         mlm_head_backward, mlm_head_forward)
-from .kernels import get_kernels
 from .layers import add_prefixed, sub
 from .params import ParameterModel, init_parameters
 from .stack import StackCache, encoder_stack_backward, encoder_stack_forward
@@ -58,14 +57,7 @@ class BertEncoder(ParameterModel):
     `rng` (default: the model's own). `kernels` "plain" (default) or "fast" as in Transformer."""
 
     def __init__(self, cfg: BertConfig, seed=0, kernels="plain"):
-        if not isinstance(cfg, BertConfig):
-            raise TypeError(f"cfg must be a BertConfig, got {type(cfg).__name__}")
-        self.cfg = cfg
-        self.dtype = np.dtype(cfg.dtype)
-        self.kernels = get_kernels(kernels)
-        self.params = init_bert_params(cfg, seed)
-        self.rng = np.random.default_rng(seed + 1)  # dropout masks
-        self._cache = None
+        self._setup(cfg, BertConfig, init_bert_params, seed, kernels)
 
     # ------------------------------------------------------------------ forward
     def encode(self, ids, segments=None, training=False, rng=None):

@@ -7,10 +7,25 @@ import math
 import numpy as np
 
 from ..config import check_state_dict, parameter_shapes
+from .kernels import get_kernels
 
 
 class ParameterModel:
-    """Needs `self.cfg`, `self.dtype` and `self.params` ({name: array})."""
+    """Needs `self.cfg`, `self.dtype` and `self.params` ({name: array}), which `_setup` makes."""
+
+    def _setup(self, cfg, config_class, init, seed, kernels=None):
+        """The start every model shares: the config's type checked, its dtype, the kernels
+        (models/kernels.py; None for a model without them), the parameters `init(cfg, seed)`,
+        the generator of dropout masks (seed + 1) and no forward cached yet."""
+        if not isinstance(cfg, config_class):
+            name = config_class.__name__
+            raise TypeError(f"cfg must be {'an' if name.startswith('RNN') else 'a'} {name}, got {type(cfg).__name__}")
+        self.cfg, self.dtype = cfg, np.dtype(cfg.dtype)
+        if kernels is not None:
+            self.kernels = get_kernels(kernels)
+        self.params = init(cfg, seed)
+        self.rng = np.random.default_rng(seed + 1)   # dropout masks
+        self._cache = None
 
     def state_dict(self):
         """A copy of every parameter under its shared name."""

@@ -98,12 +98,7 @@ class RNNTranslator(ParameterModel):
     (<start>-prefixed); backward(dlogits) → grads under state_dict() names."""
 
     def __init__(self, cfg: RNNTranslatorConfig, seed=0):
-        if not isinstance(cfg, RNNTranslatorConfig):
-            raise TypeError(f"cfg must be an RNNTranslatorConfig, got {type(cfg).__name__}")
-        self.cfg, self.dtype = cfg, np.dtype(cfg.dtype)
-        self.params = init_rnn_translator_params(cfg, seed)
-        self.rng = np.random.default_rng(seed + 1)      # dropout masks
-        self._cache = None
+        self._setup(cfg, RNNTranslatorConfig, init_rnn_translator_params, seed)
 
     def _attn_params(self):
         return {k: self.params[f"decoder.attention.{k}"] for k in ("W_a", "v_a")

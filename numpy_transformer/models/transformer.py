@@ -10,7 +10,6 @@ from ..config import TransformerConfig, check_ids, parameter_shapes
 from ..ops.attention import causal_mask, padding_mask
 from ..ops.embedding import embed_backward, embed_forward, positional_encoding
 from ..ops.linear import linear_backward, linear_forward
-from .kernels import get_kernels
 from .params import ParameterModel, init_parameters
 from .layers import LayerKV, add_prefixed, sub
 from .stack import (StackCache, decoder_stack_backward, decoder_stack_forward, encoder_stack_backward,
@@ -63,15 +62,8 @@ class Transformer(ParameterModel):
     """
 
     def __init__(self, cfg: TransformerConfig, seed=0, kernels="plain"):
-        if not isinstance(cfg, TransformerConfig):
-            raise TypeError(f"cfg must be a TransformerConfig, got {type(cfg).__name__}")
-        self.cfg = cfg
-        self.dtype = np.dtype(cfg.dtype)
-        self.kernels = get_kernels(kernels)
-        self.params = init_params(cfg, seed)
+        self._setup(cfg, TransformerConfig, init_params, seed, kernels)
         self.pe = positional_encoding(cfg.max_len, cfg.d_model, dtype=self.dtype)
-        self.rng = np.random.default_rng(seed + 1)  # dropout masks
-        self._cache = None
 
     # ------------------------------------------------------------------ forward
     def encode(self, src_ids, rng=None, training=False):

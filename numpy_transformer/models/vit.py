@@ -14,7 +14,6 @@ from ..ops.linear import linear_backward, linear_forward
 from ..ops.patches import (add_position_embedding, add_position_embedding_backward, class_token_output,
                            class_token_output_backward, patch_embed_backward, patch_embed_forward,
                            prepend_class_token, prepend_class_token_backward)
-from .kernels import get_kernels
 from .layers import add_prefixed, sub
 from .params import ParameterModel, init_parameters
 from .stack import StackCache, encoder_stack_backward, encoder_stack_forward
@@ -43,14 +42,7 @@ class VisionTransformer(ParameterModel):
     Transformer."""
 
     def __init__(self, cfg: ViTConfig, seed=0, kernels="plain"):
-        if not isinstance(cfg, ViTConfig):
-            raise TypeError(f"cfg must be a ViTConfig, got {type(cfg).__name__}")
-        self.cfg = cfg
-        self.dtype = np.dtype(cfg.dtype)
-        self.kernels = get_kernels(kernels)
-        self.params = init_vit_params(cfg, seed)
-        self.rng = np.random.default_rng(seed + 1)  # dropout masks
-        self._cache = None
+        self._setup(cfg, ViTConfig, init_vit_params, seed, kernels)
 
     # ------------------------------------------------------------------ forward
     def forward(self, images, training=False, rng=None):
