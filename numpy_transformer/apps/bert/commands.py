@@ -219,6 +219,9 @@ def _mlm_data(splits, tok, cfg, args):
     for name in ("train", "val", "test"):
         ids, segs = tok.encode_many(bd.sentences(getattr(splits, name)))
         enc[name], _, enc[f"{name}_dropped"] = bd.fit_length(ids, segs, cfg.max_len)
+        if not enc[name]:            # as train's --max-len: a fact about the data, known only now
+            raise UsageError(f"--max-len {cfg.max_len} leaves no {name} sentence: all {len(ids)} are longer "
+                             f"(with [CLS] and [SEP])")
     top = bd.most_frequent_token(enc["train"], cfg.vocab_size)
 
     def held_out(name):                     # masked once, with a fixed seed
@@ -242,6 +245,9 @@ def _pair_data(splits, tok, cfg, args):
     for name in ("train", "val", "test"):
         ex[name] = bd.pair_examples(getattr(splits, name), tok, np.random.default_rng([args.seed, 7, len(name)]),
                                     cfg.max_len)
+        if not len(ex[name][0]):
+            raise UsageError(f"the pre-trained model's max_len {cfg.max_len} leaves no {name} pair "
+                             f"([CLS] en [SEP] de [SEP] is longer for every one)")
     majority = int(np.bincount(ex["train"][2]).argmax())
     fixed = {name: list(bd.pair_batches(*ex[name][:3], 512)) for name in ("val", "test")}
 

@@ -179,7 +179,7 @@ def _evaluate(a):
     tr = Translator(a.checkpoint, a.backend)
     with _decoding_threads(a, tr.cfg, a.limit) as policy:
         r = evaluate(tr, a.split, beam=a.beam, alpha=a.alpha, limit=a.limit, threads=policy)
-    out = Path(a.checkpoint) / f"eval_{a.split}_{tr.backend.name}_beam{a.beam}.json"
+    out = Path(tr.dir) / f"eval_{a.split}_{tr.backend.name}_beam{a.beam}.json"   # beside the checkpoint file too
     write_json(out, r)
     print(summary_lines(r, f"{a.split} split", examples=5))
     print(json.dumps({k: v for k, v in r.items() if k != "examples"}, indent=1))

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...config import ViTConfig, check_images, check_labels
-from ...data.errors import InputError
+from ...data.errors import InputError, MissingFileError
 from ...training.checkpoint import load_checkpoint, write_json
 from ...cli.options import (HelpFormatter, UsageError, check_input_file, check_keras_combination, nonneg_int,
                             positive_float, positive_int, rate, refuse_ignored_on_resume)
@@ -78,6 +78,8 @@ def read_npz(path):
     """The arrays 'images' and 'labels' of an .npz archive. Never unpickles (allow_pickle=False),
     and never passes on NumPy's advice to load a pickle unsafely: a file that is not an .npz
     archive, or holds object arrays, is refused with the reason."""
+    if not Path(path).is_file():                # a resumed run's data file that has gone
+        raise MissingFileError(f"{path}: no such file (the images the run was trained on)")
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: not a NumPy .npz archive (the zip of arrays numpy.savez writes, with "
                          f"'images' (N, H, W[, C]) and 'labels' (N,))")
