@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from numpy_transformer.cli.options import output_file
+
 
 def _busy_seconds():
     with open("/proc/stat") as f:
@@ -60,7 +62,7 @@ def main(argv=None):
     p.add_argument("--reps", type=int, default=3, help="repetitions of the four cases (default 3)")
     p.add_argument("--fixed", type=int, default=os.cpu_count() or 2,
                    help="the fixed thread count compared with auto (default: the cores, OpenBLAS's own default)")
-    p.add_argument("--out", help="write every measurement to this JSON file")
+    p.add_argument("--out", type=output_file(".json"), help="write every measurement to this JSON file")
     a = p.parse_args(argv)
     cases = [(t, b) for t in (a.fixed, "auto") for b in (False, True)]
     rows = []

@@ -12,12 +12,15 @@ Precision: strict float32 unless `python -m benchmarks --tf32` set CUPY_TF32=1 b
 imported (then cuBLAS may use TF32 tensor cores, as PyTorch's allow_tf32 and JAX's default do)."""
 from __future__ import annotations
 
+from numpy_transformer.training.keras_import import quiet_tensorflow
+
 from .timing import Skip
 
 
 def tf_gpus():
     try:
-        import tensorflow as tf
+        with quiet_tensorflow():
+            import tensorflow as tf
     except ImportError:
         return []
     return tf.config.list_physical_devices("GPU")

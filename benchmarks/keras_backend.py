@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 
+from numpy_transformer.training.keras_import import quiet_tensorflow
+
 from .configs import EOS_ID, START_ID
 
 MODES = ("keras-eager", "keras-graph", "keras-xla")
@@ -14,10 +16,11 @@ MODES = ("keras-eager", "keras-graph", "keras-xla")
 def _tf():
     # decoding a 1-token prefix makes Keras warn about a softmax over an axis of size 1
     warnings.filterwarnings("ignore", message="You are using a softmax over axis")
-    import keras
-    import tensorflow as tf
+    with quiet_tensorflow():          # no TensorFlow start-up lines (NT_KERAS_LOG=1 shows them)
+        import keras
+        import tensorflow as tf
 
-    import keras_transformer as kt
+        import keras_transformer as kt
     return tf, keras, kt
 
 

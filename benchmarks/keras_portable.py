@@ -76,12 +76,14 @@ def child(args):
     from . import configs, machine, np_backend
     from .timing import run_interleaved
     machine.pin_numpy_threads(args["threads"])
-    import keras
+    from numpy_transformer.training.keras_import import quiet_tensorflow
+    with quiet_tensorflow():          # Keras and its backend's start-up lines (NT_KERAS_LOG=1 shows them)
+        import keras
+        import keras_transformer as kt
     if keras.backend.backend() == "torch":   # PyTorch's default is strict float32 matmuls
         import torch
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = \
             os.environ.get("NT_BENCH_TF32") == "1"
-    import keras_transformer as kt
     preset = configs.PRESETS[args["preset"]] if args["preset"] in configs.PRESETS else None
     if preset is None:
         preset = dict(configs.sweep_points(args["sweep"], args["quick"]))[args["x"]]

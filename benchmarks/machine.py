@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from numpy_transformer.training.keras_import import quiet_tensorflow
+
 _limiter = None
 _threads = None   # what pin_numpy_threads set: NumPy-side threads (BLAS pools and Adam's pool)
 
@@ -39,7 +41,8 @@ def numpy_threads():
 def pin_tf_threads(n):
     """intra_op = inter_op = n for TensorFlow. Must run before TF executes its first op;
     returns what TF reports afterwards (and a note if it was too late)."""
-    import tensorflow as tf
+    with quiet_tensorflow():
+        import tensorflow as tf
     note = None
     try:
         tf.config.threading.set_intra_op_parallelism_threads(n)
@@ -126,8 +129,9 @@ def machine_info(with_tf=True):
     }
     if with_tf:
         try:
-            import keras
-            import tensorflow as tf
+            with quiet_tensorflow():
+                import keras
+                import tensorflow as tf
             info.update(tensorflow=tf.__version__, keras=keras.__version__,
                         gpus=[d.name for d in tf.config.list_physical_devices("GPU")])
         except ImportError as e:
@@ -165,7 +169,8 @@ def gemm_peak(n=2048, repeats=10, with_tf=True):
            "numpy_gflops": _best_rate(lambda: np.matmul(a, b), 2 * n ** 3, repeats)}
     if with_tf:
         try:
-            import tensorflow as tf
+            with quiet_tensorflow():
+                import tensorflow as tf
             ta, tb = tf.constant(a), tf.constant(b)
             out["tf_gflops"] = _best_rate(lambda: tf.matmul(ta, tb), 2 * n ** 3, repeats)
         except ImportError:

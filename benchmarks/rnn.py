@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from numpy_transformer.training.keras_import import quiet_tensorflow
+
 from . import machine
 from .timing import run_interleaved
 
@@ -53,10 +55,11 @@ def numpy_fns(d):
 
 def keras_fns(d, mode):
     """mode: keras-eager or keras-graph (tf.function)."""
-    import keras
-    import tensorflow as tf
+    with quiet_tensorflow():
+        import keras
+        import tensorflow as tf
 
-    from keras_transformer.rnn import BahdanauAttention
+        from keras_transformer.rnn import BahdanauAttention
     B, T, H = d["x"].shape
     dtype = d["x"].dtype.name
     with tf.device("/CPU:0"):

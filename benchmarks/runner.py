@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 
+from numpy_transformer.training.keras_import import quiet_tensorflow
+
 from . import configs, flops, gpu, machine, memory
 from .timing import run_interleaved
 
@@ -30,9 +32,10 @@ def log(msg):
 
 def keras_missing():
     try:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-        import keras_transformer  # noqa: F401
+        with quiet_tensorflow():
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+            import keras_transformer  # noqa: F401
     except ImportError as e:
         return f"keras not available ({e})"
     return None

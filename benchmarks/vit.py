@@ -19,6 +19,7 @@ import sys
 import numpy as np
 
 from numpy_transformer.config import ViTConfig
+from numpy_transformer.training.keras_import import quiet_tensorflow
 
 from . import machine
 from .timing import run_interleaved
@@ -75,9 +76,10 @@ def numpy_workloads(cfg, state, workload, data):
 
 
 def keras_workloads(cfg, state, workload, data, modes):
-    import keras
-    import tensorflow as tf   # the harness measures TF's graph and XLA modes explicitly
-    import keras_transformer as kt
+    with quiet_tensorflow():
+        import keras
+        import tensorflow as tf   # the harness measures TF's graph and XLA modes explicitly
+        import keras_transformer as kt
     images, labels, dlogits = data
     km = kt.VisionTransformerModel(cfg)
     km.build()

@@ -121,6 +121,25 @@ def test_pretrain_finetune_and_fill_mask_end_to_end(runs, capsys):
     assert out[3].startswith("  [MASK] 1:") and out[4].startswith("  [MASK] 2:")
 
 
+def test_fill_mask_offers_every_whole_word_and_nothing_else(runs, capsys):
+    """--top-k up to the vocabulary's whole-word tokens: no specials, no ## pieces (a [MASK]
+    stands for a whole word), the model's probabilities in order; one more is refused."""
+    tok = load_bert_run(runs / "mlm")["tok"]
+    n = len(tok.word_start_ids())
+    capsys.readouterr()
+    assert main(["fill-mask", "the [MASK] is big 🙂", "--checkpoint", str(runs / "mlm"), "--top-k", str(n)]) == 0
+    first, offers = capsys.readouterr().out.splitlines()
+    assert first.endswith("   (left out: 🙂)")
+    tokens, probs = offers.split()[0::2], [float(x) for x in offers.split()[1::2]]
+    assert len(tokens) == n == len(set(tokens))
+    assert not any(t in SPECIALS or t.startswith("##") for t in tokens)
+    assert probs == sorted(probs, reverse=True)
+    assert main(["fill-mask", "the [MASK]", "--checkpoint", str(runs / "mlm"), "--top-k", str(n + 1)]) == 2
+    assert capsys.readouterr().err == (f"error: --top-k {n + 1}: this model's vocabulary has {n:,} whole-word "
+                                       f"tokens to offer ({tok.vocab_size:,} less the specials and the ## word "
+                                       f"pieces)\n")
+
+
 def test_resume_replays_the_uninterrupted_run(runs, small_tsv, tmp_path):
     tok = str(runs / "mlm" / "tokenizer.json")       # one tokenizer (its training is not repeatable)
     args = ["bert", "pretrain", "--data", str(small_tsv), "--tokenizer", tok, *TINY]

@@ -19,11 +19,17 @@ PROG = "python -m numpy_transformer"
 
 
 def usage_error(capsys, argv):
-    """argparse's own errors: exit status 2 and `prog sub: error: …` as the last line."""
+    """argparse's own errors: exit status 2 and one line, `error: sub: … (see prog sub --help)`."""
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2
-    return capsys.readouterr().err.strip().splitlines()[-1]
+    err = capsys.readouterr().err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    return err.strip()
+
+
+def help_hint(command):
+    return f" (see {PROG} {command} --help)"
 
 
 def run(capsys, argv):
@@ -46,7 +52,7 @@ def short_run(tmp_path_factory, small_tsv):
 @pytest.mark.parametrize("n", ["0", "-3"])
 def test_train_epochs_must_be_positive(capsys, no_data, n):
     assert usage_error(capsys, ["train", "--epochs", n]) == \
-        f"{PROG} train: error: argument --epochs: must be a whole number >= 1, not {n}"
+        f"error: train: argument --epochs: must be a whole number >= 1, not {n}" + help_hint("train")
 
 
 def test_train_max_len_1_is_refused_before_data(capsys, no_data):
@@ -72,7 +78,7 @@ def test_train_max_len_2_says_no_pair_fits(capsys, tmp_path, small_tsv):
 
 def test_evaluate_limit_0(capsys, no_data):
     assert usage_error(capsys, ["evaluate", "--limit", "0"]) == \
-        f"{PROG} evaluate: error: argument --limit: must be a whole number >= 1, not 0"
+        f"error: evaluate: argument --limit: must be a whole number >= 1, not 0" + help_hint("evaluate")
 
 
 def test_train_data_is_a_directory(capsys, no_data, tmp_path):
@@ -102,7 +108,7 @@ def test_ctrl_c_before_the_first_checkpoint(capsys, tmp_path, small_tsv, monkeyp
 @pytest.mark.parametrize("n", ["0", "-1"])
 def test_demo_steps_must_be_positive(capsys, n):
     assert usage_error(capsys, ["demo", "--steps", n]) == \
-        f"{PROG} demo: error: argument --steps: must be a whole number >= 1, not {n}"
+        f"error: demo: argument --steps: must be a whole number >= 1, not {n}" + help_hint("demo")
 
 
 # -- resume, init-from, translate, evaluate ------------------------------------------------------------
@@ -159,6 +165,15 @@ def test_translate_reports_the_bad_sentence_and_translates_the_others(capsys, sh
     lines = out.strip().splitlines()
     assert [ln.split(" -> ")[0] for ln in lines] == ["i have a dog", "the dog"]
     assert err == "error: sentence 2: nothing to translate in '' (empty after cleaning)\n"
+
+
+def test_translate_names_unknown_words_as_typed(capsys, short_run):
+    # "dög" cleans to the known "dog" (English is folded to ASCII, as in training); "qwértz" is
+    # unknown and named as typed, not as "qwertz"; the emoji is reported, not dropped silently
+    rc, out, err = run(capsys, ["translate", "I have a dög, qwértz 🙂", "--checkpoint", str(short_run),
+                                "--threads", "1"])
+    assert rc == 0, err
+    assert out.startswith("I have a dög, qwértz 🙂 -> ") and out.endswith("   (unknown words: qwértz; left out: 🙂)\n")
 
 
 def test_evaluate_prints_a_summary_and_the_skipped_pairs(capsys, short_run):

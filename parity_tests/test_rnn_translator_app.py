@@ -106,8 +106,9 @@ def test_unknown_score_is_an_argparse_error(capsys, no_data):
     with pytest.raises(SystemExit) as e:
         main(["train", "--model", "rnn-attention", "--score", "cosine"])
     assert e.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"{PROG} train: error: argument --score: invalid choice: 'cosine' (choose from 'general', 'dot', 'concat')")
+    assert capsys.readouterr().err == (
+        f"error: train: argument --score: invalid choice: 'cosine' (choose from 'general', 'dot', 'concat') "
+        f"(see {PROG} train --help)\n")
 
 
 def test_resume_and_init_from_refuse_the_other_model(rnn_run, tmp_path, capsys, no_data):

@@ -37,6 +37,26 @@ def test_small_work_gets_one_thread_whatever_the_load():
     assert p.cap == 1 and not p.adaptive and "< " in p.reason
 
 
+def test_decoding_a_few_sentences_gets_one_thread():
+    """translate's few sentences: one thread (below SMALL_DECODE); a whole split (size not known
+    when the policy starts) or a large --limit: auto, as in training."""
+    from types import SimpleNamespace
+    from numpy_transformer import RNNTranslatorConfig, TransformerConfig
+    from numpy_transformer.apps.translation.commands import _decoding_threads
+    big = {"src_vocab_size": 5000, "tgt_vocab_size": 5000, "max_len": 16}
+    # the command line's default sizes (train's --d-model 128 … and --hidden 256)
+    for cfg in (TransformerConfig(**big, d_model=128, num_heads=4, d_ff=512, num_layers=2),
+                RNNTranslatorConfig(**big, embed_dim=128, hidden=256)):
+        for sentences, beam in ((1, 1), (5, 4), (40, 1)):
+            p = _decoding_threads(SimpleNamespace(threads="auto", beam=beam), cfg, sentences)
+            with p:
+                assert p.cap == 1 and not p.adaptive and "decoding" in p.reason, (cfg, sentences, beam)
+        assert ThreadPolicy("auto", None, cores=2).cap == 2
+        assert threads.decoding_policy("auto", None).cap == threads.available_cores()   # a whole split
+        assert threads.decoding_policy("auto", threads.SMALL_DECODE).cap == threads.available_cores()
+        assert threads.decoding_policy(3, 10).cap == 3                            # a fixed --threads N rules
+
+
 def test_auto_follows_the_load_of_other_processes(monkeypatch):
     """Simulated /proc/stat: the machine's busy seconds grow by our own CPU time plus `other`."""
     clock = {"t": 0.0, "busy": 0.0, "own": 0.0, "other": 0.0}

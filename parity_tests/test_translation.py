@@ -72,8 +72,8 @@ def test_translate_and_bad_sentences(trained, capsys):
         tr.translate(["qwertz uiop"])
     with pytest.raises(ValueError, match="this model takes at most"):
         tr.translate(["dog " * 40])
-    ids, unk = tr.encode("i have a qwertz")
-    assert unk == ["qwertz"] and ids[-2] == tr.src_tok.unk_id and ids[-1] == tr.src_tok.eos_id
+    ids, unk, left_out = tr.encode("i have a qwertz")
+    assert unk == ("qwertz",) and left_out == () and ids[-2] == tr.src_tok.unk_id and ids[-1] == tr.src_tok.eos_id
     assert main(["translate", "", "--checkpoint", str(trained)]) == 2
     assert "empty after cleaning" in capsys.readouterr().err
 

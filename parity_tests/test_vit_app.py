@@ -81,8 +81,10 @@ def test_a_short_run_end_to_end_then_resume_bit_for_bit(tmp_path, capsys):
         np.testing.assert_array_equal(ca["weights"][k], cb["weights"][k], err_msg=k)
     with pytest.raises(ValueError, match="holds a Vision Transformer checkpoint .`vit`., not a translation Transformer"):
         load_checkpoint(a, kinds=("transformer",))  # the translation loader refuses a ViT run, by name
-    with pytest.raises(SystemExit, match="already holds a checkpoint"):
-        main(["vit", *TINY, "--epochs", "1", "--run-dir", str(a)])
+    capsys.readouterr()
+    assert main(["vit", *TINY, "--epochs", "1", "--run-dir", str(a)]) == 2    # as train: exit 2, `error:`
+    assert capsys.readouterr().err == (f"error: {a} already holds a checkpoint: pass --resume to continue it, "
+                                       f"--overwrite to start over, or another --run-dir\n")
 
 
 def test_keras_backend_starts_from_the_numpy_weights_and_takes_the_same_steps():
@@ -136,6 +138,15 @@ def test_bad_data_and_arguments_get_clear_errors(tmp_path, capsys):
     np.savez(tmp_path / "bad.npz", pixels=ok)
     assert main(["vit", "--data", str(tmp_path / "bad.npz"), "--run-dir", str(tmp_path / "q")]) == 2
     assert "expected arrays 'images' and 'labels'" in capsys.readouterr().err
+    # not an archive, or one with pickled arrays: refused with the reason, never the advice to unpickle
+    (tmp_path / "tsv.npz").write_text("Hi.\tHallo.\n")
+    np.savez(tmp_path / "obj.npz", images=np.array([None] * 50, dtype=object), labels=labels)
+    for name, why in (("tsv.npz", "not a NumPy .npz archive (the zip of arrays numpy.savez writes"),
+                      ("obj.npz", "holds object arrays, which are never unpickled")):
+        assert main(["vit", "--data", str(tmp_path / name), "--run-dir", str(tmp_path / "q")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {tmp_path / name}: {why}") and err.count("\n") == 1, err
+        assert "allow_pickle" not in err and "unsafe" not in err
     with pytest.raises(SystemExit) as e:     # checked by argparse, before any data loads
         main(["vit", *TINY, "--epochs", "0", "--run-dir", str(tmp_path / "z")])
     assert e.value.code == 2

@@ -1,9 +1,17 @@
-"""What every subcommand's options share: the one-line usage error, argparse types, the help
-formatter that appends defaults, --threads, and which options the user typed. Applications
-import this module; the command line (cli/main.py) imports the applications, never the reverse."""
+"""What every subcommand's options share: the parser whose errors take one line, the usage error,
+argparse types (numbers with their bounds, output files), the help formatter that appends
+defaults, --threads, the checks of input files and of the --backend keras combinations that can be
+refused before Keras is imported, and which options the user typed. Applications import this
+module; the command line (cli/main.py) imports the applications, never the reverse. It imports
+nothing of the package."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
+from pathlib import Path
+
+PROG = "python -m numpy_transformer"
 
 THREADS_HELP = ("BLAS threads: 'auto' picks by the model's size and the machine's load and adapts while "
                 "training (see training/threads.py), or a fixed number")
@@ -30,6 +38,25 @@ class UsageError(ValueError):
     """A bad combination of options; the CLI prints it as `error: …` and exits with status 2."""
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors, as the README promises: `error: train: argument --epochs:
+    must be a whole number >= 1, not 0 (see python -m numpy_transformer train --help)` on stderr,
+    exit status 2. (argparse's own prints the whole usage first, 10-15 lines.) Subcommands
+    inherit the class (add_subparsers uses the parent's). A missing subcommand names the choices
+    instead of the parser's internal dest (`bert needs one of: pretrain, finetune`)."""
+
+    def error(self, message):
+        command = self.prog[len(PROG):].strip() if self.prog.startswith(PROG) else self.prog
+        required = "the following arguments are required: "
+        for action in self._actions:
+            if (isinstance(action, argparse._SubParsersAction) and message.startswith(required)
+                    and argparse._get_action_name(action) in message[len(required):].split(", ")):
+                message = f"{command or PROG} needs one of: {', '.join(action.choices)}"
+                command = ""
+        where = f"{command}: " if command else ""
+        self.exit(2, f"error: {where}{message} (see {self.prog} --help)\n")
+
+
 def whole_number(text, least=1):
     """argparse type: a whole number >= `least`."""
     try:
@@ -51,17 +78,34 @@ def nonneg_int(text):
     return whole_number(text, 0)
 
 
+def _number(text, bound):
+    """float(text), or the argparse error that states the bound (not argparse's "invalid
+    positive_float value"); NaN fails every bound."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number {bound}, not {text!r}") from None
+
+
 def positive_float(text):
     """argparse type: a number > 0."""
-    x = float(text)
-    if not x > 0:
+    x = _number(text, "> 0")
+    if not x > 0 or x == float("inf"):
         raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return x
+
+
+def nonneg_float(text):
+    """argparse type: a number >= 0 (a length penalty's exponent)."""
+    x = _number(text, ">= 0")
+    if not 0 <= x < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
     return x
 
 
 def rate(text):
     """argparse type: a number in [0, 1) (dropout, label smoothing)."""
-    x = float(text)
+    x = _number(text, "in [0, 1)")
     if not 0.0 <= x < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), not {text}")
     return x
@@ -69,10 +113,99 @@ def rate(text):
 
 def open_fraction(text):
     """argparse type: a number strictly between 0 and 1 (a split's share)."""
-    x = float(text)
+    x = _number(text, "between 0 and 1 (exclusive)")
     if not 0.0 < x < 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
     return x
+
+
+def choice_list(*choices):
+    """argparse type: a comma list of some of `choices` ("numpy,keras"), as a tuple."""
+    def parse(text):
+        items = tuple(x.strip() for x in text.split(",") if x.strip())
+        bad = [x for x in items if x not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"must be one or more of {', '.join(choices)} (comma-separated), "
+                                             f"not {text!r}")
+        return items
+    parse.__name__ = "choice_list"
+    return parse
+
+
+def output_file(*suffixes):
+    """argparse type of an option that names a file to write (`--plot-attention att.png`):
+    checked before any work starts, so a long run does not fail at its end or write a PNG into
+    a .txt. The name must end in one of `suffixes` (the format the file is written in), name no
+    directory, and its directory must exist and be writable (it is not created: a typo in it
+    should not quietly make a new tree)."""
+    def parse(text):
+        path = Path(text)
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is a directory; name a file inside it")
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text!r}: the file is written as {'/'.join(suffixes)}; "
+                                             f"give it that extension")
+        folder = path.parent
+        if not folder.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: the directory {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise argparse.ArgumentTypeError(f"{text}: the directory {folder} is not writable")
+        return text
+    parse.__name__ = "output_file"
+    return parse
+
+
+def check_input_file(flag, text, suffixes=(), what="file"):
+    """A file the user named for reading: there, a file, with one of `suffixes` (when given).
+    Raises the UsageError that names the flag, before anything is loaded."""
+    path = Path(text)
+    if path.is_dir():
+        raise UsageError(f"{flag} {text} is a directory; pass the {what} inside it")
+    if not path.exists():
+        raise UsageError(f"{flag} {text}: no such file")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UsageError(f"{flag} {text}: expected a {what} ({'/'.join(suffixes)})")
+    return path
+
+
+def refuse_ignored_on_resume(given, allowed, run_dir):
+    """--resume continues a run with its own model, data and training settings: an option the
+    user typed (`given`, cli/main.py) that --resume would not use is an error, not silently
+    ignored. `allowed`: the dests --resume does take from the command line."""
+    ignored = [f"--{dest.replace('_', '-')}" for dest in sorted(set(given) - set(allowed) - {"resume", "run_dir"})]
+    if ignored:
+        raise UsageError(f"--resume continues {run_dir} with its own settings, so {', '.join(ignored)} would be "
+                         f"ignored. Leave {'them' if len(ignored) > 1 else 'it'} out, or start a new run "
+                         f"(another --run-dir or --overwrite)")
+
+
+def keras_backend_name():
+    """The Keras backend a later `import keras` will pick, read without importing it: the
+    KERAS_BACKEND variable, else the "backend" of $KERAS_HOME/keras.json (~/.keras/keras.json),
+    else TensorFlow, Keras' default."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    try:
+        return json.loads((home / "keras.json").read_text()).get("backend") or "tensorflow"
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def check_keras_combination(backend, dtype=None, beam=1):
+    """The --backend keras combinations that cannot work, refused before the seconds-long import
+    of Keras: beam search (the NumPy backend's alone) and float64 on a Keras backend other than
+    TensorFlow (Keras 3 computes float64 models in float32 there: keras_transformer/backend.py,
+    which checks again after the import)."""
+    if backend != "keras":
+        return
+    if beam != 1:
+        raise UsageError(f"--beam {beam}: beam search is implemented in the NumPy backend: use --backend numpy "
+                         f"(the checkpoint loads there unchanged) or --beam 1")
+    if dtype == "float64" and keras_backend_name() != "tensorflow":
+        raise UsageError(f"--dtype float64 --backend keras: Keras computes float64 models in float32 on the "
+                         f"{keras_backend_name()} backend (keras-team/keras#23704); use --dtype float32, or "
+                         f"KERAS_BACKEND=tensorflow")
 
 
 def given_options(parser, argv):

@@ -1,5 +1,6 @@
-"""English->German sentence pairs: loading, cleaning and splitting (the book's pickle is read by
-data/book_pickle.py, re-exported here; encoding and batching for translation are in
+"""English->German sentence pairs: loading, cleaning and splitting (the cleaning is
+data/text.py's, the one normalisation of every tokenizer path, re-exported here; the book's pickle
+is read by data/book_pickle.py, re-exported here; encoding and batching for translation are in
 apps/translation/batching.py).
 
 Standard library and NumPy only (the Keras side imports this module too).
@@ -27,14 +28,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
-import unicodedata
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from .book_pickle import BookPickleError, load_book_pickle
+from .text import clean_pair, clean_sentence, transliterate_german
+from .errors import InputError, MissingFileError
 
 __all__ = [
     "load_pairs", "clean_sentence", "clean_pair", "transliterate_german", "prepare_dataset",
@@ -66,14 +67,17 @@ def load_pairs(path, n: int | None = None) -> list[tuple[str, str]]:
     whitespace and CSV-style quoting is undone (see :func:`_unquote`); blank lines are skipped. Returns the raw (uncleaned) sentences, in file order,
     at most ``n`` of them (all when ``n`` is None; fewer when the file is shorter).
 
-    Raises ValueError naming the 1-based line number for a line with another number of columns
-    or an empty English/German field, for bytes that are not UTF-8, and for a file with no pairs.
+    Raises InputError (a ValueError) naming the 1-based line number for a line with another
+    number of columns or an empty English/German field, for bytes that are not UTF-8, and for a
+    file with no pairs; MissingFileError (a FileNotFoundError too) when there is no such file.
     """
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"load_pairs: n must be a positive integer or None, got {n!r}")
         n = int(n)
     path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: no such file" + (" (a directory)" if path.is_dir() else ""))
     pairs: list[tuple[str, str]] = []
     lineno = 0
     with open(path, "rb") as fh:
@@ -83,7 +87,7 @@ def load_pairs(path, n: int | None = None) -> list[tuple[str, str]]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise ValueError(f"{path}: line {lineno} is not valid UTF-8 ({e.reason} at byte "
+                raise InputError(f"{path}: line {lineno} is not valid UTF-8 ({e.reason} at byte "
                                  f"{e.start})") from None
             if lineno == 1 and line.startswith("\ufeff"):
                 line = line[1:]
@@ -92,102 +96,18 @@ def load_pairs(path, n: int | None = None) -> list[tuple[str, str]]:
                 continue
             cols = line.split("\t")
             if len(cols) not in (2, 3):
-                raise ValueError(f"{path}: line {lineno} has {len(cols)} tab-separated column(s); "
+                raise InputError(f"{path}: line {lineno} has {len(cols)} tab-separated column(s); "
                                  f"expected 2 (English, German) or 3 (English, German, "
                                  f"attribution): {line[:80]!r}")
             en, de = _unquote(cols[0].strip()), _unquote(cols[1].strip())
             if not en or not de:
                 which = "English" if not en else "German"
-                raise ValueError(f"{path}: line {lineno} has an empty {which} sentence: "
+                raise InputError(f"{path}: line {lineno} has an empty {which} sentence: "
                                  f"{line[:80]!r}")
             pairs.append((en, de))
     if not pairs:
-        raise ValueError(f"{path}: no sentence pairs found (the file is empty or blank)")
+        raise InputError(f"{path}: no sentence pairs found (the file is empty or blank)")
     return pairs
-
-
-# --------------------------------------------------------------------------------------------
-# Cleaning
-# --------------------------------------------------------------------------------------------
-
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'",
-                              "`": "'"})
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
-# Letters without an NFD decomposition that would otherwise vanish from English text.
-_ASCII_FOLD = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l",
-                             "þ": "th", "ð": "d", "ı": "i"})
-_INWORD_APOSTROPHE = "\x00"  # placeholder while punctuation is deleted
-_KEEP_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
-_WS = re.compile(r"\s+")
-
-
-def _strip_marks(s: str) -> str:
-    """NFD, then drop combining marks (é -> e, ü -> u)."""
-    return "".join(c for c in unicodedata.normalize("NFD", s) if not unicodedata.combining(c))
-
-
-def transliterate_german(s: str) -> str:
-    """ASCII German: ä->ae, ö->oe, ü->ue, ß->ss (lowercase input), then other accents dropped
-    (é->e), a few letters spelled out (ø->o, æ->ae) and anything still non-ASCII dropped."""
-    s = unicodedata.normalize("NFC", s).translate(_UMLAUTS)
-    return _to_ascii(s)
-
-
-def _to_ascii(s: str) -> str:
-    return _strip_marks(s.translate(_ASCII_FOLD)).encode("ascii", "ignore").decode("ascii")
-
-
-_LONE_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
-
-
-def clean_sentence(s: str, lang: str, umlauts: str = "keep") -> str:
-    """The book's cleaning, with its bugs fixed (see the module docstring).
-
-    Steps: NFC; normalise typographic apostrophes to ``'`` and lowercase; delete every
-    punctuation or symbol character (Unicode categories P*, S*; also combining marks left over
-    after NFC) except an apostrophe between two word
-    characters, except that dashes other than the ASCII hyphen (– —) and control characters or
-    Unicode spaces become a space and format characters (soft hyphen...) are deleted; then for
-    English (``lang="en"``) fold to ASCII (NFD, drop combining marks, ß æ œ ø... spelled out,
-    anything still non-ASCII dropped), for German (``lang="de"``) keep ä ö ü ß
-    (``umlauts="keep"``) or transliterate them (``umlauts="translit"``: ae oe ue ss, then
-    folded to ASCII like English); finally collapse whitespace.
-    Idempotent: ``clean_sentence(clean_sentence(s, l), l) == clean_sentence(s, l)``.
-    """
-    if not isinstance(s, str):
-        raise TypeError(f"clean_sentence expects str, got {type(s).__name__}")
-    if lang not in ("en", "de"):
-        raise ValueError(f"clean_sentence: lang must be 'en' or 'de', got {lang!r}")
-    if umlauts not in ("keep", "translit"):
-        raise ValueError(f"clean_sentence: umlauts must be 'keep' or 'translit', got {umlauts!r}")
-    s = unicodedata.normalize("NFC", s.replace(_INWORD_APOSTROPHE, " "))
-    s = _KEEP_APOSTROPHE.sub(_INWORD_APOSTROPHE, s.translate(_APOSTROPHES).lower())
-    out = []
-    for c in s:
-        if c == _INWORD_APOSTROPHE:
-            out.append("'")
-            continue
-        cat = unicodedata.category(c)
-        if cat in ("Cc", "Zs", "Zl", "Zp") or (cat == "Pd" and c != "-"):
-            out.append(" ")         # control characters, spaces, en/em dashes: word break
-        elif cat[0] in "PSCM":
-            continue                # punctuation and symbols deleted, as in the book; also
-            #                         marks that NFC could not compose into a letter
-        else:
-            out.append(c)
-    s = "".join(out)
-    if lang == "en":
-        s = _to_ascii(s)
-    elif umlauts == "translit":
-        s = transliterate_german(s)
-    # folding can drop the letter beside a kept apostrophe ("0'ф" -> "0'"): drop it then too
-    s = _LONE_APOSTROPHE.sub("", s)
-    return _WS.sub(" ", s).strip()
-
-
-def clean_pair(pair: Sequence[str], umlauts: str = "keep") -> tuple[str, str]:
-    """(clean_sentence(en, 'en'), clean_sentence(de, 'de', umlauts))."""
-    return clean_sentence(pair[0], "en"), clean_sentence(pair[1], "de", umlauts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,7 +189,7 @@ def prepare_dataset(pairs: Iterable[Sequence[str]], n: int | None = 10000, seed:
             seen.add((en, de))
         kept.append((en, de))
     if not kept:
-        raise ValueError("prepare_dataset: every pair was empty after cleaning")
+        raise InputError("prepare_dataset: every pair was empty after cleaning")
     rng = np.random.default_rng(seed)
     if not group_by_source:
         order = rng.permutation(len(kept))

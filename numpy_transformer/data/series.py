@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError, MissingFileError
+
 SHIPPED_SERIES = Path(__file__).resolve().parents[1] / "data" / "seasonal_series.csv"
 
 
@@ -45,7 +47,7 @@ def load_series(path=None):
     missing file, a non-numeric entry or a series too short to window."""
     path = Path(path) if path else SHIPPED_SERIES
     if not path.is_file():
-        raise FileNotFoundError(f"series file not found: {path}")
+        raise MissingFileError(f"series file not found: {path}")
     values = []
     with open(path, newline="", encoding="utf-8") as f:
         for i, row in enumerate(csv.reader(f)):
@@ -56,12 +58,12 @@ def load_series(path=None):
             except ValueError:
                 if i == 0:
                     continue                               # header
-                raise ValueError(f"{path}, line {i + 1}: last column {row[-1]!r} is not a number") from None
+                raise InputError(f"{path}, line {i + 1}: last column {row[-1]!r} is not a number") from None
     a = np.asarray(values, np.float64)
     if a.size < 3:
-        raise ValueError(f"{path}: needs at least 3 numbers, found {a.size}")
+        raise InputError(f"{path}: needs at least 3 numbers, found {a.size}")
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{path}: holds NaN/inf at line(s) {(np.flatnonzero(~np.isfinite(a)) + 2)[:5].tolist()}")
+        raise InputError(f"{path}: holds NaN/inf at line(s) {(np.flatnonzero(~np.isfinite(a)) + 2)[:5].tolist()}")
     return a
 
 
@@ -72,7 +74,7 @@ class MinMaxScaler:
     def __init__(self, values):
         self.lo, self.hi = float(np.min(values)), float(np.max(values))
         if not self.hi > self.lo:
-            raise ValueError("MinMaxScaler: the training values are all equal; nothing to scale")
+            raise InputError("MinMaxScaler: the training values are all equal; nothing to scale")
 
     def transform(self, x):
         return (np.asarray(x, np.float64) - self.lo) / (self.hi - self.lo)
@@ -105,7 +107,7 @@ def split_series(series, train_fraction=0.8, time_steps=12, stride=1):
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     n = int(len(series) * train_fraction)
     if n <= time_steps or len(series) - n < 1:
-        raise ValueError(f"a series of {len(series)} values is too short for time_steps={time_steps} "
+        raise InputError(f"a series of {len(series)} values is too short for time_steps={time_steps} "
                          f"and train_fraction={train_fraction}")
     scaler = MinMaxScaler(series[:n])
     scaled = scaler.transform(series)
@@ -122,9 +124,9 @@ def fibonacci_data(total=1200, time_steps=20, train_fraction=0.7, seed=13):
     decided by the windows near the end of the sequence. Returns Xtr, ytr, Xte, yte
     ((N, T, 1) and (N, 1)) and the test windows' positions in the sequence."""
     if total < time_steps + 2:
-        raise ValueError(f"total ({total}) must exceed time_steps + 1 ({time_steps + 1})")
+        raise InputError(f"total ({total}) must exceed time_steps + 1 ({time_steps + 1})")
     if total > 1470:
-        raise ValueError(f"total ({total}) > 1470: the 1471st Fibonacci number overflows float64")
+        raise InputError(f"total ({total}) > 1470: the 1471st Fibonacci number overflows float64")
     seq = np.zeros(total)
     a, b = 0.0, 1.0
     for i in range(total):
@@ -146,7 +148,7 @@ def fibonacci_like_data(n=1200, time_steps=20, train_fraction=0.7, seed=13):
     to learn the rule (x_{T+1} = x_T + x_{T-1}), not the end of one sequence. Returns Xtr, ytr,
     Xte, yte ((N, T, 1), (N, 1)) and the test rows' indices."""
     if n < 2 or time_steps < 2:
-        raise ValueError(f"need n >= 2 samples and time_steps >= 2, got {n}, {time_steps}")
+        raise InputError(f"need n >= 2 samples and time_steps >= 2, got {n}, {time_steps}")
     rng = np.random.default_rng(seed)
     seq = np.empty((n + 1, time_steps + 1))
     seq[:, :2] = rng.uniform(0, 1, (n + 1, 2))

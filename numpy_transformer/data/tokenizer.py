@@ -16,7 +16,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..data.fileio import atomic_write
+from .errors import InputError, MissingFileError
+from .fileio import atomic_write
 
 __all__ = ["Tokenizer", "PAD", "UNK", "START", "EOS", "SPECIALS", "FORMAT", "FORMAT_VERSION"]
 
@@ -163,7 +164,7 @@ class Tokenizer:
     @classmethod
     def from_dict(cls, d, source: str = "tokenizer data") -> "Tokenizer":
         def bad(msg):
-            return ValueError(f"{source}: {msg}")
+            return InputError(f"{source}: {msg}")
         if not isinstance(d, dict):
             raise bad(f"expected a JSON object, got {type(d).__name__}")
         for key in ("format", "version", "vocab"):
@@ -209,20 +210,22 @@ class Tokenizer:
         """Read a file written by :meth:`save`; ValueError naming the file for corrupt JSON, a
         wrong format/version, missing fields, duplicate tokens or ids, or misplaced specials."""
         path = Path(path)
+        if not path.is_file():
+            raise MissingFileError(f"no tokenizer at {path}")
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as e:
-            raise ValueError(f"{path}: not UTF-8 text ({e.reason})") from None
+            raise InputError(f"{path}: not UTF-8 text ({e.reason})") from None
 
         def no_duplicate_keys(pairs):
             d = {}
             for k, v in pairs:
                 if k in d:
-                    raise ValueError(f"{path}: duplicate key {k!r}")
+                    raise InputError(f"{path}: duplicate key {k!r}")
                 d[k] = v
             return d
         try:
             data = json.loads(text, object_pairs_hook=no_duplicate_keys)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: corrupt JSON ({e})") from None
+            raise InputError(f"{path}: corrupt JSON ({e})") from None
         return cls.from_dict(data, source=str(path))

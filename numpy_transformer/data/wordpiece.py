@@ -3,19 +3,25 @@ the data with Hugging Face `tokenizers` (a well-kept Rust library; the [bert] ex
 its JSON, wrapped here with the project's fixed special ids and clear errors.
 
 Specials: [PAD] = 0, [UNK] = 1, [CLS] = 2, [SEP] = 3, [MASK] = 4; subwords after them. Text is
-cleaned first as the translation data is (data.pairs.clean_sentence: lower case, punctuation
-deleted, German umlauts kept), so one joint English + German vocabulary serves both languages.
+cleaned by the project's one normalisation (data/text.py): the training pairs as the translation
+data is (English folded to ASCII, German with its umlauts kept), so one joint English + German
+vocabulary serves both languages. A typed query (`encode_query`, fill-mask) is in either
+language: each word is cleaned as German and, when the vocabulary cannot spell it so, as English
+(naïve -> naive), the two ways the training text was cleaned; the words still unknown and the
+symbols left out are reported as typed.
 Sequences are `[CLS] a [SEP]` (segment 0) or `[CLS] a [SEP] b [SEP]` (segment 1 from b on).
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from .pairs import clean_sentence
-from ..data.fileio import atomic_write
+from .text import clean_sentence, clean_words
+from .errors import InputError, MissingFileError
+from .fileio import atomic_write
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIALS = (PAD, UNK, CLS, SEP, MASK)
@@ -37,6 +43,13 @@ def clean_text(text):
     is English cleaning without the ASCII folding, so it suits both languages."""
     parts = [clean_sentence(p, "de") for p in _MASK_RE.split(text)]
     return f" {MASK} ".join(parts).strip()
+
+
+class Query(NamedTuple):
+    ids: np.ndarray        # [CLS] … [SEP], int64
+    segments: np.ndarray   # zeros, int64
+    unknown: tuple         # words the vocabulary cannot spell (they become [UNK]), as typed
+    left_out: tuple        # symbols the cleaning deleted (emoji, …), as typed
 
 
 class WordPieceTokenizer:
@@ -74,12 +87,15 @@ class WordPieceTokenizer:
         t = _tokenizers()
         path = Path(path)
         if not path.exists():
-            raise FileNotFoundError(f"no tokenizer at {path}")
+            raise MissingFileError(f"no tokenizer at {path}")
         try:
             tok = t.Tokenizer.from_file(str(path))
         except Exception as e:   # the Rust side raises its own Exception type for a bad file
-            raise ValueError(f"{path}: not a Hugging Face tokenizer JSON ({e})") from None
-        return cls(tok)
+            raise InputError(f"{path}: not a Hugging Face tokenizer JSON ({e})") from None
+        try:
+            return cls(tok)
+        except ValueError as e:        # a tokenizer of another program, its specials elsewhere
+            raise InputError(f"{path}: {e}") from None
 
     def save(self, path):
         atomic_write(path, lambda tmp: Path(tmp).write_text(self.tok.to_str(pretty=False)))
@@ -99,6 +115,37 @@ class WordPieceTokenizer:
         """[CLS] a [SEP] (b [SEP]): ids and segment ids as int64 arrays."""
         e = self.tok.encode(clean_text(a), None if b is None else clean_text(b))
         return np.array(e.ids, dtype=np.int64), np.array(e.type_ids, dtype=np.int64)
+
+    def spells(self, word):
+        """Whether the vocabulary spells the cleaned word without [UNK]."""
+        return self.unk_id not in self.tok.encode(word, add_special_tokens=False).ids
+
+    def encode_query(self, text):
+        """A typed sentence with [MASK]s (any case), in English or German: each word cleaned as
+        German, or as English where only that spelling is in the vocabulary (see the module
+        docstring). Returns a Query: ids, segments, unknown words and left-out symbols as typed."""
+        words, unknown, left_out = [], [], []
+        for k, part in enumerate(_MASK_RE.split(text)):
+            if k:
+                words.append(MASK)
+            clean = clean_words(part, "de")
+            left_out += [x for x in clean.left_out if x not in left_out]
+            for word, typed in zip(clean.words, clean.typed):
+                english = clean_sentence(typed, "en")
+                if not self.spells(word) and english and self.spells(english):
+                    word = english
+                elif not self.spells(word):
+                    unknown.append(typed)
+                words.append(word)
+        e = self.tok.encode(" ".join(words))
+        return Query(np.array(e.ids, dtype=np.int64), np.array(e.type_ids, dtype=np.int64), tuple(unknown),
+                     tuple(left_out))
+
+    def word_start_ids(self):
+        """The ids that can stand for a whole word: not a special, not a ## continuation (which
+        only ever follows another piece of the same word). What fill-mask offers for a [MASK]."""
+        return np.array([i for i in range(len(SPECIALS), self.vocab_size)
+                         if not self.id_to_token(i).startswith("##")], dtype=np.int64)
 
     def encode_many(self, texts, pairs_with=None):
         """encode() of many (cleaned already), in one parallel call: lists of id arrays and

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import KINDS, check_state_dict, kind_of_dict
+from ..data.errors import InputError, MissingFileError
 from ..data.fileio import atomic_write
 from ..data.tokenizer import Tokenizer
 
@@ -46,14 +47,20 @@ def save_checkpoint(run_dir, cfg, weights, optimizer=None, meta=None, src_tok=No
     atomic_write(run_dir / CHECKPOINT, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
-class WrongModelError(ValueError):
+class CheckpointError(InputError):
+    """A checkpoint that cannot be used: unreadable, of another format or version, inconsistent
+    with its config or tokenizers (the command line reports it in one line)."""
+
+
+class WrongModelError(CheckpointError):
     """A checkpoint of another kind of model than the command works with."""
 
 
 def load_checkpoint(path, dtype=None, kinds=None):
     """Read a checkpoint (a run directory or the .safetensors file). Returns a dict with
     cfg, weights, optimizer (may be empty), meta, src_tok, tgt_tok (None when absent). Raises
-    FileNotFoundError / ValueError with the reason for missing, corrupt or inconsistent files.
+    MissingFileError (a FileNotFoundError) / CheckpointError (a ValueError) with the reason for
+    missing, corrupt or inconsistent files.
     The config's kind (config/registry.py) says which model it is; `kinds`, the kinds the caller
     works with, turns any other into a WrongModelError that names both."""
     from safetensors import SafetensorError
@@ -63,22 +70,22 @@ def load_checkpoint(path, dtype=None, kinds=None):
     path = Path(path)
     file = path / CHECKPOINT if path.is_dir() else path
     if not file.exists():
-        raise FileNotFoundError(f"no checkpoint at {file}")
+        raise MissingFileError(f"no checkpoint at {file}")
     try:
         with safe_open(str(file), framework="numpy") as fh:
             metadata = fh.metadata() or {}
         tensors = load_file(str(file))
     except (SafetensorError, OSError, ValueError) as e:
-        raise ValueError(f"{file}: not a readable safetensors checkpoint ({e})") from None
+        raise CheckpointError(f"{file}: not a readable safetensors checkpoint ({e})") from None
     if metadata.get("format") != FORMAT:
-        raise ValueError(f"{file}: not a numpy-transformer checkpoint (format={metadata.get('format')!r})")
+        raise CheckpointError(f"{file}: not a numpy-transformer checkpoint (format={metadata.get('format')!r})")
     if metadata.get("version") != VERSION:
-        raise ValueError(f"{file}: checkpoint version {metadata.get('version')!r}, this code reads {VERSION}")
+        raise CheckpointError(f"{file}: checkpoint version {metadata.get('version')!r}, this code reads {VERSION}")
     try:
         d = json.loads(metadata["config"])
         kind = kind_of_dict(d)
     except (KeyError, ValueError, TypeError) as e:
-        raise ValueError(f"{file}: bad config in checkpoint metadata ({e})") from None
+        raise CheckpointError(f"{file}: bad config in checkpoint metadata ({e})") from None
     if kinds is not None and kind.kind not in kinds:
         wanted = " or ".join(f"{KINDS[k].title} (`{KINDS[k].command}`)" for k in kinds)
         raise WrongModelError(f"{file} holds a {kind.title} checkpoint (`{kind.command}`), not a {wanted} one")
@@ -86,7 +93,7 @@ def load_checkpoint(path, dtype=None, kinds=None):
         cfg = kind.config_class.from_dict(d)
         meta = json.loads(metadata.get("meta", "{}"))
     except (KeyError, ValueError, TypeError) as e:
-        raise ValueError(f"{file}: bad config in checkpoint metadata ({e})") from None
+        raise CheckpointError(f"{file}: bad config in checkpoint metadata ({e})") from None
     if dtype is not None:
         cfg = cfg.replace(dtype=dtype)
     weights = {k[6:]: v for k, v in tensors.items() if k.startswith("param.")}
@@ -94,14 +101,14 @@ def load_checkpoint(path, dtype=None, kinds=None):
     try:
         check_state_dict(weights, cfg)
     except (ValueError, TypeError) as e:
-        raise ValueError(f"{file}: {e}") from None
+        raise CheckpointError(f"{file}: {e}") from None
     toks = {"src": None, "tgt": None}
     sides = (("src", cfg.src_vocab_size), ("tgt", cfg.tgt_vocab_size)) if hasattr(cfg, "tgt_vocab_size") else ()
     for side, vocab in sides:
         tok_path = file.parent / f"{side}_tokenizer.json"
         toks[side] = Tokenizer.load(tok_path) if tok_path.exists() else None
         if toks[side] is not None and toks[side].vocab_size != vocab:
-            raise ValueError(f"{tok_path} has {toks[side].vocab_size} tokens but the checkpoint's "
+            raise CheckpointError(f"{tok_path} has {toks[side].vocab_size} tokens but the checkpoint's "
                              f"{side} vocabulary has {vocab}: tokenizer and checkpoint do not belong together")
     return {"cfg": cfg, "weights": weights, "optimizer": optimizer, "meta": meta,
             "src_tok": toks["src"], "tgt_tok": toks["tgt"], "dir": file.parent}

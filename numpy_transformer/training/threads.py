@@ -18,6 +18,12 @@ So `--threads auto` (the default) does two things:
    *other* processes kept busy. It runs on the cores those leave free (at most the cap, at
    least 1): n = floor(cores - other + 0.25), i.e. a core counts as taken once other processes
    use more than a quarter of it. Decoding (translate, evaluate) looks again after each batch.
+3. Decoding a few sentences is small work: its GEMMs have one row per sentence and beam (a
+   cached decoder computes one new position per step), and the whole decode of a sentence takes
+   milliseconds. A second thread can save at most a part of that on an idle machine, while on a
+   busy one its spinning made one RNN translation take 0.8-8 s instead of 0.8-2.1 s. So below
+   SMALL_DECODE multiply-adds (the largest GEMM's, summed over every decoding step: sentences ×
+   beam × max_len rows) decoding runs on one thread; scoring a whole split is above it.
 An integer `--threads N` fixes N threads and turns both off. Where /proc/stat does not exist
 (not Linux) `auto` applies the size cap only. The choice, the cap and the reason are recorded
 in the run's checkpoint metadata ("threads") and the threads each epoch ran with in history.json.
@@ -33,6 +39,7 @@ import time
 SMALL_GEMM = 1 << 19     # multiply-adds (5.2e5): below it a second thread measured no gain (see above)
 INTERVAL = 0.5           # seconds between looks at the machine's load during training
 SPARE = 0.25             # a core counts as taken once other processes use more than 1 - SPARE of it
+SMALL_DECODE = 1 << 30   # multiply-adds (1.1e9) of a decode's largest GEMM over all steps: below it, 1 thread
 
 
 def available_cores():
@@ -61,16 +68,22 @@ def _cpu_sample():
     return busy, t.user + t.system
 
 
+def decoding_policy(requested, work):
+    """The ThreadPolicy for decoding: `work` is the largest GEMM's multiply-adds over every step
+    of the decode (None: unknown, e.g. a whole split); below SMALL_DECODE, one thread."""
+    return ThreadPolicy(requested, work, small=SMALL_DECODE, what="decoding (largest GEMM, all steps)")
+
+
 class ThreadPolicy:
     """`with ThreadPolicy(requested, work).start():` … `policy.tick()` once per training step.
     On exit the BLAS pools get back the thread counts they had before."""
 
-    def __init__(self, requested="auto", work=None, cores=None):
+    def __init__(self, requested="auto", work=None, cores=None, small=SMALL_GEMM, what="largest GEMM"):
         self.requested = requested
         self.cores = cores or available_cores()
         if requested == "auto":
-            self.cap = 1 if work is not None and work < SMALL_GEMM else self.cores
-            self.reason = (f"auto: largest GEMM {work:.2g} multiply-adds < {SMALL_GEMM:.2g}, one thread"
+            self.cap = 1 if work is not None and work < small else self.cores
+            self.reason = (f"auto: {what} {work:.2g} multiply-adds < {small:.2g}, one thread"
                            if self.cap == 1 and self.cores > 1 else
                            f"auto: up to {self.cap} of {self.cores} cores, fewer while other processes keep cores busy")
         else:

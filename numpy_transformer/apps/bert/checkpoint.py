@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...training.checkpoint import CHECKPOINT, load_checkpoint
+from ...data.errors import MissingFileError
+from ...training.checkpoint import CHECKPOINT, CheckpointError, WrongModelError, load_checkpoint
 from ...data.wordpiece import WordPieceTokenizer
 
 TOKENIZER = "tokenizer.json"
 TASKS = {"mlm": "pre-trained (bert pretrain)", "cls": "fine-tuned (bert finetune)"}
 
 
-def checkpoint_file(path):
+def _file(path):
+    """A run directory's checkpoint file, or the file itself."""
     path = Path(path)
-    file = path / CHECKPOINT if path.is_dir() or not path.suffix else path
+    return path / CHECKPOINT if path.is_dir() or not path.suffix else path
+
+
+def checkpoint_file(path):
+    file = _file(path)
     if not file.exists():
-        raise FileNotFoundError(f"no checkpoint at {file}: run `python -m numpy_transformer bert pretrain` first, "
+        raise MissingFileError(f"no checkpoint at {file}: run `python -m numpy_transformer bert pretrain` first, "
                                 f"or pass the run directory of one")
     return file
+
+
+def checkpoint_file_exists(path):
+    return _file(path).is_file()
 
 
 def load_bert_run(path, task=None, dtype=None):
@@ -27,10 +37,10 @@ def load_bert_run(path, task=None, dtype=None):
     ck = load_checkpoint(file, dtype=dtype, kinds=("bert",))
     got = ck["meta"].get("task")
     if task is not None and got != task:
-        raise ValueError(f"{file} is a {TASKS.get(got, repr(got))} run; this needs a {TASKS[task]} one")
+        raise WrongModelError(f"{file} is a {TASKS.get(got, repr(got))} run; this needs a {TASKS[task]} one")
     tok_path = file.parent / TOKENIZER
     ck["tok"] = WordPieceTokenizer.load(tok_path)
     if ck["tok"].vocab_size != ck["cfg"].vocab_size:
-        raise ValueError(f"{tok_path} has {ck['tok'].vocab_size} tokens but the checkpoint's vocabulary has "
+        raise CheckpointError(f"{tok_path} has {ck['tok'].vocab_size} tokens but the checkpoint's vocabulary has "
                          f"{ck['cfg'].vocab_size}: tokenizer and checkpoint do not belong together")
     return ck

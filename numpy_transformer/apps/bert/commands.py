@@ -18,11 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from ...config import BertConfig
-from .checkpoint import TOKENIZER, checkpoint_file, load_bert_run
-from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, UsageError, parse_threads, positive_float,
-                            positive_int, rate)
+from .checkpoint import TOKENIZER, checkpoint_file, checkpoint_file_exists, load_bert_run
+from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, UsageError, check_keras_combination,
+                            parse_threads, positive_float, positive_int, rate, refuse_ignored_on_resume,
+                            whole_number)
 
 PRETRAIN_RUN, FINETUNE_RUN = "runs/bert-mlm", "runs/bert-pairs"
+# what --resume takes from the command line; the model, data and training settings are the run's
+RESUME_OPTIONS = {"backend", "epochs", "threads", "time_budget", "quiet"}
+
+
+def _vocab_size(text):
+    """argparse type of --vocab-size: room for the five specials and at least one subword."""
+    return whole_number(text, 6)
 
 
 def _train_options(p, epochs, lr, warmup):
@@ -50,7 +58,7 @@ def register(subs):
     p.add_argument("--n", type=positive_int, default=None, help="first N pairs of --data; default: all")
     p.add_argument("--data-seed", type=int, default=1, help="seed of the train/val/test split")
     p.add_argument("--run-dir", default=PRETRAIN_RUN, help="checkpoint, tokenizer, history and plots go here")
-    p.add_argument("--vocab-size", type=positive_int, default=8000, help="WordPiece vocabulary (joint English + German)")
+    p.add_argument("--vocab-size", type=_vocab_size, default=8000, help="WordPiece vocabulary (joint English + German)")
     p.add_argument("--tokenizer", metavar="JSON", help="use this tokenizer (e.g. another run's tokenizer.json) instead "
                    "of training one: Hugging Face's WordPiece training is not repeatable run to run "
                    "(huggingface/tokenizers#1794), so compare backends on one tokenizer; default: train one")
@@ -80,7 +88,10 @@ def register(subs):
                         help="the pre-trained model's top-k tokens for each [MASK] in a sentence")
     m.add_argument("texts", nargs="+", help='sentences with [MASK], e.g. "i am very [MASK] today" (quote each)')
     m.add_argument("--checkpoint", default=PRETRAIN_RUN, help="a bert pretrain run directory")
-    m.add_argument("--top-k", type=positive_int, default=5, help="tokens shown per [MASK]")
+    m.add_argument("--top-k", type=positive_int, default=5,
+                   help="how many of the most probable whole-word tokens to show per [MASK], at most the "
+                        "vocabulary's (a [MASK] stands for a whole word, so specials and ## word pieces are not "
+                        "offered; the probabilities are the model's over its whole vocabulary)")
     m.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     m.set_defaults(run=_fill_mask)
     return {"bert": b, "bert pretrain": p, "bert finetune": f, "fill-mask": m}
@@ -94,18 +105,32 @@ def _run(a, task):
 
 
 def _checks(a, task):
-    """Everything that needs no data: the run directory, the source checkpoint, the model size."""
+    """Everything that needs no data: the run directory, the source checkpoint, the model size,
+    the --backend keras combinations."""
     from .data import check_data_path
     run_dir = Path(a.run_dir)
+    if a.resume and a.overwrite:
+        raise UsageError("--resume and --overwrite contradict each other: continue the run or start it over")
     if a.resume:
-        return run_dir, load_bert_run(run_dir, task), None
+        if not checkpoint_file_exists(run_dir):
+            raise UsageError(f"--resume: no checkpoint in {run_dir} to continue (leave out --resume to start a run)")
+        refuse_ignored_on_resume(getattr(a, "given", ()), RESUME_OPTIONS, run_dir)
+        ck = load_bert_run(run_dir, task)
+        check_keras_combination(a.backend, ck["cfg"].dtype)
+        return run_dir, ck, None
     if (run_dir / "checkpoint.safetensors").exists() and not a.overwrite:
         raise UsageError(f"{run_dir} already holds a checkpoint: pass --resume to continue it, --overwrite to "
                          f"start over, or another --run-dir")
     if task == "cls":
-        return run_dir, None, load_bert_run(a.init, "mlm")
-    BertConfig(vocab_size=a.vocab_size, d_model=a.d_model, num_heads=a.heads, d_ff=a.d_ff, num_layers=a.layers,
-               max_len=a.max_len, dropout=a.dropout, dtype=a.dtype)        # raises on a bad combination
+        source = load_bert_run(a.init, "mlm")
+        check_keras_combination(a.backend, source["cfg"].dtype)
+        return run_dir, None, source
+    try:
+        BertConfig(vocab_size=a.vocab_size, d_model=a.d_model, num_heads=a.heads, d_ff=a.d_ff, num_layers=a.layers,
+                   max_len=a.max_len, dropout=a.dropout, norm_first=a.pre_ln, dtype=a.dtype)
+    except ValueError as e:            # the options describe no valid model (heads vs d_model, …)
+        raise UsageError(str(e)) from None
+    check_keras_combination(a.backend, a.dtype)
     a.data = str(check_data_path(a.data))
     if a.tokenizer:
         from ...data.wordpiece import WordPieceTokenizer
@@ -201,6 +226,9 @@ def _mlm_data(splits, tok, cfg, args):
     for name in ("train", "val", "test"):
         ids, segs = tok.encode_many(bd.sentences(getattr(splits, name)))
         enc[name], _, enc[f"{name}_dropped"] = bd.fit_length(ids, segs, cfg.max_len)
+        if not enc[name]:            # as train's --max-len: a fact about the data, known only now
+            raise UsageError(f"--max-len {cfg.max_len} leaves no {name} sentence: all {len(ids)} are longer "
+                             f"(with [CLS] and [SEP])")
     top = bd.most_frequent_token(enc["train"], cfg.vocab_size)
 
     def held_out(name):                     # masked once, with a fixed seed
@@ -224,6 +252,9 @@ def _pair_data(splits, tok, cfg, args):
     for name in ("train", "val", "test"):
         ex[name] = bd.pair_examples(getattr(splits, name), tok, np.random.default_rng([args.seed, 7, len(name)]),
                                     cfg.max_len)
+        if not len(ex[name][0]):
+            raise UsageError(f"the pre-trained model's max_len {cfg.max_len} leaves no {name} pair "
+                             f"([CLS] en [SEP] de [SEP] is longer for every one)")
     majority = int(np.bincount(ex["train"][2]).argmax())
     fixed = {name: list(bd.pair_batches(*ex[name][:3], 512)) for name in ("val", "test")}
 
@@ -246,6 +277,7 @@ def _fill_mask(a):
 
 def _fill_masks(a):
     from ...models import BertEncoder
+    from ...data.text import unknown_note
     from ...data.wordpiece import MASK
     no_mask = [t for t in a.texts if MASK.lower() not in t.lower()]
     if no_mask:
@@ -253,10 +285,14 @@ def _fill_masks(a):
                          f"e.g. \"i am very {MASK} today\"")
     ck = load_bert_run(a.checkpoint)
     cfg, tok = ck["cfg"], ck["tok"]
+    fillers = tok.word_start_ids()
+    if a.top_k > len(fillers):
+        raise UsageError(f"--top-k {a.top_k}: this model's vocabulary has {len(fillers):,} whole-word tokens to "
+                         f"offer ({tok.vocab_size:,} less the specials and the ## word pieces)")
     model = BertEncoder(cfg, kernels="fast")
     model.load_state_dict(ck["weights"])
     for text in a.texts:
-        ids, segs = tok.encode(text)
+        ids, segs, unknown, left_out = tok.encode_query(text)
         if len(ids) > cfg.max_len:
             raise UsageError(f"{text!r} is {len(ids)} tokens with [CLS] and [SEP]; this model reads at most "
                              f"max_len={cfg.max_len}")
@@ -264,9 +300,10 @@ def _fill_masks(a):
         logits = model.forward(ids[None], segs[None], positions=where[None]).astype(np.float64)
         p = np.exp(logits - logits.max(-1, keepdims=True))
         p /= p.sum(-1, keepdims=True)
-        print(" ".join(tok.id_to_token(i) for i in ids[1:-1]))
+        note = unknown_note(unknown, left_out)
+        print(" ".join(tok.id_to_token(i) for i in ids[1:-1]) + (f"   ({note})" if note else ""))
         for k, row in enumerate(p):
-            top = np.argsort(-row)[: a.top_k]
+            top = fillers[np.argsort(-row[fillers], kind="stable")[: a.top_k]]
             label = f"  [MASK] {k + 1}: " if len(p) > 1 else "  "
             print(label + "  ".join(f"{tok.id_to_token(i)} {row[i]:.3f}" for i in top))
     return 0

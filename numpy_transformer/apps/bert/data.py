@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...data.errors import MissingFileError
 from ...data.pairs import load_pairs, prepare_dataset
 from ...data.wordpiece import SPECIALS, special_ids_mask
 
@@ -37,7 +38,7 @@ def default_data():
 def check_data_path(path):
     path = Path(path) if path else default_data()
     if not path.exists():
-        raise FileNotFoundError(f"no data at {path}: pass --data FILE (English<TAB>German lines, e.g. "
+        raise MissingFileError(f"no data at {path}: pass --data FILE (English<TAB>German lines, e.g. "
                                 f"../shared/data/deu-eng-50k.tsv relative to the project root)")
     return path
 

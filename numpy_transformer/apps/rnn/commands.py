@@ -2,12 +2,18 @@
 fibonacci. `register` adds them to the command line (cli/main.py); each parser's `run` is its handler."""
 from __future__ import annotations
 
-from ...cli.options import THREADS_HELP, HelpFormatter, open_fraction, parse_threads, positive_int
+from ...cli.options import (THREADS_HELP, HelpFormatter, check_input_file, check_keras_combination, choice_list,
+                            nonneg_int, open_fraction, parse_threads, positive_float, positive_int)
 from ...training.threads import ThreadPolicy
 
+BACKENDS = choice_list("numpy", "keras")
+MODELS = choice_list("none", "time", "bahdanau")
 
-def _csv(s):
-    return tuple(x.strip() for x in s.split(",") if x.strip())
+
+def _check(a):
+    """What can be refused before the data is read and Keras imported."""
+    if "keras" in a.backends:
+        check_keras_combination("keras", a.dtype)
 
 
 def _trained(run):
@@ -29,31 +35,35 @@ def _general_attention(a):
 
 
 def _sunspots(a):
+    _check(a)
+    if a.data:
+        check_input_file("--data", a.data, what="CSV file")
     from .examples import run_sunspots
     with ThreadPolicy(a.threads, a.batch_size * (a.hidden + 1) * a.hidden).start() as policy:   # a step's GEMM
         return _trained(lambda: run_sunspots(
             data=a.data, time_steps=a.time_steps, hidden=a.hidden, epochs=a.epochs, batch_size=a.batch_size,
-            lr=a.lr, stride=a.stride, train_fraction=a.train_fraction, backends=_csv(a.backends),
+            lr=a.lr, stride=a.stride, train_fraction=a.train_fraction, backends=a.backends,
             dtype=a.dtype, seed=a.seed, out_dir=a.out_dir, quiet=a.quiet, threads=policy))
 
 
 def _fibonacci(a):
+    _check(a)
     from .examples import run_fibonacci
     with ThreadPolicy(a.threads, a.batch_size * (a.hidden + 1) * max(a.hidden, a.d_a)).start() as policy:
         return _trained(lambda: run_fibonacci(
             data=a.data, total=a.n, time_steps=a.time_steps, hidden=a.hidden, d_a=a.d_a, epochs=a.epochs,
-            batch_size=a.batch_size, lr=a.lr, models=_csv(a.models), backends=_csv(a.backends),
+            batch_size=a.batch_size, lr=a.lr, models=a.models, backends=a.backends,
             dtype=a.dtype, seed=a.seed, out_dir=a.out_dir, quiet=a.quiet, threads=policy))
 
 
 def _common(p, epochs, batch_size, out_dir):
     p.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the training windows")
     p.add_argument("--batch-size", type=positive_int, default=batch_size, help="windows per Adam step")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (Keras' default)")
-    p.add_argument("--backends", default="numpy,keras", help="numpy, keras or both (comma list)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (Keras' default)")
+    p.add_argument("--backends", type=BACKENDS, default="numpy,keras", help="numpy, keras or both (comma list)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="float64 needs the "
                    "TensorFlow Keras backend for --backends keras")
-    p.add_argument("--seed", type=int, default=0, help="initial weights (shared by the backends) and batch order")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="initial weights (shared by the backends) and batch order")
     p.add_argument("--out-dir", default=out_dir, help="plot and results.json go here")
     p.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -86,7 +96,7 @@ def register(subs):
     f.add_argument("--time-steps", type=positive_int, default=20, help="numbers per input window")
     f.add_argument("--hidden", type=positive_int, default=2, help="SimpleRNN units (the book: 2)")
     f.add_argument("--d-a", type=positive_int, default=4, help="Bahdanau attention size")
-    f.add_argument("--models", default="none,time,bahdanau", help="none (SimpleRNN alone), time (the book's "
+    f.add_argument("--models", type=MODELS, default="none,time,bahdanau", help="none (SimpleRNN alone), time (the book's "
                    "attention), bahdanau")
     _common(f, 30, 16, "runs/fibonacci")
     f.set_defaults(run=_fibonacci)

@@ -6,13 +6,18 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ...cli.options import UsageError
+from ...cli.options import UsageError, check_input_file, check_keras_combination
 from .model_kinds import KINDS, kind_of, other_options
 
 
 def model_config(a, src_vocab, tgt_vocab):
-    """The config of the --model the options describe (model_kinds.py)."""
-    return KINDS[a.model].config(a, src_vocab, tgt_vocab)
+    """The config of the --model the options describe (model_kinds.py); where the options
+    describe no valid model (heads that do not divide d_model, …) the config's reason is a
+    UsageError: this is where the user's options become a model."""
+    try:
+        return KINDS[a.model].config(a, src_vocab, tgt_vocab)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def check_model_options(kind, given, why):
@@ -29,19 +34,12 @@ def check_train(a, given=frozenset()):
     if a.resume and a.init_from:
         raise UsageError("--resume continues the run's own weights; --init-from is for a new run")
     if a.data and not a.resume:
-        p = Path(a.data)
-        if p.is_dir():
-            raise UsageError(f"--data {a.data} is a directory; pass the deu.txt-style file inside it")
-        if not p.exists():
-            raise UsageError(f"--data {a.data}: no such file")
+        check_input_file("--data", a.data, what="deu.txt-style file")
     if a.max_len < 2:
         raise UsageError(f"--max-len {a.max_len} leaves no room for a word: a sentence takes its words plus <eos>, "
                          f"so --max-len must be at least 2")
-    if not 0 <= a.label_smoothing < 1:
-        raise UsageError(f"--label-smoothing must be in [0, 1), not {a.label_smoothing}")
-    if a.clipnorm is not None and not a.clipnorm > 0:
-        raise UsageError(f"--clipnorm must be > 0, not {a.clipnorm}")
     if not a.resume:
+        check_keras_combination(a.backend, a.dtype)
         check_model_options(KINDS[a.model], given, f"--model {a.model}")
         if a.model == "rnn-attention" and a.attention_units is not None and a.score != "concat":
             raise UsageError(f"--attention-units is the concat score's attention size; --score {a.score} has none "
@@ -74,6 +72,7 @@ def check_resume(a, given):
         raise UsageError(f"--resume: no checkpoint in {a.run_dir} to continue (leave out --resume to start a run)") from None
     cfg, meta = ck["cfg"], ck["meta"]
     kind = kind_of(cfg)
+    check_keras_combination(a.backend, cfg.dtype)
     if "model" in given and a.model != kind.name:
         raise UsageError(f"--resume: {a.run_dir} holds a run of --model {kind.name}, not --model {a.model}")
     check_model_options(kind, given, f"{a.run_dir}, a run of --model {kind.name}")
@@ -150,11 +149,6 @@ def _shape_problems(cfg, weights):
     if extra:
         parts.append(f"{len(extra)} extra (e.g. {extra[0]})")
     return parts
-
-
-def check_evaluate(a):
-    if a.alpha < 0:
-        raise UsageError(f"--alpha must be >= 0, not {a.alpha}")
 
 
 def check_demo(a):

@@ -10,9 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, UsageError, parse_threads, positive_float,
-                            positive_int)
-from .checks import (check_demo, check_evaluate, check_init_from, check_resume, check_train, model_config,
+from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, UsageError, check_keras_combination,
+                            nonneg_float, nonneg_int, output_file, parse_threads, positive_float, positive_int,
+                            rate)
+from ...data.errors import InputError
+from .checks import (check_demo, check_init_from, check_resume, check_train, model_config,
                      summarise_skipped)
 from .model_kinds import add_model_options, kind_of
 
@@ -22,6 +24,14 @@ DEFAULT_RUN = "runs/embedded"
 def _threads(a, work=None):
     from ...training.threads import ThreadPolicy
     return ThreadPolicy(a.threads, work).start()
+
+
+def _decoding_threads(a, cfg, sentences):
+    """The BLAS policy for decoding `sentences` (None: a whole split, size unknown here) with
+    --beam: one thread when the work is too small for a second to pay (training/threads.py)."""
+    from ...training.threads import decoding_policy
+    work = None if sentences is None else kind_of(cfg).largest_gemm(cfg, max(1, sentences) * a.beam)
+    return decoding_policy(a.threads, work).start()
 
 
 def _train(a):
@@ -118,7 +128,8 @@ def summary_lines(r, what, examples=3):
 
 
 def _translate(a):
-    from .translate import Translator
+    from .translate import Translator, describe_unknown
+    check_keras_combination(a.backend, beam=a.beam)       # before the seconds-long import of Keras
     tr = Translator(a.checkpoint, a.backend)
     if a.attention_layer is not None and not 0 <= a.attention_layer < tr.attention_layers:
         raise UsageError(f"--attention-layer {a.attention_layer}: this model's decoder has layers 0 to "
@@ -127,21 +138,22 @@ def _translate(a):
     for i, s in enumerate(a.sentences, 1):
         try:
             good.append((s, tr.encode(s)))
-        except ValueError as e:
+        except InputError as e:
             bad.append(f"sentence {i}: {e}")
-    with _threads(a) as policy:
-        outs = tr.translate_ids([ids for _, (ids, _) in good], beam=a.beam, alpha=a.alpha, threads=policy) if good else []
-    for (s, (_, unk)), o in zip(good, outs):
-        print(f"{s} -> {o}" + (f"   (unknown words: {', '.join(unk)})" if unk else ""))
+    with _decoding_threads(a, tr.cfg, len(good)) as policy:
+        outs = tr.translate_ids([enc.ids for _, enc in good], beam=a.beam, alpha=a.alpha, threads=policy) if good else []
+    for (s, enc), o in zip(good, outs):
+        note = describe_unknown(enc)
+        print(f"{s} -> {o}" + (f"   ({note})" if note else ""))
     for msg in bad:
         print(f"error: {msg}", file=sys.stderr)
     if a.plot_attention and good:
         from ...training.plots import plot_attention
-        (s, (ids, unk)), o = good[0], outs[0]
+        (s, enc), o = good[0], outs[0]
         layer = tr.attention_layers - 1 if a.attention_layer is None else a.attention_layer
         w = tr.attention(s, o, layer=layer)
         plot_attention(w, tr.source_tokens(s), (o.split() + ["<eos>"])[: w.shape[1]], a.plot_attention,
-                       f"\u201c{s}\u201d \u2192 \u201c{o}\u201d" + (f"  (unknown: {', '.join(unk)})" if unk else ""),
+                       f"\u201c{s}\u201d \u2192 \u201c{o}\u201d" + (f"  (unknown: {', '.join(enc.unknown)})" if enc.unknown else ""),
                        layer=layer, num_layers=tr.attention_layers, what=kind_of(tr.cfg).attention_title(tr.cfg))
         print(f"attention maps (decoder layer {layer}): {a.plot_attention}" if tr.attention_layers > 1 or
               kind_of(tr.cfg).attention_title(tr.cfg) is None else f"attention map: {a.plot_attention}")
@@ -151,11 +163,11 @@ def _translate(a):
 def _evaluate(a):
     from ...training.checkpoint import write_json
     from .translate import Translator, evaluate
-    check_evaluate(a)
+    check_keras_combination(a.backend, beam=a.beam)
     tr = Translator(a.checkpoint, a.backend)
-    with _threads(a) as policy:
+    with _decoding_threads(a, tr.cfg, a.limit) as policy:
         r = evaluate(tr, a.split, beam=a.beam, alpha=a.alpha, limit=a.limit, threads=policy)
-    out = Path(a.checkpoint) / f"eval_{a.split}_{tr.backend.name}_beam{a.beam}.json"
+    out = Path(tr.dir) / f"eval_{a.split}_{tr.backend.name}_beam{a.beam}.json"   # beside the checkpoint file too
     write_json(out, r)
     print(summary_lines(r, f"{a.split} split", examples=5))
     print(json.dumps({k: v for k, v in r.items() if k != "examples"}, indent=1))
@@ -191,17 +203,17 @@ def _add_train(subs):
     t.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES", help=TIME_BUDGET_HELP)
     t.add_argument("--batch-size", type=positive_int, default=64, help="sentence pairs per step")
     add_model_options(t)                              # --model and each model's own sizes (apps/translation/model_kinds.py)
-    t.add_argument("--dropout", type=float, default=0.1, help="dropout rate, in [0, 1)")
+    t.add_argument("--dropout", type=rate, default=0.1, help="dropout rate, in [0, 1)")
     t.add_argument("--max-len", type=positive_int, default=16,
                    help="longest sentence in tokens with <eos>; longer training pairs are dropped")
     t.add_argument("--warmup", type=positive_int, default=400, help="learning-rate warm-up steps (the paper: 4000)")
-    t.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing, in [0, 1)")
-    t.add_argument("--clipnorm", type=float, default=None, help="clip the global gradient norm to this; default: no clipping")
+    t.add_argument("--label-smoothing", type=rate, default=0.0, help="label smoothing, in [0, 1)")
+    t.add_argument("--clipnorm", type=positive_float, default=None, help="clip the global gradient norm to this; default: no clipping")
     t.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="floating-point type, end to end")
     t.add_argument("--min-freq", type=positive_int, default=1, help="rarer words become <unk>")
     t.add_argument("--umlauts", choices=["keep", "translit"], default="keep", help="keep ä ö ü ß or write ae oe ue ss")
-    t.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and dropout seed")
-    t.add_argument("--data-seed", type=int, default=1, help="seed of the train/val/test split")
+    t.add_argument("--seed", type=nonneg_int, default=0, help="initialisation, shuffling and dropout seed")
+    t.add_argument("--data-seed", type=nonneg_int, default=1, help="seed of the train/val/test split")
     t.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     t.add_argument("--log-loss", action="store_true", help="curves.png with a logarithmic loss axis")
     return t
@@ -213,9 +225,12 @@ def _add_translate(subs):
     tr.add_argument("--checkpoint", default=DEFAULT_RUN, help="run directory or .safetensors file")
     tr.add_argument("--backend", choices=["numpy", "keras"], default="numpy", help="which implementation decodes")
     tr.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
-    tr.add_argument("--alpha", type=float, default=0.6, help="beam length penalty exponent")
-    tr.add_argument("--plot-attention", metavar="PNG", help="save the first sentence's cross-attention maps; default: no plot")
-    tr.add_argument("--attention-layer", type=int, default=None, metavar="L",
+    tr.add_argument("--alpha", type=nonneg_float, default=0.6,
+                    help="beam length penalty exponent, >= 0 (0: no length normalisation)")
+    tr.add_argument("--plot-attention", metavar="PNG", type=output_file(".png"),
+                    help="save the first sentence's cross-attention maps to this .png (its directory must exist); "
+                         "default: no plot")
+    tr.add_argument("--attention-layer", type=nonneg_int, default=None, metavar="L",
                     help="decoder layer whose cross-attention is plotted, from 0; default: the last")
     tr.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     return tr
@@ -227,7 +242,8 @@ def _add_evaluate(subs):
     ev.add_argument("--backend", choices=["numpy", "keras"], default="numpy", help="which implementation decodes")
     ev.add_argument("--split", choices=["train", "val", "test"], default="test", help="which split of the run's data")
     ev.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
-    ev.add_argument("--alpha", type=float, default=0.6, help="beam length penalty exponent")
+    ev.add_argument("--alpha", type=nonneg_float, default=0.6,
+                    help="beam length penalty exponent, >= 0 (0: no length normalisation)")
     ev.add_argument("--limit", type=positive_int, default=None, help="score only the first N pairs; default: all")
     ev.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     return ev
@@ -240,7 +256,7 @@ def _add_demo(subs):
     d.add_argument("--batch-size", type=positive_int, default=32, help="sequences per step")
     d.add_argument("--d-model", type=positive_int, default=64, help="model width (4 heads, d_ff = 4·d_model)")
     d.add_argument("--layers", type=positive_int, default=2, help="encoder layers = decoder layers")
-    d.add_argument("--seed", type=int, default=0, help="initialisation and data seed")
+    d.add_argument("--seed", type=nonneg_int, default=0, help="initialisation and data seed")
     d.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
     return d
 

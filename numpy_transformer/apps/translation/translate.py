@@ -3,12 +3,15 @@ split with corpus BLEU and chrF (sacrebleu)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from ...training.checkpoint import load_checkpoint
+from ...data.errors import InputError, MissingFileError
+from ...training.checkpoint import CheckpointError, load_checkpoint
 from ...data.corpus import default_corpus
-from ...data.pairs import clean_sentence, load_pairs, prepare_dataset
+from ...data.pairs import load_pairs, prepare_dataset
+from ...data.text import clean_words, unknown_note
 from .batching import encode_source, pad_sequences
 from .model_kinds import KINDS, kind_of
 from .train import TrainArgs, make_backend
@@ -21,10 +24,21 @@ def load_splits(meta):
         pairs, clean = default_corpus(), False
     else:
         if not Path(data).exists():
-            raise FileNotFoundError(f"the run was trained on {data}, which is not there any more")
+            raise MissingFileError(f"the run was trained on {data}, which is not there any more")
         pairs, clean = load_pairs(data, meta.get("n")), True
     return prepare_dataset(pairs, n=meta.get("n"), seed=meta.get("data_seed", 1), clean=clean,
                            umlauts=meta.get("umlauts", "keep"))
+
+
+class Encoded(NamedTuple):
+    ids: list             # the source ids, <eos> last
+    unknown: tuple        # the words not in the training vocabulary, as the user typed them
+    left_out: tuple       # symbols (emoji, …) the cleaning deleted, as typed
+
+
+def describe_unknown(enc):
+    """"unknown words: café, über; left out: 🙂" (empty when there is nothing to say)."""
+    return unknown_note(enc.unknown, enc.left_out)
 
 
 class Translator:
@@ -33,26 +47,28 @@ class Translator:
     def __init__(self, checkpoint, backend="numpy"):
         ck = load_checkpoint(checkpoint, kinds=tuple(KINDS))
         if ck["src_tok"] is None or ck["tgt_tok"] is None:
-            raise FileNotFoundError(f"{ck['dir']}: src_tokenizer.json / tgt_tokenizer.json missing beside the checkpoint")
+            raise CheckpointError(f"{ck['dir']}: src_tokenizer.json / tgt_tokenizer.json missing beside the checkpoint")
         self.cfg, self.meta, self.dir = ck["cfg"], ck["meta"], ck["dir"]
         self.src_tok, self.tgt_tok = ck["src_tok"], ck["tgt_tok"]
         self.backend = make_backend(backend, self.cfg, TrainArgs(**ck["meta"].get("train_args", {})))
         self.backend.set_weights(ck["weights"])
 
     def encode(self, sentence):
-        """Clean like the training data, then ids + <eos>. Clear errors for an empty sentence,
-        a sentence of unknown words only, and one longer than the model's max_len."""
-        words = clean_sentence(sentence, "en")
-        if not words:
-            raise ValueError(f"nothing to translate in {sentence!r} (empty after cleaning)")
-        ids = encode_source(words, self.src_tok)
-        unk = [w for w, i in zip(words.split(), ids) if i == self.src_tok.unk_id]
+        """Clean like the training data (data/text.py), then ids + <eos>, the unknown words and
+        the deleted symbols as the user typed them (Encoded). Clear errors for an empty
+        sentence, a sentence of unknown words only, and one longer than the model's max_len."""
+        clean = clean_words(sentence, "en")
+        if not clean.text:
+            left = f"; left out: {' '.join(clean.left_out)}" if clean.left_out else ""
+            raise InputError(f"nothing to translate in {sentence!r} (empty after cleaning{left})")
+        ids = encode_source(clean.text, self.src_tok)
+        unk = tuple(w for w, i in zip(clean.typed, ids) if i == self.src_tok.unk_id)
         if len(unk) == len(ids) - 1:
-            raise ValueError(f"none of the words of {sentence!r} is in the training vocabulary")
+            raise InputError(f"none of the words of {sentence!r} is in the training vocabulary")
         if len(ids) > self.cfg.max_len:
-            raise ValueError(f"{sentence!r} has {len(ids) - 1} words; this model takes at most "
+            raise InputError(f"{sentence!r} has {len(ids) - 1} words; this model takes at most "
                              f"{self.cfg.max_len - 1} (its max_len is {self.cfg.max_len}, with <eos>)")
-        return ids, unk
+        return Encoded(ids, unk, clean.left_out)
 
     def translate_ids(self, id_lists, beam=1, alpha=0.6, batch_size=64, threads=None):
         """`threads`: an app.threads.ThreadPolicy, ticked after each batch (follows the load)."""
@@ -71,7 +87,7 @@ class Translator:
     def source_tokens(self, sentence):
         """The source as the model sees it: cleaned words, unknown ones as <unk>, then <eos>."""
         ids = self.encode(sentence)[0]
-        words = clean_sentence(sentence, "en").split()
+        words = clean_words(sentence, "en").words
         return [w if i != self.src_tok.unk_id else "<unk>" for w, i in zip(words, ids)] + ["<eos>"]
 
     @property
@@ -109,10 +125,10 @@ def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None, threads=No
             ids.append(translator.encode(en)[0])
             srcs.append(en)
             refs.append(de)
-        except ValueError:
+        except InputError:
             skipped += 1
     if not ids:
-        raise ValueError(f"none of the {len(pairs)} {split} pairs can be scored: every source is longer than the "
+        raise InputError(f"none of the {len(pairs)} {split} pairs can be scored: every source is longer than the "
                          f"model's max_len ({translator.cfg.max_len}) or has no known word")
     hyps = translator.translate_ids(ids, beam, alpha, threads=threads)
     return {"split": split, "sentences": len(hyps), "skipped": skipped, "beam": beam,

@@ -18,19 +18,24 @@ import contextlib
 import dataclasses
 import math
 import time
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from ...config import ViTConfig, check_images, check_labels
+from ...data.errors import InputError, MissingFileError
 from ...training.checkpoint import load_checkpoint, write_json
 from ...training.loop import Interrupted, TrainingDiverged, read_history, report
-from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, nonneg_int, parse_threads, positive_float,
-                            positive_int, rate)
+from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, UsageError, check_input_file,
+                            check_keras_combination, nonneg_int, parse_threads, positive_float, positive_int,
+                            rate, refuse_ignored_on_resume)
 from .train import ViTArgs, evaluate, fit, largest_gemm, make_backend
 
 DEFAULT_RUN = "runs/vit-digits"
+# what --resume takes from the command line; the model, data and training settings are the run's
+RESUME_OPTIONS = {"backend", "epochs", "threads", "time_budget", "quiet", "no_baselines"}
 
 
 class Split(NamedTuple):
@@ -51,24 +56,84 @@ def load_split(data=None, data_seed=0, validation=False):
         d = load_digits()
         images, labels, num_classes = d.images / 16.0, d.target, 10
     else:
-        with np.load(data) as f:
-            if "images" not in f or "labels" not in f:
-                raise ValueError(f"{data}: expected arrays 'images' and 'labels', found {sorted(f.files)}")
-            images, labels = f["images"], f["labels"]
+        images, labels = read_npz(data)
         num_classes = None
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]          # grey-scale: one channel
     if images.ndim != 4 or images.shape[1] != images.shape[2]:
-        raise ValueError(f"images must be square, (N, H, H) or (N, H, H, C), got {images.shape}")
-    labels = check_labels(labels, num_classes or int(np.max(labels)) + 1, images.shape[0])
-    num_classes = num_classes or int(labels.max()) + 1
-    shape_only = ViTConfig(images.shape[1], images.shape[3], 1, max(num_classes, 2))   # for check_images
-    images = check_images(images, shape_only, "training images").astype(np.float64)
+        raise InputError(f"images must be square, (N, H, H) or (N, H, H, C), got {images.shape}")
+    try:                                    # the checks the model's entry makes, on the user's data
+        labels = check_labels(labels, num_classes or int(np.max(labels)) + 1, images.shape[0])
+        num_classes = num_classes or int(labels.max()) + 1
+        shape_only = ViTConfig(images.shape[1], images.shape[3], 1, max(num_classes, 2))   # for check_images
+        images = check_images(images, shape_only, "training images").astype(np.float64)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     x_tr, x_te, y_tr, y_te = train_test_split(images, labels, test_size=0.2, random_state=data_seed, stratify=labels)
     if validation:
         x_tr, x_te, y_tr, y_te = train_test_split(x_tr, y_tr, test_size=0.2, random_state=data_seed, stratify=y_tr)
     return Split(x_tr, y_tr, x_te, y_te, "validation" if validation else "test", num_classes)
+
+
+def read_npz(path):
+    """The arrays 'images' and 'labels' of an .npz archive. Never unpickles (allow_pickle=False),
+    and never passes on NumPy's advice to load a pickle unsafely: a file that is not an .npz
+    archive, or holds object arrays, is refused with the reason."""
+    if not Path(path).is_file():                # a resumed run's data file that has gone
+        raise MissingFileError(f"{path}: no such file (the images the run was trained on)")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a NumPy .npz archive (the zip of arrays numpy.savez writes, with "
+                         f"'images' (N, H, W[, C]) and 'labels' (N,))")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "images" not in f or "labels" not in f:
+                raise InputError(f"{path}: expected arrays 'images' and 'labels', found {sorted(f.files)}")
+            return f["images"], f["labels"]
+    except InputError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise InputError(f"{path}: holds object arrays, which are never unpickled; save plain numeric "
+                             f"arrays (numpy.savez(path, images=…, labels=…))") from None
+        raise InputError(f"{path}: unreadable .npz archive ({e})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: unreadable .npz archive ({type(e).__name__}: {e})") from None
+
+
+def model_config(a, image_size, channels, num_classes):
+    """The ViTConfig the options describe for images of this size; a combination that makes
+    no model (a patch size that does not divide the image, heads that do not divide d_model) is
+    a UsageError."""
+    try:
+        return ViTConfig(image_size=image_size, channels=channels, patch_size=a.patch_size,
+                         num_classes=num_classes, d_model=a.d_model, num_heads=a.heads, d_ff=a.d_ff,
+                         num_layers=a.layers, dropout=a.dropout, norm_first=not a.post_ln,
+                         activation=a.activation, dtype=a.dtype)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def check_options(a):
+    """Everything that needs no data, before any is read: --resume against --overwrite, the
+    run directory, --data's file, the model the options describe (for the digits, whose size is
+    known), the --backend keras combinations."""
+    run_dir = Path(a.run_dir)
+    if a.resume and a.overwrite:
+        raise UsageError("--resume and --overwrite contradict each other: continue the run or start it over")
+    if a.resume:
+        if not (run_dir / "checkpoint.safetensors").exists():
+            raise UsageError(f"--resume: no checkpoint in {run_dir} to continue (leave out --resume to start a run)")
+        refuse_ignored_on_resume(getattr(a, "given", ()), RESUME_OPTIONS, run_dir)
+        return
+    check_keras_combination(a.backend, a.dtype)
+    if (run_dir / "checkpoint.safetensors").exists() and not a.overwrite:
+        raise UsageError(f"{run_dir} already holds a checkpoint: pass --resume to continue it, "
+                         f"--overwrite to start over, or another --run-dir")
+    if a.data:
+        check_input_file("--data", a.data, (".npz",), "NumPy .npz archive")
+    else:
+        model_config(a, 8, 1, 10)           # the digits: 8x8, one channel, ten classes
 
 
 def baselines(split, seed):
@@ -140,11 +205,12 @@ def run_vit(a):
 
 def _run_vit(a, stack):
     from ...training.threads import ThreadPolicy
-    from .plots import plot_class_token_attention, plot_confusion
+    check_options(a)
     run_dir = Path(a.run_dir)
     if a.resume:
         ck = load_checkpoint(run_dir, kinds=("vit",))
         cfg, meta = ck["cfg"], ck["meta"]
+        check_keras_combination(a.backend, cfg.dtype)
         args = ViTArgs(**meta["vit_args"])
         if a.epochs is not None:
             args.epochs = a.epochs
@@ -154,9 +220,6 @@ def _run_vit(a, stack):
         split = load_split(meta["data"], meta["data_seed"], meta["validation"])
         print(f"resuming {run_dir} after epoch {meta['epoch']} of {args.epochs}")
     else:
-        if (run_dir / "checkpoint.safetensors").exists() and not a.overwrite:
-            raise SystemExit(f"{run_dir} already holds a checkpoint: pass --resume to continue it, "
-                             f"--overwrite to start over, or another --run-dir")
         overrides = {f.name: getattr(a, f.name) for f in dataclasses.fields(ViTArgs)
                      if getattr(a, f.name, None) is not None}
         args = ViTArgs(**overrides, time_budget=a.time_budget)
@@ -164,13 +227,14 @@ def _run_vit(a, stack):
                 "validation": a.validation}
         split = load_split(a.data, a.data_seed, a.validation)      # data checked before the model is built
         _, H, _, C = split.x_train.shape
-        cfg = ViTConfig(image_size=H, channels=C, patch_size=a.patch_size, num_classes=split.num_classes,
-                        d_model=a.d_model, num_heads=a.heads, d_ff=a.d_ff, num_layers=a.layers, dropout=a.dropout,
-                        norm_first=not a.post_ln, activation=a.activation, dtype=a.dtype)
+        cfg = model_config(a, H, C, split.num_classes)
         history = []
     if args.epochs < 1 or args.batch_size < 1 or args.shift < 0 or args.warmup_epochs < 0 or not args.lr > 0:
         raise ValueError(f"need epochs >= 1, batch size >= 1, shift >= 0, warmup epochs >= 0 and lr > 0: {args}")
-    check_images(split.x_train[:1], cfg, "the data's images")      # a resumed run's data must fit its model
+    try:
+        check_images(split.x_train[:1], cfg, "the data's images")  # a resumed run's data must fit its model
+    except ValueError as e:
+        raise InputError(str(e)) from None
     steps = math.ceil(len(split.x_train) / args.batch_size)
     policy = stack.enter_context(ThreadPolicy(a.threads, largest_gemm(cfg, args.batch_size)).start())
     meta["threads"] = policy.describe()
@@ -196,6 +260,7 @@ def _run_vit(a, stack):
         return report(e, run_dir)
     train_seconds = time.perf_counter() - t0
     loss, acc, pred = evaluate(backend, split.x_eval, split.y_eval)
+    from .plots import plot_class_token_attention, plot_confusion     # matplotlib: only once there is a result
     plot_confusion(split.y_eval, pred, cfg.num_classes, run_dir / "confusion.png",
                    f"ViT ({backend.name}), {split.eval_name} accuracy {acc:.1%}")
     shown = [int(np.flatnonzero(split.y_eval == c)[0]) for c in range(min(cfg.num_classes, 10))]
