@@ -71,25 +71,9 @@ class Tokenizer:
         return cls(words)
 
     # ---- ids ------------------------------------------------------------------------------
-    @property
-    def pad_id(self) -> int:
-        return 0
-
-    @property
-    def unk_id(self) -> int:
-        return 1
-
-    @property
-    def start_id(self) -> int:
-        return 2
-
-    @property
-    def eos_id(self) -> int:
-        return 3
-
-    @property
-    def special_ids(self) -> tuple[int, ...]:
-        return tuple(range(len(SPECIALS)))
+    # the specials' fixed ids, the positions of SPECIALS (shared by every tokenizer file)
+    pad_id, unk_id, start_id, eos_id = range(len(SPECIALS))
+    special_ids = tuple(range(len(SPECIALS)))
 
     @property
     def vocab_size(self) -> int:

@@ -76,7 +76,7 @@ def check_resume(a, given):
     if "model" in given and a.model != kind.name:
         raise UsageError(f"--resume: {a.run_dir} holds a run of --model {kind.name}, not --model {a.model}")
     check_model_options(kind, given, f"{a.run_dir}, a run of --model {kind.name}")
-    resumed = {**_RESUMED, **{dest: (flag, "cfg", field) for dest, (flag, field) in kind.options.items()}}
+    resumed = {**_RESUMED, **{dest: (o.flag, "cfg", o.field) for dest, o in kind.options.items()}}
     sources = {"cfg": vars(cfg) if not hasattr(cfg, "to_dict") else cfg.to_dict(),
                "args": meta.get("train_args", {}), "meta": meta}
     ignored = []
@@ -116,7 +116,7 @@ def check_init_from(a, cfg=None, ck=None):
             raise UsageError(f"--init-from {a.init_from} is a checkpoint of --model {kind_of(theirs).name}; this run trains "
                              f"--model {a.model}")
         flags = [f"{flag} {getattr(theirs, field)} (this run: {getattr(a, dest)})"
-                 for dest, (flag, field) in kind_of(theirs).options.items() if getattr(theirs, field) != getattr(a, dest)]
+                 for dest, (flag, field, _) in kind_of(theirs).options.items() if getattr(theirs, field) != getattr(a, dest)]
         problems = _shape_problems(model_config(a, theirs.src_vocab_size, theirs.tgt_vocab_size), ck["weights"])
         if flags or problems:
             raise UsageError(f"--init-from {a.init_from} is another model" + (f" ({', '.join(flags)})" if flags else "")
