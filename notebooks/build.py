@@ -32,7 +32,8 @@ CELL_TIMEOUT_S = 600
 # imports beyond the notebooks extra that a notebook cannot run without (the test skips it
 # with the reason when one is missing; Keras is optional everywhere: the cells that compare
 # with it say so and skip)
-REQUIRES = {"01": ("matplotlib",), "02": ("matplotlib",), "03": ("matplotlib", "safetensors", "sacrebleu"),
+REQUIRES = {"01": ("matplotlib", "threadpoolctl"), "02": ("matplotlib", "threadpoolctl"),
+            "03": ("matplotlib", "threadpoolctl", "safetensors", "sacrebleu"),
             "04": ("matplotlib", "safetensors", "sklearn", "scipy"),
             "05": ("matplotlib", "safetensors", "tokenizers", "scipy"), "06": ("matplotlib", "psutil")}
 
