@@ -11,7 +11,6 @@
 # `docs/bert.md` (the full-size run: 34 % masked-token accuracy, the pair task).
 
 # %%
-import json
 import tempfile
 from pathlib import Path
 
