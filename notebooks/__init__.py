@@ -1,0 +1,1 @@
+"""The notebooks (see notebooks/README.md); `python -m notebooks.build` regenerates them."""
