@@ -1,8 +1,10 @@
 """The lexicon of the generated corpus (data/corpus.py): nouns with gender, plurals and the
 adjectives that fit them, adjectives, pronouns, names and verbs with their German conjugation,
-and which predicates suit which subjects. Standard library only."""
+and which predicates suit which subjects (the nouns are a table, corpus_nouns.tsv). Standard
+library only."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 
@@ -23,69 +25,22 @@ class Noun(NamedTuple):
         return self.de_pl is None
 
 
-def _n(en, en_pl, de, gender, de_pl, kind, adjs, **kw):
-    return Noun(en, en_pl, de, gender, de_pl, kind, tuple(adjs.split()), **kw)
+def _read_nouns(path=Path(__file__).with_name("corpus_nouns.tsv")):
+    """The nouns, one per line of corpus_nouns.tsv (tab-separated: en, en_plural, de, gender,
+    de_plural, kind, the adjectives that fit, flags; '-' for none), masculine, feminine, neuter."""
+    nouns = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        en, en_pl, de, gender, de_pl, kind, adjs, flags = line.split("\t")
+        flags = flags.split()
+        de_acc = next((f.removeprefix("de_acc=") for f in flags if f.startswith("de_acc=")), None)
+        nouns.append(Noun(en, None if en_pl == "-" else en_pl, de, gender, None if de_pl == "-" else de_pl, kind,
+                          tuple(adjs.split()), de_acc, "readable" in flags, "portable" in flags))
+    return nouns
 
 
-_NOUN_LIST = [
-    # masculine
-    _n("dog", "dogs", "hund", "m", "hunde", "animal", "big small old young black white beautiful"),
-    _n("bird", "birds", "vogel", "m", "vögel", "animal", "big small black white beautiful"),
-    _n("bear", "bears", "bär", "m", "bären", "animal", "big small old young black white",
-       de_acc="bären"),
-    _n("man", "men", "mann", "m", "männer", "person", "old young rich sick happy"),
-    _n("teacher", "teachers", "lehrer", "m", "lehrer", "person", "old young new good"),
-    _n("boy", "boys", "junge", "m", "jungen", "person", "rich sick happy", de_acc="jungen"),
-    _n("apple", "apples", "apfel", "m", "äpfel", "food", "big small red green good fresh"),
-    _n("cake", "cakes", "kuchen", "m", "kuchen", "food", "big small good fresh"),
-    _n("table", "tables", "tisch", "m", "tische", "thing", "big small old new black white"),
-    _n("chair", "chairs", "stuhl", "m", "stühle", "thing", "big small old new black white red",
-       portable=True),
-    _n("letter", "letters", "brief", "m", "briefe", "thing", "long short new old",
-       readable=True, portable=True),
-    _n("key", "keys", "schlüssel", "m", "schlüssel", "thing", "small big old new", portable=True),
-    _n("ball", "balls", "ball", "m", "bälle", "thing", "big small red blue new", portable=True),
-    _n("hat", "hats", "hut", "m", "hüte", "thing", "black red new old big beautiful",
-       portable=True),
-    _n("coffee", None, "kaffee", "m", None, "drink", "hot cold good"),
-    _n("tea", None, "tee", "m", None, "drink", "hot cold good green"),
-    _n("juice", None, "saft", "m", None, "drink", "cold fresh good"),
-    _n("cheese", None, "käse", "m", None, "food", "good fresh"),
-    # feminine
-    _n("cat", "cats", "katze", "f", "katzen", "animal", "big small old young black white beautiful"),
-    _n("mouse", "mice", "maus", "f", "mäuse", "animal", "small white black grey"),
-    _n("woman", "women", "frau", "f", "frauen", "person", "old young rich sick happy beautiful"),
-    _n("flower", "flowers", "blume", "f", "blumen", "thing", "red white blue beautiful small",
-       portable=True),
-    _n("newspaper", "newspapers", "zeitung", "f", "zeitungen", "thing", "new old",
-       readable=True, portable=True),
-    _n("bag", "bags", "tasche", "f", "taschen", "thing", "big small black red new old",
-       portable=True),
-    _n("lamp", "lamps", "lampe", "f", "lampen", "thing", "new old small big", portable=True),
-    _n("watch", "watches", "uhr", "f", "uhren", "thing", "new old beautiful black", portable=True),
-    _n("banana", "bananas", "banane", "f", "bananen", "food", "big small good fresh"),
-    _n("pear", "pears", "birne", "f", "birnen", "food", "big small green good fresh"),
-    _n("milk", None, "milch", "f", None, "drink", "cold warm fresh good"),
-    _n("soup", None, "suppe", "f", None, "food", "hot warm cold good"),
-    # neuter
-    _n("book", "books", "buch", "n", "bücher", "thing", "new old good red big small",
-       readable=True, portable=True),
-    _n("car", "cars", "auto", "n", "autos", "thing", "new old red black white blue big small fast"),
-    _n("house", "houses", "haus", "n", "häuser", "thing", "big small old new beautiful white"),
-    _n("bike", "bikes", "fahrrad", "n", "fahrräder", "thing", "new old red blue black"),
-    _n("picture", "pictures", "bild", "n", "bilder", "thing", "beautiful big small old new",
-       portable=True),
-    _n("window", "windows", "fenster", "n", "fenster", "thing", "big small old"),
-    _n("shirt", "shirts", "hemd", "n", "hemden", "thing", "white black red blue new old",
-       portable=True),
-    _n("child", "children", "kind", "n", "kinder", "person", "small sick happy"),
-    _n("horse", "horses", "pferd", "n", "pferde", "animal",
-       "big small old young black white beautiful fast"),
-    _n("egg", "eggs", "ei", "n", "eier", "food", "big small fresh good"),
-    _n("water", None, "wasser", "n", None, "drink", "cold warm fresh"),
-    _n("beer", None, "bier", "n", None, "drink", "cold warm good"),
-    _n("bread", None, "brot", "n", None, "food", "fresh good white"),
-]
+_NOUN_LIST = _read_nouns()
 NOUNS: dict[str, Noun] = {n.en: n for n in _NOUN_LIST}
 
 # English adjective -> German adjective (the predicative form, also the stem for endings).
