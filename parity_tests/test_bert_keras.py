@@ -6,7 +6,9 @@ of the largest value; gradients ‖a − b‖ / max(‖a‖, ‖b‖) ≤ 1e-9 (
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import BertConfig, BertEncoder, TransformerConfig, masked_cross_entropy  # noqa: E402
 from parity_report import check_abs, check_forward, check_grad, parity_report  # noqa: E402,F401

@@ -8,7 +8,9 @@ float64 ≤ 1e-9, float32 ≤ 1e-4 (float32 rounding over a few dozen operations
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 import numpy_transformer as nt  # noqa: E402
 from parity_report import check_forward, check_grad, parity_report  # noqa: E402,F401

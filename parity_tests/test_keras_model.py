@@ -4,7 +4,9 @@ every parameter, every attention block's weights, masks, and greedy decoding."""
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import (Transformer, TransformerConfig, masked_accuracy,  # noqa: E402
                                masked_cross_entropy)

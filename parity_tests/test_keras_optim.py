@@ -4,7 +4,9 @@ the same weights on the same batches."""
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import (Adam, Transformer, TransformerConfig, WarmupSchedule,  # noqa: E402
                                masked_cross_entropy)

@@ -5,7 +5,9 @@ wall between the two packages."""
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import Transformer, TransformerConfig, parameter_shapes  # noqa: E402
 from parity_report import make_batch, perturbed_state  # noqa: E402

@@ -3,9 +3,11 @@ Keras training backend, and its optimizer state in the shared checkpoint format.
 import numpy as np
 import pytest
 
-pytest.importorskip("keras", reason="the Keras backend needs the [keras] extra")
-pytest.importorskip("safetensors", reason="checkpoints need the [train] extra")
-pytest.importorskip("matplotlib", reason="training curves need the [train] extra (matplotlib)")
+from requires import require
+
+require("keras")
+require("safetensors")
+require("matplotlib")
 
 from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.app.cli import main  # noqa: E402

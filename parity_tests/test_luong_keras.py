@@ -11,7 +11,9 @@ Tolerances (parity_report.py, the project's): forward float64 max |diff| ≤ 1e-
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 import numpy_transformer as nt  # noqa: E402
 from parity_report import check_forward, check_grad, parity_report  # noqa: E402,F401

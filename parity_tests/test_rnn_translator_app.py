@@ -6,8 +6,10 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("safetensors", reason="checkpoints need the [train] extra (safetensors)")
-pytest.importorskip("matplotlib", reason="training curves need the [train] extra (matplotlib)")
+from requires import require
+
+require("safetensors")
+require("matplotlib")
 
 from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.app.cli import main  # noqa: E402
@@ -61,7 +63,7 @@ def test_translate_greedy_beam_plot_and_evaluate(rnn_run, tmp_path, capsys):
 
 
 def test_keras_backend_trains_and_serves_the_rnn_translator(tmp_path, small_tsv, rnn_run, capsys):
-    pytest.importorskip("keras", reason="the Keras backend needs the [keras] extra")
+    require("keras")
     run = tmp_path / "k"
     assert main(["train", "--data", str(small_tsv), "--run-dir", str(run), "--epochs", "1", "--backend", "keras",
                  "--init-from", str(rnn_run), *RNN]) == 0

@@ -8,7 +8,9 @@ max |diff| / max |ref| ≤ 1e-5; gradients ‖a − b‖ / max(‖a‖, ‖b‖)
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer.app.decoding import greedy_decode as np_greedy  # noqa: E402
 from numpy_transformer.config import RNNTranslatorConfig  # noqa: E402

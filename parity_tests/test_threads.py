@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-threadpoolctl = pytest.importorskip("threadpoolctl")
+from requires import require
+
+threadpoolctl = require("threadpoolctl")
 
 from numpy_transformer.app import threads  # noqa: E402
 from numpy_transformer.app.threads import ThreadPolicy, parse_threads  # noqa: E402
@@ -72,7 +74,7 @@ def test_auto_follows_the_load_of_other_processes(monkeypatch):
 
 
 def test_a_run_records_its_threads(tmp_path, small_tsv):
-    pytest.importorskip("safetensors")
+    require("safetensors")
     from conftest import TINY
     from numpy_transformer.app.checkpoint import load_checkpoint
     from numpy_transformer.app.cli import main
@@ -102,8 +104,8 @@ def test_blas_threads_are_restored_when_training_stops_with_an_error(tmp_path, s
 def test_keras_run_with_fixed_threads_sets_tensorflows_pools_quietly(tmp_path, small_tsv):
     """In a fresh process (TensorFlow's pools can only be set before its first op): the run's
     record says what TensorFlow got, and TensorFlow's start-up lines are not printed."""
-    pytest.importorskip("keras")
-    pytest.importorskip("safetensors")
+    require("keras")
+    require("safetensors")
     import subprocess
     import sys
     from conftest import TINY

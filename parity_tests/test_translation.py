@@ -6,8 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("safetensors", reason="checkpoints need the [train] extra (safetensors)")
-pytest.importorskip("matplotlib", reason="training curves need the [train] extra (matplotlib)")
+from requires import require
+
+require("safetensors")
+require("matplotlib")
 
 from numpy_transformer.app.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from numpy_transformer.app.cli import main  # noqa: E402

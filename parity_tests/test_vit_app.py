@@ -8,7 +8,9 @@ import re
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
+from requires import require
+
+require("sklearn")
 
 from numpy_transformer.app.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.app.cli import main  # noqa: E402
@@ -44,7 +46,7 @@ def test_random_shift_moves_whole_images_and_fills_zeros():
 
 
 def test_warmup_cosine_in_both_backends():
-    pytest.importorskip("keras")
+    require("keras")
     from keras import ops
     from keras_transformer import WarmupCosine as KerasWarmupCosine
     s, k = WarmupCosine(2e-3, 10, 100), KerasWarmupCosine(2e-3, 10, 100)
@@ -90,7 +92,7 @@ def test_keras_backend_starts_from_the_numpy_weights_and_takes_the_same_steps():
     shifts off) the weights agree to float32 rounding: 1e-4 relative per tensor, the suite's
     float32 tolerance (Keras' Adam and ours are the same formula, float32 arithmetic in a
     different order)."""
-    pytest.importorskip("keras")
+    require("keras")
     cfg = ViTConfig(8, 1, 4, 10, d_model=16, num_heads=2, d_ff=32, num_layers=1, dropout=0.0)
     args = ViTArgs(epochs=2, lr=2e-3, warmup_epochs=1, seed=3)
     npb, kb = make_backend("numpy", cfg, args, 5), make_backend("keras", cfg, args, 5)
@@ -145,7 +147,7 @@ def test_bad_data_and_arguments_get_clear_errors(tmp_path, capsys):
 def test_a_numpy_checkpoint_is_continued_by_the_keras_backend(tmp_path):
     """Weights and Adam moments are stored under the shared names: --resume --backend keras picks
     up a NumPy run (step count, moments, weights) and carries on."""
-    pytest.importorskip("keras")
+    require("keras")
     run = tmp_path / "r"
     assert main(["vit", *TINY, "--epochs", "1", "--run-dir", str(run), "--no-baselines"]) == 0
     first = load_checkpoint(run, config_class=ViTConfig)

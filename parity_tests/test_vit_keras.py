@@ -6,7 +6,9 @@ gradients ‖a − b‖ / max(‖a‖, ‖b‖) ≤ 1e-9 (float64), 1e-4 (float3
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import (Transformer, TransformerConfig, ViTConfig, VisionTransformer,  # noqa: E402
                                masked_cross_entropy)
