@@ -176,6 +176,7 @@ def _run(tmp_path, *args):
     return result, md
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny_numpy(tmp_path):
     result, md = _run(tmp_path, "--backends", "numpy", "--memory-workloads", "train_step", "--profile", "tiny")
     rows = {(r["workload"], r["impl"]): r for r in result["rows"]}
@@ -199,6 +200,7 @@ def test_end_to_end_tiny_numpy(tmp_path):
     assert "matmul" in prof and len(result["profile"]["top"]) >= 10
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny_keras(tmp_path):
     require("tensorflow")
     require("keras")
@@ -226,6 +228,7 @@ def test_end_to_end_tiny_keras(tmp_path):
                                                                    else f"skipped: {gpu.cupy_status()}")
 
 
+@pytest.mark.slow
 def test_keras_on_jax_rows_run_in_their_own_process(tmp_path):
     """keras-jax: the Keras model on the JAX backend, timed in a subprocess beside NumPy; its
     decoded tokens must agree with the NumPy decoder's, and the row carries the NumPy time

@@ -200,6 +200,7 @@ def test_progress_writes_one_line_per_bar_off_a_terminal(capsys):
     assert len(err.splitlines()) == 1 and re.fullmatch(r"epoch 1/1: 500/500 steps in \d+\.\ds, loss=1\.000\n", err)
 
 
+@pytest.mark.slow
 def test_keras_import_prints_no_tensorflow_log_lines():
     require("keras")
     import subprocess

@@ -22,6 +22,7 @@ FILES = ["test_keras_layers.py", "test_keras_model.py", "test_keras_optim.py", "
 MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", sorted(MODULES))
 def test_keras_parity_suite_on_backend(backend):
     if backend == keras.backend.backend():

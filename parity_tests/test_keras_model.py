@@ -36,7 +36,8 @@ def book_cfg(norm_first=False):
 
 CONFIGS = [pytest.param(small_cfg(dt, nf, nl), id=f"{dt}-L{nl}-{'pre' if nf else 'post'}LN")
            for dt in ("float64", "float32") for nf in (False, True) for nl in (1, 2)]
-CONFIGS += [pytest.param(book_cfg(nf), id=f"book-512-8-2048-6-float32-{'pre' if nf else 'post'}LN")
+CONFIGS += [pytest.param(book_cfg(nf), id=f"book-512-8-2048-6-float32-{'pre' if nf else 'post'}LN",
+                         marks=pytest.mark.slow)
             for nf in (False, True)]
 
 

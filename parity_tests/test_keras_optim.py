@@ -57,6 +57,7 @@ def batch(cfg, step):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.slow
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_adam_with_warmup_same_weights_after_n_steps(dtype, norm_first):
     cfg = TransformerConfig(src_vocab_size=13, tgt_vocab_size=11, d_model=16, num_heads=4, d_ff=32,

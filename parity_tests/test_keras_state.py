@@ -48,6 +48,7 @@ def test_numpy_keras_numpy_round_trip_is_exact(dtype, norm_first):
     assert all(v.dtype == dtype for v in km.weights)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras' saver
 @pytest.mark.parametrize("dtype,norm_first", [("float64", True), ("float32", False)])
 def test_keras_file_round_trip(tmp_path, dtype, norm_first):
@@ -146,6 +147,7 @@ def test_dropout_only_in_training_and_dtype_is_per_model():
     assert keras.config.floatx() == "float32"  # nothing set globally
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras' saver
 def test_compile_fit_save_load(tmp_path):
     """The model trains with model.fit (MaskedLoss, masked_accuracy, Adam + WarmupSchedule) and

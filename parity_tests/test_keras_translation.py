@@ -18,6 +18,7 @@ from conftest import TINY  # noqa: E402
 from parity_report import check_rel, rel_err  # noqa: E402
 
 
+@pytest.mark.slow
 def test_numpy_checkpoint_translates_identically_in_keras(tmp_path, small_tsv):
     run = tmp_path / "np"
     assert main(["train", "--data", str(small_tsv), "--run-dir", str(run), "--epochs", "3", *TINY]) == 0

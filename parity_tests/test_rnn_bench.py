@@ -19,6 +19,7 @@ def test_numpy_callables_compute_the_ops():
     assert set(fns[("bahdanau", "fwd_bwd")]()) == {"s", "h", "W_a", "U_a", "v_a"}
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_results(tmp_path):
     require("keras")
     from benchmarks import machine

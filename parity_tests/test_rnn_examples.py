@@ -162,6 +162,7 @@ def test_sunspots_cli_reads_a_csv_and_reports_errors(tmp_path, capsys):
     assert "backends must be numpy and/or keras" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_fibonacci_cli_every_model_both_backends(tmp_path, capsys):
     require("keras")
     out = tmp_path / "fib"

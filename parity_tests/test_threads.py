@@ -101,6 +101,7 @@ def test_blas_threads_are_restored_when_training_stops_with_an_error(tmp_path, s
     assert blas_threads() == before
 
 
+@pytest.mark.slow
 def test_keras_run_with_fixed_threads_sets_tensorflows_pools_quietly(tmp_path, small_tsv):
     """In a fresh process (TensorFlow's pools can only be set before its first op): the run's
     record says what TensorFlow got, and TensorFlow's start-up lines are not printed."""

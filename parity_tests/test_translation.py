@@ -149,6 +149,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, trained):
     assert load_checkpoint(run)["meta"]["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_embedded_corpus_is_learned_well(tmp_path):
     """The main job, shortened: a small model on the embedded corpus must translate held-out
     sentences (BLEU ≥ 60 after 4 epochs; the full 20-epoch job reaches about 90)."""

@@ -60,6 +60,7 @@ def test_warmup_cosine_in_both_backends():
         WarmupCosine(1e-3, 10, 10)
 
 
+@pytest.mark.slow
 def test_a_short_run_end_to_end_then_resume_bit_for_bit(tmp_path, capsys):
     """2 epochs, then --resume to 3, against 3 epochs uninterrupted: same weights exactly (the
     shuffle, shifts and dropout of each epoch come from (seed, epoch))."""
@@ -87,6 +88,7 @@ def test_a_short_run_end_to_end_then_resume_bit_for_bit(tmp_path, capsys):
         main(["vit", *TINY, "--epochs", "1", "--run-dir", str(a)])
 
 
+@pytest.mark.slow
 def test_keras_backend_starts_from_the_numpy_weights_and_takes_the_same_steps():
     """Same initial weights exactly; after three Adam steps on the same batches (dropout and
     shifts off) the weights agree to float32 rounding: 1e-4 relative per tensor, the suite's
@@ -144,6 +146,7 @@ def test_bad_data_and_arguments_get_clear_errors(tmp_path, capsys):
     assert "--epochs: must be a whole number >= 1, not 0" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_numpy_checkpoint_is_continued_by_the_keras_backend(tmp_path):
     """Weights and Adam moments are stored under the shared names: --resume --backend keras picks
     up a NumPy run (step count, moments, weights) and carries on."""

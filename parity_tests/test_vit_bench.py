@@ -24,6 +24,7 @@ def test_flops_equal_the_matmuls_the_numpy_vit_performs(monkeypatch, kernels):
     assert bench.forward_flops(cfg, 5) == 23040 + 2 * (97920 + 69360 + 81600) + 840
 
 
+@pytest.mark.slow
 def test_a_short_run_writes_json_and_markdown(tmp_path):
     require("keras")
     backends = "numpy,keras-graph"
