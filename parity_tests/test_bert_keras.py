@@ -26,7 +26,8 @@ def bert_cfg(dtype, norm_first=False, activation="gelu", **kw):
     return BertConfig(**base, norm_first=norm_first, activation=activation, dtype=dtype)
 
 
-CONFIGS = [pytest.param(bert_cfg(dt, nf, act), id=f"{dt}-{'pre' if nf else 'post'}LN-{act}")
+CONFIGS = [pytest.param(bert_cfg(dt, nf, act), id=f"{dt}-{'pre' if nf else 'post'}LN-{act}",
+                        marks=pytest.mark.per_backend)
            for dt in ("float64", "float32") for nf, act in ((False, "gelu"), (True, "gelu_tanh"))]
 # the pretrain command's layer size (d_model 128, 4 heads, d_ff 512), a small vocabulary. Not on JAX:
 # its eager gradients compile every op for every new shape (≈ 10 s for this config alone), and
@@ -124,6 +125,7 @@ def _check_grads(grads, k_grads, dtype, lab, what):
             check_grad(f"{what} d{k}", k_grads[k], grads[k], dtype, lab, group=f"{what} d(every param)")
 
 
+@pytest.mark.per_backend
 def test_state_dicts_cross_both_ways_and_loads_are_strict():
     cfg = bert_cfg("float32")
     npm, km = pair(cfg)
@@ -154,6 +156,7 @@ def test_keras_model_gives_the_same_errors_for_bad_input():
         kt.BertModel(TransformerConfig(5, 5))
 
 
+@pytest.mark.per_backend
 def test_dropout_in_training_mode_changes_the_output():
     cfg = bert_cfg("float32", dropout=0.3)
     _, km = pair(cfg)

@@ -27,6 +27,7 @@ def cfg_of(dtype="float64", norm_first=True, **kw):
     return TransformerConfig(**base)
 
 
+@pytest.mark.per_backend
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_numpy_keras_numpy_round_trip_is_exact(dtype, norm_first):
@@ -48,6 +49,7 @@ def test_numpy_keras_numpy_round_trip_is_exact(dtype, norm_first):
     assert all(v.dtype == dtype for v in km.weights)
 
 
+@pytest.mark.per_backend
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras' saver
 @pytest.mark.parametrize("dtype,norm_first", [("float64", True), ("float32", False)])
@@ -80,6 +82,7 @@ def test_layer_configs_round_trip():
     assert kt.EncoderLayer(cfg).get_config()["cfg"] == cfg.to_dict()
 
 
+@pytest.mark.per_backend
 def test_load_state_dict_is_strict_and_atomic():
     """Each bad state dict carries otherwise valid, *different* values (good + 1), so a load
     that assigned before checking would show up as changed weights."""

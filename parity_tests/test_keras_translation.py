@@ -30,6 +30,8 @@ def test_numpy_checkpoint_translates_identically_in_keras(tmp_path, small_tsv):
         keras_tr.translate(sents, beam=3)
 
 
+@pytest.mark.per_backend
+@pytest.mark.slow
 def test_keras_training_starts_like_numpy_and_its_checkpoint_loads_in_numpy(tmp_path, small_tsv):
     """Same seed → same initial weights and batches; dropout off so the first steps must agree
     closely (float32, different summation orders: losses within 1e-4 relative)."""
