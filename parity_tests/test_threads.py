@@ -50,7 +50,10 @@ def test_auto_follows_the_load_of_other_processes(monkeypatch):
         clock["own"] += own_cores * s
         clock["busy"] += (own_cores + clock["other"]) * s
 
-    with ThreadPolicy("auto", work=threads.SMALL_GEMM * 4, cores=2).start() as p:
+    # the BLAS at 2 threads for the simulated 2 cores: with OMP_NUM_THREADS=1 in the environment
+    # `auto` would rightly stay at the BLAS's own 1 and never adapt
+    with threadpoolctl.threadpool_limits(2, user_api="blas"), \
+            ThreadPolicy("auto", work=threads.SMALL_GEMM * 4, cores=2).start() as p:
         assert p.adaptive and p.current == 2          # idle machine: both cores
         adam = []
         p.on_change(adam.append)
