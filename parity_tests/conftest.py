@@ -7,7 +7,7 @@ import pytest
 def rng():
     return np.random.default_rng(1234)
 
-# NumPy-vs-Keras parity report (table at session end; markdown too if PARITY_REPORT is set)
+# NumPy-vs-Keras parity report: one line at session end; the table with PARITY_REPORT=path.md (or - to print it)
 from parity_report import parity_report, pytest_terminal_summary  # noqa: E402,F401
 
 # the smallest translation model the CLI trains in tests (seconds per epoch on 300 pairs)

@@ -1,7 +1,8 @@
 """Parity report: every NumPy-vs-Keras comparison records (quantity, dtype, config, metric,
-tolerance, observed error); the table is printed at the end of the pytest session and, when
-the environment variable PARITY_REPORT is set, also written as markdown (PARITY_REPORT is a
-file path, or a directory to hold parity_report.md).
+tolerance, observed error). At the end of the pytest session one line gives the count; the
+table goes where the environment variable PARITY_REPORT says: a file path (or a directory to
+hold parity_report.md) gets it as markdown, `PARITY_REPORT=-` prints the worst case per
+quantity on the terminal.
 
 Use from a test: the `parity_report` fixture (session-scoped), or the module-level helpers
 `check_abs` / `check_rel` / `check_max_rel`, which record and assert in one call. The
@@ -131,21 +132,26 @@ def _emit(terminalreporter):
     if REPORT.printed or not REPORT.rows:
         return
     REPORT.printed = True
-    tr = terminalreporter
-    tr.section("NumPy vs Keras parity (worst case per quantity)")
-    tr.write_line(f"{'quantity':46} {'dtype':8} {'metric':8} {'tol':>7} {'worst':>9} {'n':>4}  worst case")
-    for n, r in sorted(REPORT.summary(), key=lambda t: (t[1].dtype, t[1].group)):
-        flag = "" if r.passed else "  <-- OVER"
-        where = r.config if r.group == r.quantity else f"{r.quantity}, {r.config}"
-        tr.write_line(f"{r.group[:46]:46} {r.dtype:8} {r.metric:8} {r.tolerance:7.0e} {r.observed:9.2e} "
-                      f"{n:4d}  {where}{flag}")
-    target = os.environ.get("PARITY_REPORT")
-    if target:
+    tr, target = terminalreporter, os.environ.get("PARITY_REPORT", "")
+    over = sum(not r.passed for r in REPORT.rows)
+    count = f"NumPy vs Keras parity: {len(REPORT.rows)} comparisons, {over or 'none'} over tolerance"
+    if target == "-":
+        tr.section("NumPy vs Keras parity (worst case per quantity)")
+        tr.write_line(f"{'quantity':46} {'dtype':8} {'metric':8} {'tol':>7} {'worst':>9} {'n':>4}  worst case")
+        for n, r in sorted(REPORT.summary(), key=lambda t: (t[1].dtype, t[1].group)):
+            flag = "" if r.passed else "  <-- OVER"
+            where = r.config if r.group == r.quantity else f"{r.quantity}, {r.config}"
+            tr.write_line(f"{r.group[:46]:46} {r.dtype:8} {r.metric:8} {r.tolerance:7.0e} {r.observed:9.2e} "
+                          f"{n:4d}  {where}{flag}")
+        tr.write_line(count)
+    elif target:
         if os.path.isdir(target):
             target = os.path.join(target, "parity_report.md")
         with open(target, "w", encoding="utf-8") as f:
             f.write(REPORT.markdown())
-        tr.write_line(f"parity report written to {target}")
+        tr.write_line(f"{count}; the table is in {target}")
+    else:
+        tr.write_line(f"{count} (PARITY_REPORT=parity.md writes the table, PARITY_REPORT=- prints it)")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus=None, config=None):

@@ -6,8 +6,10 @@ import json
 import numpy as np
 import pytest
 
+from requires import require
+
 for _mod in ("matplotlib", "threadpoolctl", "psutil"):
-    pytest.importorskip(_mod, reason=f"the benchmark harness needs the [bench] extra ({_mod})")
+    require(_mod)
 
 from benchmarks import cli, configs, flops, gpu, machine, plots, report  # noqa: E402
 from benchmarks.timing import Skip, run_interleaved, summarize  # noqa: E402
@@ -175,6 +177,7 @@ def _run(tmp_path, *args):
     return result, md
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny_numpy(tmp_path):
     result, md = _run(tmp_path, "--backends", "numpy", "--memory-workloads", "train_step", "--profile", "tiny")
     rows = {(r["workload"], r["impl"]): r for r in result["rows"]}
@@ -198,9 +201,10 @@ def test_end_to_end_tiny_numpy(tmp_path):
     assert "matmul" in prof and len(result["profile"]["top"]) >= 10
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny_keras(tmp_path):
-    pytest.importorskip("tensorflow", reason="Keras rows need the [keras] extra (TensorFlow)")
-    pytest.importorskip("keras", reason="Keras rows need the [keras] extra")
+    require("tensorflow")
+    require("keras")
     result, md = _run(tmp_path, "--backends", "numpy,keras-eager,keras-graph,keras-gpu,numpy-cupy",
                       "--workloads", "train_step,decode", "--memory-workloads", "none", "--profile", "none",
                       "--decode-backends", "numpy,keras-eager,keras-graph,keras-xla,gpu")
@@ -225,12 +229,13 @@ def test_end_to_end_tiny_keras(tmp_path):
                                                                    else f"skipped: {gpu.cupy_status()}")
 
 
+@pytest.mark.slow
 def test_keras_on_jax_rows_run_in_their_own_process(tmp_path):
     """keras-jax: the Keras model on the JAX backend, timed in a subprocess beside NumPy; its
     decoded tokens must agree with the NumPy decoder's, and the row carries the NumPy time
     measured in that same process."""
-    pytest.importorskip("keras", reason="Keras rows need the [keras] extra")
-    pytest.importorskip("jax", reason="the keras-jax rows need JAX (the [keras] extra)")
+    require("keras")
+    require("jax")
     result, _ = _run(tmp_path, "--backends", "numpy,keras-jax", "--workloads", "forward,decode",
                      "--decode-backends", "numpy,keras-jax", "--memory-workloads", "none", "--profile", "none")
     rows = {(r["workload"], r["impl"]): r for r in result["rows"]}

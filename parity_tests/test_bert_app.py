@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("tokenizers", reason="the BERT tokenizer needs Hugging Face tokenizers (the [bert] extra)")
+from requires import require
+
+require("tokenizers")
 
 from numpy_transformer.apps.bert import data as bd  # noqa: E402
 from numpy_transformer.apps.bert.checkpoint import load_bert_run  # noqa: E402
@@ -152,7 +154,7 @@ def test_resume_replays_the_uninterrupted_run(runs, small_tsv, tmp_path):
 
 
 def test_keras_backend_starts_from_the_numpy_weights(runs):
-    pytest.importorskip("keras")
+    require("keras")
     from numpy_transformer.apps.bert.train import BertArgs, make_backend
     ck = load_bert_run(runs / "mlm")
     args = BertArgs(epochs=1, batch_size=8)

@@ -7,7 +7,9 @@ of the largest value; gradients ‖a − b‖ / max(‖a‖, ‖b‖) ≤ 1e-9 (
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import BertConfig, BertEncoder, TransformerConfig, masked_cross_entropy  # noqa: E402
 from parity_report import check_abs, check_forward, check_grad, parity_report  # noqa: E402,F401
@@ -25,7 +27,8 @@ def bert_cfg(dtype, norm_first=False, activation="gelu", **kw):
     return BertConfig(**base, norm_first=norm_first, activation=activation, dtype=dtype)
 
 
-CONFIGS = [pytest.param(bert_cfg(dt, nf, act), id=f"{dt}-{'pre' if nf else 'post'}LN-{act}")
+CONFIGS = [pytest.param(bert_cfg(dt, nf, act), id=f"{dt}-{'pre' if nf else 'post'}LN-{act}",
+                        marks=pytest.mark.per_backend)
            for dt in ("float64", "float32") for nf, act in ((False, "gelu"), (True, "gelu_tanh"))]
 # the pretrain command's layer size (d_model 128, 4 heads, d_ff 512), a small vocabulary. Not on JAX:
 # its eager gradients compile every op for every new shape (≈ 10 s for this config alone), and
@@ -146,6 +149,7 @@ DROPOUT_CONFIGS = [pytest.param(bert_cfg(dt, nf, act, dropout=0.2, attention_pro
                    for dt in ("float64", "float32") for nf, act in ((False, "gelu"), (True, "gelu_tanh"))]
 
 
+@pytest.mark.per_backend
 @pytest.mark.parametrize("head", ["mlm", "cls"])
 @pytest.mark.parametrize("cfg", DROPOUT_CONFIGS)
 def test_training_mode_with_the_same_dropout_masks(cfg, head):
@@ -166,6 +170,7 @@ def test_training_mode_with_the_same_dropout_masks(cfg, head):
     _check_grads(grads, k_grads, cfg.dtype, lab, f"BERT {head}, dropout masks shared")
 
 
+@pytest.mark.per_backend
 def test_state_dicts_cross_both_ways_and_loads_are_strict():
     cfg = bert_cfg("float32")
     npm, km = pair(cfg)
@@ -199,6 +204,7 @@ def test_keras_model_gives_the_same_errors_for_bad_input():
         kt.BertModel(TransformerConfig(5, 5))
 
 
+@pytest.mark.per_backend
 @pytest.mark.parametrize("name,head", [("dropout", "mlm"), ("attention_probs_dropout_prob", "mlm"),
                                        ("classifier_dropout", "cls")])
 def test_each_dropout_in_training_mode_changes_the_output(name, head):

@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-pytest.importorskip("safetensors", reason="checkpoints need the [train] extra (safetensors)")
+from requires import require
+
+require("safetensors")
 
 from numpy_transformer.training.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.cli.main import build_parser, main  # noqa: E402
@@ -213,8 +215,9 @@ def test_progress_writes_one_line_per_bar_off_a_terminal(capsys):
     assert len(err.splitlines()) == 1 and re.fullmatch(r"epoch 1/1: 500/500 steps in \d+\.\ds, loss=1\.000\n", err)
 
 
+@pytest.mark.slow
 def test_keras_import_prints_no_tensorflow_log_lines():
-    pytest.importorskip("keras")
+    require("keras")
     import subprocess
     import sys
     code = "from numpy_transformer.apps.translation.train import _import_keras_backend; _import_keras_backend(); print('ok')"
@@ -226,7 +229,7 @@ def test_keras_import_prints_no_tensorflow_log_lines():
 # -- plots ----------------------------------------------------------------------------------------
 
 def test_epoch_ticks_are_whole_numbers_for_any_length():
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     from numpy_transformer.training.plots import epoch_ticks
     assert epoch_ticks(1) == [1] and epoch_ticks(7) == list(range(1, 8)) and epoch_ticks(10) == list(range(1, 11))
     assert epoch_ticks(20) == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
@@ -238,7 +241,7 @@ def test_epoch_ticks_are_whole_numbers_for_any_length():
 
 
 def test_curves_mark_the_best_validation_epoch(tmp_path):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     from numpy_transformer.training.plots import best_epoch, plot_curves
     hist = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.1 * e, "val_loss": 1.0, "val_acc": a}
             for e, a in ((1, 0.3), (2, 0.6), (3, 0.6), (4, 0.5))]
@@ -250,7 +253,7 @@ def test_curves_mark_the_best_validation_epoch(tmp_path):
 
 
 def test_attention_plot_shows_unknown_words_as_the_model_saw_them(short_run, tmp_path, capsys):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     from numpy_transformer.apps.translation.translate import Translator
     tr = Translator(short_run)
     assert tr.source_tokens("i have a qwertz") == ["i", "have", "a", "<unk>", "<eos>"]

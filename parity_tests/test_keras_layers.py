@@ -5,7 +5,9 @@ gradient the NumPy backward receives; keras_grads.vjp)."""
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import TransformerConfig  # noqa: E402
 from numpy_transformer.ops.attention import (causal_mask, mha_backward, mha_forward, padding_mask,  # noqa: E402

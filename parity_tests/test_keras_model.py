@@ -4,7 +4,9 @@ every parameter, every attention block's weights, masks, and greedy decoding."""
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import (Transformer, TransformerConfig, masked_accuracy,  # noqa: E402
                                masked_cross_entropy)
@@ -32,9 +34,11 @@ def book_cfg(norm_first=False):
                              num_layers=6, dropout=0.1, max_len=16, norm_first=norm_first, dtype="float32")
 
 
-CONFIGS = [pytest.param(small_cfg(dt, nf, nl), id=f"{dt}-L{nl}-{'pre' if nf else 'post'}LN")
+CONFIGS = [pytest.param(small_cfg(dt, nf, nl), id=f"{dt}-L{nl}-{'pre' if nf else 'post'}LN",
+                        marks=pytest.mark.per_backend)
            for dt in ("float64", "float32") for nf in (False, True) for nl in (1, 2)]
-CONFIGS += [pytest.param(book_cfg(nf), id=f"book-512-8-2048-6-float32-{'pre' if nf else 'post'}LN")
+CONFIGS += [pytest.param(book_cfg(nf), id=f"book-512-8-2048-6-float32-{'pre' if nf else 'post'}LN",
+                         marks=pytest.mark.slow)
             for nf in (False, True)]
 
 
@@ -150,6 +154,7 @@ def test_attention_weights_of_every_block(cfg):
         assert np.all(got[name][~allowed] == 0) and np.all(w[~allowed] == 0)
 
 
+@pytest.mark.per_backend
 def test_masks_are_identical():
     cfg = small_cfg("float64", False, 1)
     src, tgt, _ = make_batch(cfg)
@@ -162,6 +167,7 @@ def test_masks_are_identical():
     assert tuple(kt.padding_mask(src).shape) == (3, 1, 1, 7)
 
 
+@pytest.mark.per_backend
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_fully_masked_rows_give_zero_weights_in_both(dtype):
     """A query row with no allowed key: NumPy returns all-zero weights (and output); the Keras
@@ -194,7 +200,8 @@ def test_padding_is_invisible(dtype):
         check_forward(f"logits with extra padding ({name})", logits[:, :T], ref, dtype, cfg_label(cfg))
 
 
-@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.slow
+@pytest.mark.parametrize("norm_first", [pytest.param(False, marks=pytest.mark.per_backend), True])
 def test_greedy_decode_matches_numpy(norm_first):
     """keras_transformer.greedy_decode against numpy_transformer.models.decoding.greedy_decode, both
     the book's re-run-the-decoder way and the key/value-cached one (float64 where the backend
@@ -215,7 +222,7 @@ def test_greedy_decode_matches_numpy(norm_first):
     assert not np.any(got[:, 0] == cfg.pad_id) and not np.any(got == start)
 
 
-@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("norm_first", [False, pytest.param(True, marks=pytest.mark.per_backend)])
 def test_cached_decode_step_equals_the_full_decoder_and_numpy(norm_first):
     """TransformerModel.decode_step (key/value cache) at every position t: its logits equal the
     full decoder's at position t on the same prefix, and the NumPy reference's decode_step, to

@@ -4,7 +4,9 @@ the same weights on the same batches."""
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import (Adam, Transformer, TransformerConfig, WarmupSchedule,  # noqa: E402
                                masked_cross_entropy)
@@ -20,6 +22,7 @@ BETA1, BETA2, EPS = 0.9, 0.98, 1e-9
 STEPS, WARMUP = 12, 10  # crosses the warm-up peak at step 10
 
 
+@pytest.mark.per_backend
 def test_schedule_matches_numpy_from_the_first_step():
     for d_model, warmup in ((16, 10), (512, 4000)):
         ks, ns = kt.WarmupSchedule(d_model, warmup), WarmupSchedule(d_model, warmup)
@@ -54,8 +57,9 @@ def batch(cfg, step):
     return src, tgt, lab
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("norm_first", [pytest.param(False, marks=pytest.mark.per_backend), True])
 def test_adam_with_warmup_same_weights_after_n_steps(dtype, norm_first):
     cfg = TransformerConfig(src_vocab_size=13, tgt_vocab_size=11, d_model=16, num_heads=4, d_ff=32,
                             num_layers=2, dropout=0.1, max_len=12, norm_first=norm_first, dtype=dtype)

@@ -5,7 +5,9 @@ wall between the two packages."""
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import Transformer, TransformerConfig, parameter_shapes  # noqa: E402
 from parity_report import make_batch, perturbed_state  # noqa: E402
@@ -25,6 +27,7 @@ def cfg_of(dtype="float64", norm_first=True, **kw):
     return TransformerConfig(**base)
 
 
+@pytest.mark.per_backend
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_numpy_keras_numpy_round_trip_is_exact(dtype, norm_first):
@@ -46,6 +49,8 @@ def test_numpy_keras_numpy_round_trip_is_exact(dtype, norm_first):
     assert all(v.dtype == dtype for v in km.weights)
 
 
+@pytest.mark.per_backend
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras' saver
 @pytest.mark.parametrize("dtype,norm_first", [("float64", True), ("float32", False)])
 def test_keras_file_round_trip(tmp_path, dtype, norm_first):
@@ -77,6 +82,7 @@ def test_layer_configs_round_trip():
     assert kt.EncoderLayer(cfg).get_config()["cfg"] == cfg.to_dict()
 
 
+@pytest.mark.per_backend
 def test_load_state_dict_is_strict_and_atomic():
     """Each bad state dict carries otherwise valid, *different* values (good + 1), so a load
     that assigned before checking would show up as changed weights."""
@@ -144,6 +150,7 @@ def test_dropout_only_in_training_and_dtype_is_per_model():
     assert keras.config.floatx() == "float32"  # nothing set globally
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras' saver
 def test_compile_fit_save_load(tmp_path):
     """The model trains with model.fit (MaskedLoss, masked_accuracy, Adam + WarmupSchedule) and

@@ -4,7 +4,9 @@ attention weights and gradients, with an attention_mask. Independent of keras_tr
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer.ops.attention import causal_mask, mha_backward, mha_forward  # noqa: E402
 from parity_report import check_abs, check_forward, check_grad, parity_report  # noqa: E402

@@ -11,7 +11,9 @@ Tolerances (parity_report.py, the project's): forward float64 max |diff| ≤ 1e-
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 import numpy_transformer as nt  # noqa: E402
 from parity_report import check_forward, check_grad, parity_report  # noqa: E402,F401
@@ -59,7 +61,7 @@ def compare(name, label, dtype, outs, kouts, g, gin, gvars, in_names):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("score", SCORES)
-@pytest.mark.parametrize("use_mask", [False, True])
+@pytest.mark.parametrize("use_mask", [False, pytest.param(True, marks=pytest.mark.per_backend)])
 def test_luong_global_vs_keras(dtype, score, use_mask):
     rng = np.random.default_rng(21)
     h_t, h_s, dc, dw = inputs(rng, dtype)
@@ -76,8 +78,9 @@ def test_luong_global_vs_keras(dtype, score, use_mask):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("score", SCORES)
-@pytest.mark.parametrize("alignment,use_mask", [("monotonic", False), ("monotonic", True), ("predictive", False),
-                                                ("predictive", True)])
+@pytest.mark.parametrize("alignment,use_mask", [
+    ("monotonic", False), pytest.param("monotonic", True, marks=pytest.mark.per_backend),
+    ("predictive", False), pytest.param("predictive", True, marks=pytest.mark.per_backend)])
 def test_luong_local_vs_keras(dtype, score, alignment, use_mask):
     rng = np.random.default_rng(22)
     h_t, h_s, dc, dw = inputs(rng, dtype)
@@ -109,6 +112,7 @@ def test_luong_local_vs_keras(dtype, score, alignment, use_mask):
     compare(f"Luong local {score}", label, dtype, (c, a), kouts, g, gin, gvars, names)
 
 
+@pytest.mark.per_backend
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_attentional_hidden_vs_keras(dtype):
     rng = np.random.default_rng(23)

@@ -29,7 +29,7 @@ def batch(rng, cfg, B=2, S=6, T=5):
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
-@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("num_layers", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_whole_model_gradcheck_float64(norm_first, num_layers):
     """Every parameter tensor against central differences, with padding, dropout (a fixed
     mask via a re-seeded Generator) and label smoothing."""

@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from requires import require
+
 from benchmarks import rnn
 
 
@@ -17,8 +19,9 @@ def test_numpy_callables_compute_the_ops():
     assert set(fns[("bahdanau", "fwd_bwd")]()) == {"s", "h", "W_a", "U_a", "v_a"}
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_results(tmp_path):
-    pytest.importorskip("keras")
+    require("keras")
     from benchmarks import machine
     try:
         r = rnn.run(B=2, T=3, H=4, reps=1, warmup=1, threads=1, out=str(tmp_path), log=lambda s: None, cooldown=0)

@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from requires import require
+
 from numpy_transformer.cli.main import main
 from numpy_transformer.apps.rnn.general_attention import BOOK_ATTENTION, general_attention
 from numpy_transformer.data.series import (SHIPPED_SERIES, fibonacci_data, fibonacci_like_data, load_series,
@@ -114,7 +116,7 @@ def test_training_both_backends_from_the_same_weights_stays_together(attention):
     to 1e-14, after six to ≤ 3e-10 (a drift that starts at Keras' second Adam step; its source
     is not pinned down: not XLA, not ε's float32 rounding). 1e-8 keeps a margin of 30 over
     that and is 10⁴ below the float32 tolerance."""
-    pytest.importorskip("keras")
+    require("keras")
     from keras_grads import skip_unless_dtype_supported
     skip_unless_dtype_supported("float64")
     from numpy_transformer.apps.rnn.train import KerasRNN, NumpyRNN, fit_rnn
@@ -134,7 +136,7 @@ def test_training_both_backends_from_the_same_weights_stays_together(attention):
 
 # ---------------------------------------------------------------------------- command line
 def test_sunspots_cli_both_backends(tmp_path, capsys):
-    pytest.importorskip("keras")
+    require("keras")
     out = tmp_path / "ss"
     assert main(["sunspots", "--epochs", "2", "--hidden", "2", "--stride", "3", "--quiet",
                  "--out-dir", str(out)]) == 0
@@ -162,8 +164,9 @@ def test_sunspots_cli_reads_a_csv_and_reports_errors(tmp_path, capsys):
     assert "argument --backends: must be one or more of numpy, keras" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_fibonacci_cli_every_model_both_backends(tmp_path, capsys):
-    pytest.importorskip("keras")
+    require("keras")
     out = tmp_path / "fib"
     assert main(["fibonacci", "--data", "random", "--n", "120", "--time-steps", "8", "--epochs", "2",
                  "--quiet", "--out-dir", str(out)]) == 0

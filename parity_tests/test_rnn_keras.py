@@ -11,7 +11,9 @@ Tolerances (parity_report.py, the project's): forward float64 max |diff| ≤ 1e-
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 import numpy_transformer as nt  # noqa: E402
 from numpy_transformer.config import RNNConfig  # noqa: E402
@@ -44,7 +46,7 @@ def mask_for(B, T, rng):
 
 # ---------------------------------------------------------------------------- SimpleRNN
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("T", [1, 7, 25])
+@pytest.mark.parametrize("T", [1, pytest.param(7, marks=pytest.mark.per_backend), 25])
 @pytest.mark.parametrize("use_mask,use_h0", [(False, False), (True, False), (False, True), (True, True)])
 def test_simple_rnn_vs_keras_simple_rnn(dtype, T, use_mask, use_h0):
     B, D, H = 3, 4, 5
@@ -151,7 +153,7 @@ def test_time_attention_vs_keras(dtype, use_mask):
 # ---------------------------------------------------------------------------- whole models
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("attention", ["none", "time", "bahdanau"])
-@pytest.mark.parametrize("use_mask", [False, True])
+@pytest.mark.parametrize("use_mask", [False, pytest.param(True, marks=pytest.mark.per_backend)])
 def test_rnn_regressor_vs_keras(dtype, attention, use_mask):
     cfg = RNNConfig(input_dim=2, hidden=6, time_steps=9, attention=attention, d_a=5, output_dim=2, dtype=dtype)
     model = RNNRegressor(cfg, seed=4)
@@ -177,6 +179,7 @@ def test_rnn_regressor_vs_keras(dtype, attention, use_mask):
         check_grad(f"RNNRegressor d{k}", kgrads[k], grads[k], dtype, label, group="RNNRegressor d(every param)")
 
 
+@pytest.mark.per_backend
 def test_keras_state_dict_round_trip_and_strict_errors():
     cfg = RNNConfig(hidden=3, time_steps=5, attention="bahdanau", d_a=4,
                     dtype="float64" if float64_supported() else "float32")

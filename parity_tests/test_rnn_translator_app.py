@@ -6,8 +6,10 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("safetensors", reason="checkpoints need the [train] extra (safetensors)")
-pytest.importorskip("matplotlib", reason="training curves need the [train] extra (matplotlib)")
+from requires import require
+
+require("safetensors")
+require("matplotlib")
 
 from numpy_transformer.training.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.cli.main import main  # noqa: E402
@@ -60,8 +62,9 @@ def test_translate_greedy_beam_plot_and_evaluate(rnn_run, tmp_path, capsys):
     assert r["sentences"] + r["skipped"] == 10 and 0 <= r["bleu"] <= 100
 
 
+@pytest.mark.slow
 def test_keras_backend_trains_and_serves_the_rnn_translator(tmp_path, small_tsv, rnn_run, capsys):
-    pytest.importorskip("keras", reason="the Keras backend needs the [keras] extra")
+    require("keras")
     run = tmp_path / "k"
     assert main(["train", "--data", str(small_tsv), "--run-dir", str(run), "--epochs", "1", "--backend", "keras",
                  "--init-from", str(rnn_run), *RNN]) == 0
@@ -124,6 +127,7 @@ def test_resume_and_init_from_refuse_the_other_model(rnn_run, tmp_path, capsys, 
     assert f"error: --init-from {rnn_run} is another model (--hidden 12 (this run: 8))" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_comparison_script_runs_end_to_end(tmp_path, small_tsv):
     """benchmarks/translators.py on 300 pairs and a budget of one epoch: both rows, every column."""
     from benchmarks.translators import SENTENCES, main as compare

@@ -8,7 +8,9 @@ max |diff| / max |ref| ≤ 1e-5; gradients ‖a − b‖ / max(‖a‖, ‖b‖)
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer.models.decoding import greedy_decode as np_greedy  # noqa: E402
 from numpy_transformer.config import RNNTranslatorConfig  # noqa: E402
@@ -35,7 +37,7 @@ def pair(score, dtype, seed=0):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("score", ["general", "dot", "concat"])
+@pytest.mark.parametrize("score", [pytest.param("general", marks=pytest.mark.per_backend), "dot", "concat"])
 def test_rnn_translator_logits_attention_and_every_gradient(dtype, score):
     cfg, ref, model, rng = pair(score, dtype)
     src = rng.integers(1, cfg.src_vocab_size, (3, 7))      # S, T and hidden all differ
@@ -58,6 +60,7 @@ def test_rnn_translator_logits_attention_and_every_gradient(dtype, score):
         check_grad(f"RNN translator d{k}", g[k], grads[k], dtype, label, group="RNN translator every gradient")
 
 
+@pytest.mark.per_backend
 def test_keras_greedy_decoding_equals_numpy():
     cfg, ref, model, rng = pair("general", "float32", seed=3)
     ref.load_state_dict({k: 3 * v for k, v in ref.params.items()})    # confident, so argmax ties are unlikely
@@ -67,6 +70,7 @@ def test_keras_greedy_decoding_equals_numpy():
     np.testing.assert_array_equal(keras_greedy(model, src, 2, 3, 7), np_greedy(ref, src, 2, 3, 7))
 
 
+@pytest.mark.per_backend
 def test_keras_model_errors_and_state_dict():
     cfg, ref, model, _ = pair("dot", "float32")
     with pytest.raises(ValueError, match="src_ids contains id 11 outside the vocabulary"):

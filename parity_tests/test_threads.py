@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-threadpoolctl = pytest.importorskip("threadpoolctl")
+from requires import require
+
+threadpoolctl = require("threadpoolctl")
 
 from numpy_transformer.training import threads  # noqa: E402
 from numpy_transformer.cli.options import parse_threads  # noqa: E402
@@ -69,7 +71,10 @@ def test_auto_follows_the_load_of_other_processes(monkeypatch):
         clock["own"] += own_cores * s
         clock["busy"] += (own_cores + clock["other"]) * s
 
-    with ThreadPolicy("auto", work=threads.SMALL_GEMM * 4, cores=2).start() as p:
+    # the BLAS at 2 threads for the simulated 2 cores: with OMP_NUM_THREADS=1 in the environment
+    # `auto` would rightly stay at the BLAS's own 1 and never adapt
+    with threadpoolctl.threadpool_limits(2, user_api="blas"), \
+            ThreadPolicy("auto", work=threads.SMALL_GEMM * 4, cores=2).start() as p:
         assert p.adaptive and p.current == 2          # idle machine: both cores
         adam = []
         p.on_change(adam.append)
@@ -93,7 +98,7 @@ def test_auto_follows_the_load_of_other_processes(monkeypatch):
 
 
 def test_a_run_records_its_threads(tmp_path, small_tsv):
-    pytest.importorskip("safetensors")
+    require("safetensors")
     from conftest import TINY
     from numpy_transformer.training.checkpoint import load_checkpoint
     from numpy_transformer.cli.main import main
@@ -120,11 +125,12 @@ def test_blas_threads_are_restored_when_training_stops_with_an_error(tmp_path, s
     assert blas_threads() == before
 
 
+@pytest.mark.slow
 def test_keras_run_with_fixed_threads_sets_tensorflows_pools_quietly(tmp_path, small_tsv):
     """In a fresh process (TensorFlow's pools can only be set before its first op): the run's
     record says what TensorFlow got, and TensorFlow's start-up lines are not printed."""
-    pytest.importorskip("keras")
-    pytest.importorskip("safetensors")
+    require("keras")
+    require("safetensors")
     import subprocess
     import sys
     from conftest import TINY

@@ -6,8 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("safetensors", reason="checkpoints need the [train] extra (safetensors)")
-pytest.importorskip("matplotlib", reason="training curves need the [train] extra (matplotlib)")
+from requires import require
+
+require("safetensors")
+require("matplotlib")
 
 from numpy_transformer.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from numpy_transformer.cli.main import main  # noqa: E402
@@ -147,6 +149,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, trained):
     assert load_checkpoint(run)["meta"]["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_embedded_corpus_is_learned_well(tmp_path):
     """The main job, shortened: a small model on the embedded corpus must translate held-out
     sentences (BLEU ≥ 60 after 4 epochs; the full 20-epoch job reaches about 90)."""

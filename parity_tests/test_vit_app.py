@@ -8,7 +8,9 @@ import re
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
+from requires import require
+
+require("sklearn")
 
 from numpy_transformer.training.checkpoint import load_checkpoint  # noqa: E402
 from numpy_transformer.cli.main import main  # noqa: E402
@@ -44,7 +46,7 @@ def test_random_shift_moves_whole_images_and_fills_zeros():
 
 
 def test_warmup_cosine_in_both_backends():
-    pytest.importorskip("keras")
+    require("keras")
     from keras import ops
     from keras_transformer import WarmupCosine as KerasWarmupCosine
     s, k = WarmupCosine(2e-3, 10, 100), KerasWarmupCosine(2e-3, 10, 100)
@@ -58,6 +60,7 @@ def test_warmup_cosine_in_both_backends():
         WarmupCosine(1e-3, 10, 10)
 
 
+@pytest.mark.slow
 def test_a_short_run_end_to_end_then_resume_bit_for_bit(tmp_path, capsys):
     """2 epochs, then --resume to 3, against 3 epochs uninterrupted: same weights exactly (the
     shuffle, shifts and dropout of each epoch come from (seed, epoch))."""
@@ -87,12 +90,13 @@ def test_a_short_run_end_to_end_then_resume_bit_for_bit(tmp_path, capsys):
                                        f"--overwrite to start over, or another --run-dir\n")
 
 
+@pytest.mark.slow
 def test_keras_backend_starts_from_the_numpy_weights_and_takes_the_same_steps():
     """Same initial weights exactly; after three Adam steps on the same batches (dropout and
     shifts off) the weights agree to float32 rounding: 1e-4 relative per tensor, the suite's
     float32 tolerance (Keras' Adam and ours are the same formula, float32 arithmetic in a
     different order)."""
-    pytest.importorskip("keras")
+    require("keras")
     cfg = ViTConfig(8, 1, 4, 10, d_model=16, num_heads=2, d_ff=32, num_layers=1, dropout=0.0)
     args = ViTArgs(epochs=2, lr=2e-3, warmup_epochs=1, seed=3)
     npb, kb = make_backend("numpy", cfg, args, 5), make_backend("keras", cfg, args, 5)
@@ -153,10 +157,11 @@ def test_bad_data_and_arguments_get_clear_errors(tmp_path, capsys):
     assert "--epochs: must be a whole number >= 1, not 0" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_numpy_checkpoint_is_continued_by_the_keras_backend(tmp_path):
     """Weights and Adam moments are stored under the shared names: --resume --backend keras picks
     up a NumPy run (step count, moments, weights) and carries on."""
-    pytest.importorskip("keras")
+    require("keras")
     run = tmp_path / "r"
     assert main(["vit", *TINY, "--epochs", "1", "--run-dir", str(run), "--no-baselines"]) == 0
     first = load_checkpoint(run, kinds=("vit",))

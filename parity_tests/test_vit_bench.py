@@ -7,6 +7,7 @@ import pytest
 
 from benchmarks import vit as bench
 from numpy_transformer import ViTConfig, VisionTransformer
+from requires import require
 from test_benchmarks import MatmulCounter
 
 
@@ -23,8 +24,10 @@ def test_flops_equal_the_matmuls_the_numpy_vit_performs(monkeypatch, kernels):
     assert bench.forward_flops(cfg, 5) == 23040 + 2 * (97920 + 69360 + 81600) + 840
 
 
+@pytest.mark.slow
 def test_a_short_run_writes_json_and_markdown(tmp_path):
-    backends = "numpy,keras-graph" if pytest.importorskip("keras") else "numpy"
+    require("keras")
+    backends = "numpy,keras-graph"
     from benchmarks import machine
     try:
         assert bench.main(["--configs", "tiny", "--reps", "2", "--backends", backends, "--threads", "1",

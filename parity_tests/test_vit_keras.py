@@ -6,7 +6,9 @@ gradients ‖a − b‖ / max(‖a‖, ‖b‖) ≤ 1e-9 (float64), 1e-4 (float3
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="the Keras parity tests need the [keras] extra")
+from requires import require
+
+keras = require("keras")
 
 from numpy_transformer import (Transformer, TransformerConfig, ViTConfig, VisionTransformer,  # noqa: E402
                                masked_cross_entropy)
@@ -27,7 +29,8 @@ def vit_cfg(dtype, norm_first=True, activation="gelu", **kw):
     return ViTConfig(**base, norm_first=norm_first, activation=activation, dtype=dtype)
 
 
-CONFIGS = [pytest.param(vit_cfg(dt, nf, act), id=f"{dt}-{'pre' if nf else 'post'}LN-{act}")
+CONFIGS = [pytest.param(vit_cfg(dt, nf, act), id=f"{dt}-{'pre' if nf else 'post'}LN-{act}",
+                        marks=pytest.mark.per_backend)
            for dt in ("float64", "float32") for nf in (True, False) for act in ("gelu", "gelu_tanh")]
 # the digits program's default size (8x8x1 images, 2x2 patches, d_model 64, 4 heads, 4 layers)
 CONFIGS += [pytest.param(ViTConfig(image_size=8, channels=1, patch_size=2, num_classes=10, d_model=64,
@@ -89,6 +92,7 @@ def test_logits_loss_and_every_gradient(cfg):
             check_grad(f"ViT d{k}", k_grads[k], grads[k], dtype, lab, group="ViT d(every param)")
 
 
+@pytest.mark.per_backend
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_attention_weights_match(dtype):
     cfg = vit_cfg(dtype)
@@ -101,6 +105,7 @@ def test_attention_weights_match(dtype):
         check_forward(f"ViT attention {k}", theirs[k], ours[k], dtype, label(cfg), group="ViT attention weights")
 
 
+@pytest.mark.per_backend
 @pytest.mark.parametrize("activation", ["gelu", "gelu_tanh", "relu"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_feed_forward_layer_with_each_activation(activation, dtype):
@@ -133,6 +138,7 @@ def test_translation_transformer_float64_with_an_inexact_scale():
                   "d24h2f32L1-postLN-gelu")
 
 
+@pytest.mark.per_backend
 def test_state_dicts_cross_both_ways_and_loads_are_strict():
     cfg = vit_cfg("float32")
     npm, km = pair(cfg)
@@ -163,6 +169,7 @@ def test_keras_model_gives_the_same_errors_for_bad_images():
         kt.VisionTransformerModel(TransformerConfig(5, 5))
 
 
+@pytest.mark.per_backend
 def test_dropout_in_training_mode_changes_the_output():
     cfg = vit_cfg("float32", dropout=0.3)
     _, km = pair(cfg)
