@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from requires import require
 
 from benchmarks import bert as bench
 from numpy_transformer import BertConfig, BertEncoder
@@ -27,7 +28,7 @@ def test_flops_equal_the_matmuls_the_numpy_bert_performs(monkeypatch, task):
 
 @pytest.mark.slow
 def test_a_short_run_writes_json_and_markdown(tmp_path):
-    pytest.importorskip("keras")
+    require("keras")
     assert bench.main(["--configs", "tiny", "--workloads", "pretrain_step", "--keras-backends", "tensorflow",
                        "--reps", "2", "--threads", "1", "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from requires import require
 
-pytest.importorskip("safetensors", reason="checkpoints need the [train] extra (safetensors)")
+require("safetensors", "checkpoints need the [train] extra (safetensors)")
 
 from numpy_transformer.cli.main import main  # noqa: E402
 from numpy_transformer.cli.options import PROG  # noqa: E402
@@ -143,7 +144,7 @@ NEEDS_TOKENIZERS = {len(CASES) - 1}
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A checkpoint of each model kind the cases name (untrained: only what they hold matters)."""
-    pytest.importorskip("tokenizers")
+    require("tokenizers")
     from numpy_transformer import Transformer, TransformerConfig
     from numpy_transformer.config import BertConfig, ViTConfig
     from numpy_transformer.data.tokenizer import Tokenizer
@@ -253,7 +254,7 @@ def test_no_output_file_option_is_left_unchecked():
 # -- quiet frameworks ---------------------------------------------------------------------------
 
 def test_sunspots_prints_no_tensorflow_line(tmp_path):
-    pytest.importorskip("keras")
+    require("keras")
     p = subprocess.run([sys.executable, "-m", "numpy_transformer", "sunspots", "--epochs", "1", "--hidden", "2",
                         "--stride", "24", "--quiet", "--out-dir", str(tmp_path)], capture_output=True, text=True,
                        cwd=ROOT, timeout=600, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})

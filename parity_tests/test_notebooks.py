@@ -9,10 +9,11 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from requires import require
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
-pytest.importorskip("jupytext", reason="the notebook tests need the [notebooks] extra")
+require("jupytext", "the notebook tests need the [notebooks] extra")
 
 
 def build_module():
@@ -37,11 +38,11 @@ def test_stored_notebook_matches_its_source(source):
 @pytest.mark.notebooks
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes(source):
-    pytest.importorskip("nbclient", reason="the notebook tests need the [notebooks] extra")
-    pytest.importorskip("ipykernel", reason="the notebook tests need the [notebooks] extra")
+    require("nbclient", "the notebook tests need the [notebooks] extra")
+    require("ipykernel", "the notebook tests need the [notebooks] extra")
     build = build_module()
     for module in build.REQUIRES[source.stem[:2]]:
-        pytest.importorskip(module, reason=f"{source.name} needs {module}")
+        require(module, f"{source.name} needs {module}")
     nb, seconds = build.execute(source)      # raises CellExecutionError, with the cell and traceback
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors

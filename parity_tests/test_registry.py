@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from requires import require
 
 from numpy_transformer.config import (KINDS, BertConfig, RNNConfig, RNNTranslatorConfig, TransformerConfig, ViTConfig,
                                       config_from_dict, kind_of, parameter_shapes)
@@ -61,7 +62,7 @@ def test_each_entry_builds_its_numpy_model_with_the_registered_shapes(name):
 
 
 def test_each_entry_names_a_keras_twin_that_exists():
-    pytest.importorskip("keras")
+    require("keras")
     for name, entry in KINDS.items():
         cls = entry.keras_class()
         assert isinstance(cls, type), name
@@ -79,7 +80,7 @@ def _write(tmp_path, cfg_dict, cfg):
 
 
 def test_checkpoints_name_the_model_they_hold(tmp_path):
-    pytest.importorskip("safetensors")
+    require("safetensors")
     from numpy_transformer.training.checkpoint import WrongModelError, load_checkpoint
     cfg = CONFIGS["vit"]
     path = _write(tmp_path, cfg.to_dict(), cfg)
@@ -90,7 +91,7 @@ def test_checkpoints_name_the_model_they_hold(tmp_path):
 
 
 def test_a_checkpoint_without_a_kind_still_loads(tmp_path):
-    pytest.importorskip("safetensors")
+    require("safetensors")
     from numpy_transformer.training.checkpoint import load_checkpoint
     cfg = CONFIGS["rnn-attention"]
     path = _write(tmp_path, {k: v for k, v in cfg.to_dict().items() if k != "kind"}, cfg)
