@@ -165,8 +165,9 @@ def main(argv=None):
         "gemm_peak": gemm, "rows": rows, "targets": report.compute_targets(rows), "profile": prof, "method": METHOD,
     }
     result["meta"]["duration_s"] = time.time() - t_start
-    result["plots"] = [f for f in [plots.overview_plot(rows, os.path.join(opts.out, "overview.png"))]
-                       + [plots.sweep_plot(rows, s, os.path.join(opts.out, f"sweep_{s}.png")) for s in opts.sweeps]
+    meta = result["meta"]          # names the machine in the plots' titles
+    result["plots"] = [f for f in [plots.overview_plot(rows, os.path.join(opts.out, "overview.png"), meta)]
+                       + [plots.sweep_plot(rows, s, os.path.join(opts.out, f"sweep_{s}.png"), meta) for s in opts.sweeps]
                        if f]
     with open(os.path.join(opts.out, "results.json"), "w") as f:
         json.dump(result, f, indent=1, default=str)

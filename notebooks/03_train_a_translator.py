@@ -65,7 +65,6 @@ t0 = time.perf_counter()
 status = main(["train", "--run-dir", str(run), "--epochs", "6", "--d-model", "64", "--heads", "4",
                "--d-ff", "128", "--layers", "2", "--warmup", "200", "--seed", "0"])
 assert status == 0, f"training failed with status {status}"
-get_ipython().run_line_magic("matplotlib", "inline")   # the command's plotting switched to Agg (files only)
 print(f"\n{time.perf_counter() - t0:.0f} s in all; the run directory holds {sorted(p.name for p in run.iterdir())}")
 
 # %% [markdown]

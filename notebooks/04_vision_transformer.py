@@ -85,7 +85,6 @@ print("unpatchify(patchify(x)) == x:", np.array_equal(unpatchify(patchify(images
 run = Path(tempfile.mkdtemp(prefix="nt-vit-"))
 status = main(["vit", "--run-dir", str(run), "--epochs", "15", "--seed", "0", "--quiet"])
 assert status == 0, f"training failed with status {status}"
-get_ipython().run_line_magic("matplotlib", "inline")   # the command's plotting switched to Agg (files only)
 display(Image(filename=str(run / "curves.png"), width=720))
 
 # %%

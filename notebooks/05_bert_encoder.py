@@ -132,7 +132,6 @@ status = main(["bert", "pretrain", "--data", str(data), "--tokenizer", str(work 
                "--max-len", "24", "--epochs", "8", "--batch-size", "64", "--lr", "3e-3", "--warmup", "100",
                "--seed", "0", "--quiet"])
 assert status == 0, f"pre-training failed with status {status}"
-get_ipython().run_line_magic("matplotlib", "inline")   # the command's plotting switched to Agg (files only)
 display(Image(filename=str(run / "curves.png"), width=720))
 
 # %% [markdown]

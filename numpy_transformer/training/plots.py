@@ -1,16 +1,21 @@
-"""Plots (matplotlib, optional): training curves and cross-attention maps."""
+"""Plots (matplotlib, optional): training curves and cross-attention maps.
+
+Every figure is a bare `matplotlib.figure.Figure` saved to a file: no pyplot, so importing or
+drawing never switches the process's backend (a notebook that runs a command keeps its inline
+plots) and the figure is garbage-collected like any object (no figure manager to close)."""
 from __future__ import annotations
 
+import math
 import textwrap
 
-import math
+from matplotlib.figure import Figure
 
-import matplotlib
+from ..data.fileio import atomic_write
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
-from ..data.fileio import atomic_write  # noqa: E402
+def save_png(fig, path, dpi=110, **kwargs):
+    """Write `fig` as a PNG at `path` atomically (a reader never sees half a file)."""
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", **kwargs))
 
 
 def epoch_ticks(n):
@@ -48,7 +53,8 @@ def plot_curves(histories, path, labels=None, title=None, log_loss=False, val_na
     if histories and isinstance(histories[0], dict):
         histories = [histories]
     labels = labels or [h[0].get("backend", f"run {i}") if h else "" for i, h in enumerate(histories)]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig = Figure(figsize=(10, 4.2))
+    axes = fig.subplots(1, 2)
     n_max, bests = 1, []
     for hist, label in zip(histories, labels):
         ep = [h["epoch"] for h in hist]
@@ -69,7 +75,7 @@ def plot_curves(histories, path, labels=None, title=None, log_loss=False, val_na
         axes[1].axhline(acc, color="grey", ls=(":", "-.", "--")[i % 3], lw=1.2, label=label)
     axes[0].set(xlabel="epoch", ylabel=loss_label + (" (log scale)" if log_loss else ""), title="loss")
     if log_loss:
-        _log_axis(axes[0], [h[k] for hist in histories for h in hist for k in ("train_loss", "val_loss")])
+        log_axis(axes[0], [h[k] for hist in histories for h in hist for k in ("train_loss", "val_loss")])
     axes[1].set(xlabel="epoch", ylabel=acc_label, title="accuracy", ylim=(0, 1))
     ticks = epoch_ticks(n_max)
     for ax in axes:
@@ -81,11 +87,10 @@ def plot_curves(histories, path, labels=None, title=None, log_loss=False, val_na
     lines.append("; ".join(bests) if bests else f"no {val_name} split")
     fig.suptitle("\n".join(lines), fontsize=10)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
+    save_png(fig, path)
 
 
-def _log_axis(ax, values):
+def log_axis(ax, values):
     """A logarithmic y axis labelled 1, 2, 5 per decade; the 3, 4, 6, 8 between are labelled too
     when the data span at most one decade (more would crowd them: a ViT's loss spans three)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -109,8 +114,8 @@ def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, nu
     cell = 0.42                                            # inches per word: labels stay readable
     w = max(2.4, cell * S + 0.9)
     h = max(2.0, cell * T + 0.9)
-    fig, axes = plt.subplots(rows, cols, figsize=(w * cols + 1.2, h * rows + 0.9), squeeze=False,
-                             layout="constrained")
+    fig = Figure(figsize=(w * cols + 1.2, h * rows + 0.9), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     im = None
     for i, ax in enumerate(axes.flat):
         if i >= H:
@@ -132,5 +137,4 @@ def plot_attention(weights, src_words, tgt_words, path, title="", layer=None, nu
     chars = max(24, int(fig.get_figwidth() * 72 / (11 * 0.6)))      # 11-pt glyphs are ~0.6 em wide
     title = textwrap.fill(title, chars) if title else title
     fig.suptitle(f"{title}\n{which}" if title else which, fontsize=11)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
+    save_png(fig, path)

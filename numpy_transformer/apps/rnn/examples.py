@@ -58,7 +58,9 @@ def run_sunspots(data=None, time_steps=12, hidden=3, epochs=20, batch_size=16, l
     out = Path(out_dir)
     from .plots import plot_series_forecast
     plot_series_forecast(series, train_pred, test_pred, split, out / "sunspots.png",
-                         f"SimpleRNN({hidden}) one-step forecast of {Path(data).name if data else 'the generated sunspot-like series'} "
+                         f"{out.name}: SimpleRNN({hidden}) one-step forecast of "
+                         f"{Path(data).name if data else 'the generated sunspot-like series'}, windows of {time_steps} "
+                         f"months, stride {stride}, {epochs} epochs, batch {batch_size}, lr {lr:g}, {dtype} "
                          f"(NumPy and Keras lines coincide: same weights, same batches)", "monthly value")
     write_json(out / "results.json", {"data": name, "time_steps": time_steps, "hidden": hidden, "epochs": epochs,
                                       "batch_size": batch_size, "lr": lr, "stride": stride, "dtype": dtype,
@@ -107,7 +109,8 @@ def run_fibonacci(data="book", total=1200, time_steps=20, hidden=2, d_a=4, epoch
     out = Path(out_dir)
     from .plots import plot_attention_study
     plot_attention_study(results, weights, examples, out / f"fibonacci-{data}.png",
-                         f"next number of {what}: with and without attention")
+                         f"{out.name}: next number of {what}: with and without attention; SimpleRNN({hidden}), d_a {d_a}, "
+                         f"windows of {time_steps}, {epochs} epochs, batch {batch_size}, lr {lr:g}, {dtype}")
     write_json(out / f"results-{data}.json", {"data": data, "total": total, "time_steps": time_steps,
                                               "hidden": hidden, "d_a": d_a, "epochs": epochs,
                                               "batch_size": batch_size, "lr": lr, "dtype": dtype,

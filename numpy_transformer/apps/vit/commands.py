@@ -31,7 +31,7 @@ from ...training.loop import Interrupted, TrainingDiverged, read_history, report
 from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, UsageError, check_input_file,
                             check_keras_combination, nonneg_int, parse_threads, positive_float, positive_int,
                             rate, refuse_ignored_on_resume)
-from .train import ViTArgs, evaluate, fit, largest_gemm, make_backend
+from .train import ViTArgs, evaluate, fit, largest_gemm, make_backend, run_title
 
 DEFAULT_RUN = "runs/vit-digits"
 # what --resume takes from the command line; the model, data and training settings are the run's
@@ -262,11 +262,11 @@ def _run_vit(a, stack):
     loss, acc, pred = evaluate(backend, split.x_eval, split.y_eval)
     from .plots import plot_class_token_attention, plot_confusion     # matplotlib: only once there is a result
     plot_confusion(split.y_eval, pred, cfg.num_classes, run_dir / "confusion.png",
-                   f"ViT ({backend.name}), {split.eval_name} accuracy {acc:.1%}")
+                   f"{run_title(run_dir, cfg, args, backend.name)}; {split.eval_name} accuracy {acc:.1%}")
     shown = [int(np.flatnonzero(split.y_eval == c)[0]) for c in range(min(cfg.num_classes, 10))]
     weights = backend.attention(split.x_eval[shown])
     plot_class_token_attention(split.x_eval[shown], split.y_eval[shown], pred[shown], weights, cfg,
-                               run_dir / "attention.png")
+                               run_dir / "attention.png", run_title(run_dir, cfg, args, backend.name))
     result = {"backend": backend.name, "eval_split": split.eval_name, "accuracy": acc, "loss": loss,
               "train_seconds": train_seconds, "epochs": args.epochs, "config": cfg.to_dict(),
               "baselines": {k: v[0] for k, v in base.items()}}
