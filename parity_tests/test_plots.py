@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from requires import require
 
-pytest.importorskip("matplotlib")
+require("matplotlib")
 
 ROOT = Path(__file__).resolve().parents[1]
 

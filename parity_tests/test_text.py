@@ -4,6 +4,7 @@ words as the user typed them and the symbols the cleaning left out."""
 from types import SimpleNamespace
 
 import pytest
+from requires import require
 from hypothesis import given, settings, strategies as st
 
 from numpy_transformer.data.pairs import clean_sentence as clean_sentence_of_pairs
@@ -69,7 +70,7 @@ def test_translation_reports_unknown_words_as_typed_and_left_out_symbols():
 
 @pytest.fixture(scope="module")
 def wordpiece():
-    pytest.importorskip("tokenizers")
+    require("tokenizers")
     from numpy_transformer.data.pairs import prepare_dataset
     from numpy_transformer.data.wordpiece import WordPieceTokenizer
     pairs = [("The naïve man sits in the café.", "Der naive Mann sitzt im Café."),
