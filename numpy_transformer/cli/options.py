@@ -7,6 +7,9 @@ import argparse
 
 THREADS_HELP = ("BLAS threads: 'auto' picks by the model's size and the machine's load and adapts while "
                 "training (see training/threads.py), or a fixed number")
+DATA_PARALLEL_HELP = ("train the Keras twin data-parallel over every device (needs --backend keras and "
+                      "KERAS_BACKEND=jax; the batch size must be a multiple of the device count; several "
+                      "hosts: docs/keras.md, 'Past one device')")
 
 
 class HelpFormatter(argparse.HelpFormatter):

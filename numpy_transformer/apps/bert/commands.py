@@ -23,6 +23,8 @@ import numpy as np
 from ...config import BertConfig
 from .checkpoint import TOKENIZER, checkpoint_file, load_bert_run
 from ...cli.options import THREADS_HELP, HelpFormatter, UsageError, parse_threads, positive_float, positive_int, rate
+from ...cli.options import DATA_PARALLEL_HELP
+from ...training.keras_import import check_data_parallel
 
 PRETRAIN_RUN, FINETUNE_RUN = "runs/bert-mlm", "runs/bert-pairs"
 
@@ -30,6 +32,7 @@ PRETRAIN_RUN, FINETUNE_RUN = "runs/bert-mlm", "runs/bert-pairs"
 def _train_options(p, epochs, lr, warmup):
     p.add_argument("--backend", choices=["numpy", "keras"], default="numpy",
                    help="numpy, or keras (the Keras twin from the same initial weights)")
+    p.add_argument("--data-parallel", action="store_true", help=DATA_PARALLEL_HELP)
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --run-dir")
     p.add_argument("--epochs", type=positive_int, default=None, help=f"passes over the training split (default {epochs})")
@@ -96,6 +99,7 @@ def _run(a, task):
 def _checks(a, task):
     """Everything that needs no data: the run directory, the source checkpoint, the model size."""
     from .data import check_data_path
+    check_data_parallel(a.backend, a.data_parallel)     # before Keras is imported
     run_dir = Path(a.run_dir)
     if a.resume:
         return run_dir, load_bert_run(run_dir, task), None
@@ -150,14 +154,16 @@ def _train(a, task, stack):
     policy = stack.enter_context(ThreadPolicy(a.threads, work).start())
     meta["threads"] = policy.describe()
     steps = math.ceil(data["n_train"] / args.batch_size)
-    backend = make_backend(a.backend, cfg, task, args, steps, weights, on_import=policy.tensorflow_threads)
+    backend = make_backend(a.backend, cfg, task, args, steps, weights, on_import=policy.tensorflow_threads,
+                           data_parallel=a.data_parallel)
     if resumed is not None and ck["optimizer"]:
         backend.set_optimizer_state(ck["optimizer"])
     what = "MLM pre-training" if task == "mlm" else "[CLS] fine-tuning" + (" from scratch" if meta.get("from_scratch") else "")
     print(f"data: {meta['data']}: {data['describe']}")
     print(f"model: BERT encoder ({backend.name}), vocab {cfg.vocab_size}, d_model={cfg.d_model}, heads={cfg.num_heads}, "
           f"d_ff={cfg.d_ff}, {cfg.num_layers} layers, {'pre' if cfg.norm_first else 'post'}-LN, {cfg.dtype}, "
-          f"{sum(v.size for v in backend.get_weights().values()):,} parameters; {what}; BLAS threads {policy.reason}")
+          f"{sum(v.size for v in backend.get_weights().values()):,} parameters; {what}; BLAS threads {policy.reason}"
+          + (f"; {backend.placement}" if hasattr(backend, "placement") else ""))
     t0 = time.perf_counter()
     start = meta.get("epoch", 0) if resumed is not None else 0
     base_name = "most frequent token" if task == "mlm" else "majority class"

@@ -26,6 +26,8 @@ import numpy as np
 from ...config import ViTConfig, check_images, check_labels
 from ...training.checkpoint import load_checkpoint, write_json
 from ...cli.options import HelpFormatter, nonneg_int, positive_float, positive_int, rate
+from ...cli.options import DATA_PARALLEL_HELP
+from ...training.keras_import import check_data_parallel
 from .train import ViTArgs, evaluate, fit, make_backend
 
 DEFAULT_RUN = "runs/vit-digits"
@@ -98,6 +100,7 @@ def register(subs):
                         help="train a Vision Transformer on scikit-learn's 8x8 digits (offline)")
     v.add_argument("--backend", choices=["numpy", "keras"], default="numpy",
                    help="numpy, or keras (the Keras twin from the same initial weights)")
+    v.add_argument("--data-parallel", action="store_true", help=DATA_PARALLEL_HELP)
     v.add_argument("--run-dir", default=DEFAULT_RUN, help="checkpoint, curves and plots go here")
     v.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     v.add_argument("--overwrite", action="store_true", help="replace a run already in --run-dir")
@@ -141,6 +144,7 @@ def run_vit(a):
 
 def _run_vit(a):
     from .plots import plot_class_token_attention, plot_confusion
+    check_data_parallel(a.backend, a.data_parallel)     # before Keras is imported
     run_dir = Path(a.run_dir)
     if a.resume:
         ck = load_checkpoint(run_dir, kinds=("vit",))
@@ -171,7 +175,7 @@ def _run_vit(a):
         raise ValueError(f"need epochs >= 1, batch size >= 1, shift >= 0, warmup epochs >= 0 and lr > 0: {args}")
     check_images(split.x_train[:1], cfg, "the data's images")      # a resumed run's data must fit its model
     steps = math.ceil(len(split.x_train) / args.batch_size)
-    backend = make_backend(a.backend, cfg, args, steps)
+    backend = make_backend(a.backend, cfg, args, steps, data_parallel=a.data_parallel)
     if a.resume:
         backend.set_weights(ck["weights"])
         if ck["optimizer"]:
@@ -183,7 +187,8 @@ def _run_vit(a):
     print(f"model: ViT ({backend.name}), {cfg.num_patches} patches of {cfg.patch_size}x{cfg.patch_size}, "
           f"d_model={cfg.d_model}, heads={cfg.num_heads}, d_ff={cfg.d_ff}, {cfg.num_layers} layers, "
           f"{'pre' if cfg.norm_first else 'post'}-LN, {cfg.activation}, {cfg.dtype}, "
-          f"{sum(v.size for v in backend.get_weights().values()):,} parameters")
+          f"{sum(v.size for v in backend.get_weights().values()):,} parameters"
+          + (f"; {backend.placement}" if hasattr(backend, "placement") else ""))
     t0 = time.perf_counter()
     try:
         history = fit(backend, split, args, run_dir, start, history, meta, quiet=a.quiet)

@@ -78,8 +78,9 @@ class NumpyViTBackend(NumpyCheckpointState):
         return self.model.attention_weights()
 
 
-def make_backend(name, cfg, args, steps_per_epoch):
-    """The backend, starting from the NumPy initial weights of args.seed (both backends alike)."""
+def make_backend(name, cfg, args, steps_per_epoch, data_parallel=False):
+    """The backend, starting from the NumPy initial weights of args.seed (both backends alike).
+    `data_parallel`: the Keras backend trains on every device (keras_transformer/distribute.py)."""
     sched = (args.lr, args.warmup_epochs * steps_per_epoch, max(args.epochs * steps_per_epoch,
                                                                  args.warmup_epochs * steps_per_epoch + 1))
     opt = dict(beta1=args.beta1, beta2=args.beta2, eps=args.eps)
@@ -90,7 +91,8 @@ def make_backend(name, cfg, args, steps_per_epoch):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with quiet_tensorflow():         # lazy: only the applications cross the wall
             from keras_transformer.vit_training import KerasViTBackend
-        backend = KerasViTBackend(cfg, *sched, args.seed, **opt)
+        backend = KerasViTBackend(cfg, *sched, args.seed, **opt, data_parallel=data_parallel,
+                                  batch_size=args.batch_size)
         backend.set_weights(VisionTransformer(cfg, seed=args.seed).state_dict())
         return backend
     raise ValueError(f"unknown backend {name!r} (numpy or keras)")
