@@ -45,6 +45,7 @@ class DataParallelPlan:
     def __init__(self, devices, batch_size, processes=1, process=0):
         self.devices, self.batch_size = list(devices), int(batch_size)
         self.processes, self.process = int(processes), int(process)
+        self._replicated = None     # predict()'s compiled inference on several hosts
 
     @property
     def num_devices(self):
@@ -79,7 +80,7 @@ class DataParallelPlan:
         if self.processes == 1:
             (x,), _, _ = self.shard((x,), np.zeros(n), 0)
             return np.asarray(model.predict_on_batch(x))[:n]
-        if getattr(self, "_replicated", None) is None:
+        if self._replicated is None:
             self._replicated = kb.compile_inference(model, lambda m, images: m(images, training=False),
                                                     [((None,) + x.shape[1:], str(x.dtype))])
         return np.asarray(self._replicated(x))
