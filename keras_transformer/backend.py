@@ -6,7 +6,8 @@ in keras.ops / keras.layers.
 * check_backend_dtype: float64 needs 64-bit JAX, a clear error instead of silent float32;
 * is_concrete: whether a tensor's values can be read now (not a symbolic/traced value);
 * compile_inference: a compiled inference function (tf.function, jax.jit over the model's
-  stateless call, or eager PyTorch without autograd).
+  stateless call, or eager PyTorch without autograd);
+* processes, multi_host_started: a multi-host JAX run's processes (for distribute.py).
 """
 from __future__ import annotations
 
@@ -115,3 +116,20 @@ def compile_inference(model, fn, specs):
         with torch.no_grad():
             return fn(model, *(ops.convert_to_tensor(x) for x in a))
     return eager
+
+
+def processes():
+    """(number of processes, this process's index): (N, i) in a multi-host JAX run started by
+    jax.distributed.initialize, (1, 0) in a run on one host or on another backend."""
+    if name() != "jax":
+        return 1, 0
+    import jax
+    return jax.process_count(), jax.process_index()
+
+
+def multi_host_started():
+    """Whether jax.distributed.initialize has run in this process (it may run only once)."""
+    if name() != "jax":
+        return False
+    import jax
+    return jax.distributed.is_initialized()

@@ -14,6 +14,7 @@ import numpy as np
 
 from numpy_transformer.config import RNNTranslatorConfig, schedule_width
 
+from . import distribute
 from .decoding import greedy_decode
 from .losses import MaskedLoss, masked_accuracy
 from .model import TransformerModel
@@ -28,8 +29,11 @@ class KerasBackend(KerasCheckpointState):
     eager PyTorch, chosen by Keras for the backend in use)."""
     name = "keras"
 
-    def __init__(self, cfg, args):
+    def __init__(self, cfg, args, data_parallel=False):
         self.cfg, self.args = cfg, args
+        # before anything is built: the variables are placed when they are created (distribute.py)
+        self.parallel = distribute.data_parallel(args.batch_size) if data_parallel else None
+        self.placement = self.parallel.describe() if self.parallel else distribute.one_device()
         keras.utils.set_random_seed(args.seed)
         self.model = (RNNTranslatorModel if isinstance(cfg, RNNTranslatorConfig) else TransformerModel)(cfg)
         self.model.build()
@@ -42,8 +46,10 @@ class KerasBackend(KerasCheckpointState):
 
     def _run(self, fn, batch):
         n = int((batch.tgt_out != self.cfg.pad_id).sum())
-        r = fn((batch.src.astype(np.int32), batch.tgt_in.astype(np.int32)), batch.tgt_out.astype(np.int32),
-               return_dict=True)
+        x, y = (batch.src.astype(np.int32), batch.tgt_in.astype(np.int32)), batch.tgt_out.astype(np.int32)
+        if self.parallel is not None:      # rows padded for the devices, labelled [pad]: not counted
+            x, y, _ = self.parallel.shard(x, y, ignore=self.cfg.pad_id)
+        r = fn(x, y, return_dict=True)
         return float(r["loss"]), round(float(r["accuracy"]) * n), n
 
     def train_step(self, batch, rng=None):

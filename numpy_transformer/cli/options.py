@@ -18,6 +18,9 @@ THREADS_HELP = ("BLAS threads: 'auto' picks by the model's size and the machine'
 TIME_BUDGET_HELP = ("stop before an epoch that would end past this many minutes of training and validation "
                     "(the whole run's, --resume included), to compare models at equal wall-clock time; "
                     "default: no limit")
+DATA_PARALLEL_HELP = ("train the Keras twin data-parallel over every device (needs --backend keras and "
+                      "KERAS_BACKEND=jax; the batch size must be a multiple of the device count; several "
+                      "hosts: docs/keras.md, 'Past one device')")
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -22,10 +22,12 @@ from .checkpoint import TOKENIZER, checkpoint_file, checkpoint_file_exists, load
 from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, UsageError, check_keras_combination,
                             parse_threads, positive_float, positive_int, rate, refuse_ignored_on_resume,
                             whole_number)
+from ...cli.options import DATA_PARALLEL_HELP
+from ...training.keras_import import check_data_parallel
 
 PRETRAIN_RUN, FINETUNE_RUN = "runs/bert-mlm", "runs/bert-pairs"
 # what --resume takes from the command line; the model, data and training settings are the run's
-RESUME_OPTIONS = {"backend", "epochs", "threads", "time_budget", "quiet"}
+RESUME_OPTIONS = {"backend", "epochs", "threads", "time_budget", "quiet", "data_parallel"}
 
 
 def _vocab_size(text):
@@ -36,6 +38,7 @@ def _vocab_size(text):
 def _train_options(p, epochs, lr, warmup):
     p.add_argument("--backend", choices=["numpy", "keras"], default="numpy",
                    help="numpy, or keras (the Keras twin from the same initial weights)")
+    p.add_argument("--data-parallel", action="store_true", help=DATA_PARALLEL_HELP)
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --run-dir")
     p.add_argument("--epochs", type=positive_int, default=None, help=f"passes over the training split (default {epochs})")
@@ -108,6 +111,7 @@ def _checks(a, task):
     """Everything that needs no data: the run directory, the source checkpoint, the model size,
     the --backend keras combinations."""
     from .data import check_data_path
+    check_data_parallel(a.backend, a.data_parallel)     # before Keras is imported
     run_dir = Path(a.run_dir)
     if a.resume and a.overwrite:
         raise UsageError("--resume and --overwrite contradict each other: continue the run or start it over")
@@ -176,14 +180,16 @@ def _train(a, task, stack):
     policy = stack.enter_context(ThreadPolicy(a.threads, work).start())
     meta["threads"] = policy.describe()
     steps = math.ceil(data["n_train"] / args.batch_size)
-    backend = make_backend(a.backend, cfg, task, args, steps, weights, on_import=policy.tensorflow_threads)
+    backend = make_backend(a.backend, cfg, task, args, steps, weights, on_import=policy.tensorflow_threads,
+                           data_parallel=a.data_parallel)
     if resumed is not None and ck["optimizer"]:
         backend.set_optimizer_state(ck["optimizer"])
     what = "MLM pre-training" if task == "mlm" else "[CLS] fine-tuning" + (" from scratch" if meta.get("from_scratch") else "")
     print(f"data: {meta['data']}: {data['describe']}")
     print(f"model: BERT encoder ({backend.name}), vocab {cfg.vocab_size}, d_model={cfg.d_model}, heads={cfg.num_heads}, "
           f"d_ff={cfg.d_ff}, {cfg.num_layers} layers, {'pre' if cfg.norm_first else 'post'}-LN, {cfg.dtype}, "
-          f"{sum(v.size for v in backend.get_weights().values()):,} parameters; {what}; BLAS threads {policy.reason}")
+          f"{sum(v.size for v in backend.get_weights().values()):,} parameters; {what}; BLAS threads {policy.reason}"
+          + (f"; {backend.placement}" if hasattr(backend, "placement") else ""))
     t0 = time.perf_counter()
     start = meta.get("epoch", 0) if resumed is not None else 0
     base_name = "most frequent token" if task == "mlm" else "majority class"

@@ -65,9 +65,10 @@ class NumpyBertBackend(NumpyCheckpointState):
         return loss * len(labels), int(np.sum(logits.argmax(-1) == labels)), len(labels)
 
 
-def make_backend(name, cfg, task, args, steps_per_epoch, weights=None, on_import=None):
+def make_backend(name, cfg, task, args, steps_per_epoch, weights=None, on_import=None, data_parallel=False):
     """The backend, starting from `weights` (a state dict) or the NumPy initial weights of
-    args.seed; both backends alike."""
+    args.seed; both backends alike. `data_parallel`: the Keras backend trains on every device
+    (keras_transformer/distribute.py)."""
     total = max(args.epochs * steps_per_epoch, args.warmup_steps + 1)
     sched = (args.lr, min(args.warmup_steps, total - 1), total)
     opt = dict(beta1=args.beta1, beta2=args.beta2, eps=args.eps)
@@ -78,7 +79,8 @@ def make_backend(name, cfg, task, args, steps_per_epoch, weights=None, on_import
             from keras_transformer.bert_training import KerasBertBackend
         if on_import is not None:
             on_import()
-        backend = KerasBertBackend(cfg, task, *sched, args.seed, **opt)
+        backend = KerasBertBackend(cfg, task, *sched, args.seed, **opt, data_parallel=data_parallel,
+                                   batch_size=args.batch_size)
         if weights is None:
             weights = BertEncoder(cfg, seed=args.seed).state_dict()
     else:

@@ -13,7 +13,9 @@ from pathlib import Path
 from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, UsageError, check_keras_combination,
                             nonneg_float, nonneg_int, output_file, parse_threads, positive_float, positive_int,
                             rate)
+from ...cli.options import DATA_PARALLEL_HELP
 from ...data.errors import InputError
+from ...training.keras_import import check_data_parallel
 from .checks import (check_demo, check_init_from, check_resume, check_train, model_config,
                      summarise_skipped)
 from .model_kinds import add_model_options, kind_of
@@ -51,13 +53,15 @@ def _run_training(a, given, stack):
     from .translate import Translator, evaluate, load_splits
 
     check_train(a, given)                               # everything that needs no data, first
+    check_data_parallel(a.backend, a.data_parallel)     # before Keras is imported
     run_dir = Path(a.run_dir)
     init = check_init_from(a) if a.init_from else None
     if a.resume:
         ck = check_resume(a, given)
         batch_size = TrainArgs(**ck["meta"].get("train_args", {})).batch_size
         policy = stack.enter_context(_threads(a, _work(ck["cfg"], batch_size)))
-        st = resume_state(run_dir, a.backend, checkpoint=ck, on_import=policy.tensorflow_threads)
+        st = resume_state(run_dir, a.backend, checkpoint=ck, on_import=policy.tensorflow_threads,
+                          data_parallel=a.data_parallel)
         cfg, args, backend, meta = st["cfg"], st["args"], st["backend"], st["meta"]
         src_tok, tgt_tok, history, start = st["src_tok"], st["tgt_tok"], st["history"], st["epoch"]
         if a.epochs is not None:
@@ -80,7 +84,8 @@ def _run_training(a, given, stack):
         if init is not None:
             check_init_from(a, cfg, init)             # vocabularies: known only now
         policy = stack.enter_context(_threads(a, _work(cfg, args.batch_size)))
-        backend = make_backend(a.backend, cfg, args, on_import=policy.tensorflow_threads)
+        backend = make_backend(a.backend, cfg, args, on_import=policy.tensorflow_threads,
+                               data_parallel=a.data_parallel)
         if init is not None:                          # same starting weights for both backends' runs
             backend.set_weights(init["weights"])
         meta = {"data": str(Path(a.data).resolve()) if a.data else "embedded", "n": n,
@@ -98,7 +103,8 @@ def _run_training(a, given, stack):
           f"({train[2]} over-long training pairs dropped); vocab {cfg.src_vocab_size} en, {cfg.tgt_vocab_size} de")
     print(f"model: {backend.name}, {kind_of(cfg).describe(cfg)}, {cfg.dtype}; "
           f"{backend.model.num_parameters():,} parameters; "
-          f"BLAS threads {policy.reason}")
+          f"BLAS threads {policy.reason}" + (f"; {backend.placement}" if hasattr(backend, "placement") else ""))
+    done = []
     if backend.name == "numpy":
         policy.on_change(lambda k: setattr(backend.opt, "threads", k))   # Adam's pool follows BLAS
     try:
@@ -193,6 +199,7 @@ def _add_train(subs):
     t.add_argument("--n", type=positive_int, default=10000, help="first N pairs of --data (the book: 10000)")
     t.add_argument("--run-dir", default=DEFAULT_RUN, help="where checkpoint, tokenizers, history and plots go")
     t.add_argument("--backend", choices=["numpy", "keras"], default="numpy", help="which implementation trains")
+    t.add_argument("--data-parallel", action="store_true", help=DATA_PARALLEL_HELP)
     t.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     t.add_argument("--overwrite", action="store_true", help="start a new run in a --run-dir that holds one")
     t.add_argument("--init-from", metavar="CHECKPOINT",

@@ -68,16 +68,17 @@ class NumpyBackend(NumpyCheckpointState):
         return [list(hyps[0][0]) for hyps in beam_search(self.model, src_ids, start_id, eos_id, max_len, beam, alpha)]
 
 
-def make_backend(name, cfg, args, on_import=None):
+def make_backend(name, cfg, args, on_import=None, data_parallel=False):
     """`on_import`: called right after the Keras backend's import, before TensorFlow's first op
-    (the CLI sets TensorFlow's thread pools there)."""
+    (the CLI sets TensorFlow's thread pools there). `data_parallel`: the Keras backend trains on
+    every device (keras_transformer/distribute.py)."""
     if name == "numpy":
         return NumpyBackend(cfg, args)
     if name == "keras":
         KerasBackend = _import_keras_backend()
         if on_import is not None:
             on_import()
-        backend = KerasBackend(cfg, args)
+        backend = KerasBackend(cfg, args, data_parallel=data_parallel)
         # the same start as a NumPy run of this seed
         backend.set_weights(kind_of(cfg).numpy_model(cfg, args.seed).state_dict())
         return backend
@@ -145,14 +146,14 @@ def run_title(run_dir, cfg, args, backend_name):
             f"batch {args.batch_size}, warm-up {args.warmup}, {cfg.dtype}")
 
 
-def resume_state(run_dir, backend_name, checkpoint=None, on_import=None):
+def resume_state(run_dir, backend_name, checkpoint=None, on_import=None, data_parallel=False):
     """Everything needed to continue a run: config, backend with weights and optimizer state
     restored, tokenizers, metadata, history, next epoch. `checkpoint`: load_checkpoint(run_dir)
     when the caller already has it."""
     ck = checkpoint or load_checkpoint(run_dir, kinds=tuple(KINDS))
     meta = ck["meta"]
     args = TrainArgs(**meta.get("train_args", {}))
-    backend = make_backend(backend_name, ck["cfg"], args, on_import)
+    backend = make_backend(backend_name, ck["cfg"], args, on_import, data_parallel)
     backend.set_weights(ck["weights"])
     if ck["optimizer"]:
         backend.set_optimizer_state(ck["optimizer"])

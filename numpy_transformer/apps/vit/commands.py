@@ -32,10 +32,12 @@ from ...cli.options import (THREADS_HELP, TIME_BUDGET_HELP, HelpFormatter, Usage
                             check_keras_combination, nonneg_int, parse_threads, positive_float, positive_int,
                             rate, refuse_ignored_on_resume)
 from .train import ViTArgs, evaluate, fit, largest_gemm, make_backend, run_title
+from ...cli.options import DATA_PARALLEL_HELP
+from ...training.keras_import import check_data_parallel
 
 DEFAULT_RUN = "runs/vit-digits"
 # what --resume takes from the command line; the model, data and training settings are the run's
-RESUME_OPTIONS = {"backend", "epochs", "threads", "time_budget", "quiet", "no_baselines"}
+RESUME_OPTIONS = {"backend", "epochs", "threads", "time_budget", "quiet", "no_baselines", "data_parallel"}
 
 
 class Split(NamedTuple):
@@ -165,6 +167,7 @@ def register(subs):
                         help="train a Vision Transformer on scikit-learn's 8x8 digits (offline)")
     v.add_argument("--backend", choices=["numpy", "keras"], default="numpy",
                    help="numpy, or keras (the Keras twin from the same initial weights)")
+    v.add_argument("--data-parallel", action="store_true", help=DATA_PARALLEL_HELP)
     v.add_argument("--run-dir", default=DEFAULT_RUN, help="checkpoint, curves and plots go here")
     v.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     v.add_argument("--overwrite", action="store_true", help="replace a run already in --run-dir")
@@ -206,6 +209,7 @@ def run_vit(a):
 def _run_vit(a, stack):
     from ...training.threads import ThreadPolicy
     check_options(a)
+    check_data_parallel(a.backend, a.data_parallel)     # before Keras is imported
     run_dir = Path(a.run_dir)
     if a.resume:
         ck = load_checkpoint(run_dir, kinds=("vit",))
@@ -238,7 +242,8 @@ def _run_vit(a, stack):
     steps = math.ceil(len(split.x_train) / args.batch_size)
     policy = stack.enter_context(ThreadPolicy(a.threads, largest_gemm(cfg, args.batch_size)).start())
     meta["threads"] = policy.describe()
-    backend = make_backend(a.backend, cfg, args, steps, on_import=policy.tensorflow_threads)
+    backend = make_backend(a.backend, cfg, args, steps, on_import=policy.tensorflow_threads,
+                           data_parallel=a.data_parallel)
     if a.resume:
         backend.set_weights(ck["weights"])
         if ck["optimizer"]:
@@ -250,7 +255,8 @@ def _run_vit(a, stack):
     print(f"model: ViT ({backend.name}), {cfg.num_patches} patches of {cfg.patch_size}x{cfg.patch_size}, "
           f"d_model={cfg.d_model}, heads={cfg.num_heads}, d_ff={cfg.d_ff}, {cfg.num_layers} layers, "
           f"{'pre' if cfg.norm_first else 'post'}-LN, {cfg.activation}, {cfg.dtype}, "
-          f"{sum(v.size for v in backend.get_weights().values()):,} parameters; BLAS threads {policy.reason}")
+          f"{sum(v.size for v in backend.get_weights().values()):,} parameters; BLAS threads {policy.reason}"
+          + (f"; {backend.placement}" if hasattr(backend, "placement") else ""))
     base = {} if a.no_baselines else baselines(split, args.seed)      # drawn on the curves while training
     t0 = time.perf_counter()
     try:

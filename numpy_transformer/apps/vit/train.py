@@ -73,9 +73,10 @@ class NumpyViTBackend(NumpyCheckpointState):
         return self.model.attention_weights()
 
 
-def make_backend(name, cfg, args, steps_per_epoch, on_import=None):
+def make_backend(name, cfg, args, steps_per_epoch, on_import=None, data_parallel=False):
     """The backend, starting from the NumPy initial weights of args.seed (both backends alike).
-    `on_import`: called right after the Keras backend's import (the thread policy's TensorFlow pools)."""
+    `on_import`: called right after the Keras backend's import (the thread policy's TensorFlow pools);
+    `data_parallel`: the Keras backend trains on every device (keras_transformer/distribute.py)."""
     sched = (args.lr, args.warmup_epochs * steps_per_epoch, max(args.epochs * steps_per_epoch,
                                                                  args.warmup_epochs * steps_per_epoch + 1))
     opt = dict(beta1=args.beta1, beta2=args.beta2, eps=args.eps)
@@ -88,7 +89,8 @@ def make_backend(name, cfg, args, steps_per_epoch, on_import=None):
             from keras_transformer.vit_training import KerasViTBackend
         if on_import is not None:
             on_import()
-        backend = KerasViTBackend(cfg, *sched, args.seed, **opt)
+        backend = KerasViTBackend(cfg, *sched, args.seed, **opt, data_parallel=data_parallel,
+                                  batch_size=args.batch_size)
         backend.set_weights(VisionTransformer(cfg, seed=args.seed).state_dict())
         return backend
     raise ValueError(f"unknown backend {name!r} (numpy or keras)")
