@@ -34,6 +34,15 @@ def float64_supported():
     return True
 
 
+def widest_float():
+    """float64 where the backend holds it (TensorFlow, PyTorch, 64-bit JAX), else float32: JAX
+    without x64 would truncate a float64 cast to float32 anyway, with a warning on every call."""
+    if name() == "jax":
+        import jax
+        return "float64" if jax.config.jax_enable_x64 else "float32"
+    return "float64"
+
+
 def check_backend_dtype(dtype):
     """A clear error instead of a float64 model that silently computes in float32."""
     if dtype != "float64" or float64_supported():

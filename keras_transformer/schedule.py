@@ -9,13 +9,16 @@ from keras import ops
 
 from numpy_transformer.config import check_warmup
 
+from .backend import widest_float
+
 
 @keras.saving.register_keras_serializable(package="keras_transformer")
 class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """lr = d_model^-0.5 · min(step^-0.5, step · warmup_steps^-1.5) (paper, eq. 3), with
     step = iterations + 1: Keras optimizers call the schedule with their 0-based `iterations`
     counter *before* incrementing it, so the first update uses step 1. (Erratum: the book
-    used `iterations` directly, which makes the first learning rate 0.) Computed in float64,
+    used `iterations` directly, which makes the first learning rate 0.) Computed in float64 (on
+    32-bit JAX in float32, all it holds),
     the optimizer casts it to each variable's dtype, so float64 training matches the NumPy
     reference (numpy_transformer.ops.optim.WarmupSchedule) bit for bit.
 
@@ -30,7 +33,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.d_model, self.warmup_steps = check_warmup(d_model, warmup_steps)
 
     def __call__(self, step):
-        step = ops.cast(step, "float64") + 1.0
+        step = ops.cast(step, widest_float()) + 1.0
         arg1 = ops.power(step, -0.5)
         arg2 = step * (self.warmup_steps ** -1.5)
         return (self.d_model ** -0.5) * ops.minimum(arg1, arg2)
@@ -51,7 +54,7 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
         self.peak, self.warmup_steps, self.total_steps = float(peak), int(warmup_steps), int(total_steps)
 
     def __call__(self, step):
-        step = ops.cast(step, "float64") + 1.0
+        step = ops.cast(step, widest_float()) + 1.0
         warm = self.peak * step / max(self.warmup_steps, 1)
         progress = ops.minimum(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
         cosine = self.peak * 0.5 * (1.0 + ops.cos(math.pi * progress))
