@@ -38,7 +38,7 @@ import time
 
 SMALL_GEMM = 1 << 19     # multiply-adds (5.2e5): below it a second thread measured no gain (see above)
 INTERVAL = 0.5           # seconds between looks at the machine's load during training
-SPARE = 0.25             # a core counts as taken once other processes use more than 1 - SPARE of it
+SPARE = 0.25             # a core counts as taken once other processes use more than SPARE of it
 SMALL_DECODE = 1 << 30   # multiply-adds (1.1e9) of a decode's largest GEMM over all steps: below it, 1 thread
 
 
