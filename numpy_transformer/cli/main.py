@@ -26,9 +26,8 @@ APPLICATIONS = (translation, vit, rnn, bert)
 
 def build_parser():
     """The parser and {command: its subparser} (`bert pretrain` under "bert pretrain")."""
-    ap = ArgumentParser(prog=PROG,
-                                 description="The Transformer, the ViT, a BERT-style encoder and the book's RNN "
-                                             "models in NumPy, each with a Keras twin.")
+    ap = ArgumentParser(prog=PROG, description="The Transformer, the ViT, a BERT-style encoder and the book's RNN "
+                                               "models in NumPy, each with a Keras twin.")
     subs = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parsers = {}
     for app in APPLICATIONS:
