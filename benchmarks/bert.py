@@ -27,7 +27,7 @@ import numpy as np
 from numpy_transformer.config import BertConfig
 
 from . import machine
-from .timing import run_interleaved
+from .timing import run_interleaved, small_run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = {"pretrain_step": "mlm", "finetune_step": "cls"}
@@ -168,18 +168,9 @@ def main(argv=None):
         bad = [x for x in items if x not in allowed]
         if bad:
             p.error(f"unknown {what}(s) {bad}; choose from {list(allowed)}")
-    meta = {"command": "python -m benchmarks.bert " + " ".join(sys.argv[1:] if argv is None else argv),
-            "threads": a.threads, "cpu": machine.machine_info(with_tf=False).get("cpu_model"),
-            "load_before": [round(x, 2) for x in machine.loadavg()]}
-    rows = run(presets, workloads, kbs, a.reps, a.threads, log=lambda s: print(s, file=sys.stderr, flush=True))
-    meta["load_after"] = [round(x, 2) for x in machine.loadavg()]
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1, default=str)
-    with open(os.path.join(a.out, "results.md"), "w") as f:
-        f.write(markdown(rows, meta))
-    print(f"wrote {a.out}/results.json and results.md", file=sys.stderr)
-    return 0
+    command = "python -m benchmarks.bert " + " ".join(sys.argv[1:] if argv is None else argv)
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    return small_run(command, a.threads, lambda: run(presets, workloads, kbs, a.reps, a.threads, log=log), a.out, markdown)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,24 @@ def run_interleaved(fns, reps, warmup=1, cooldown=0.0, clock=time.perf_counter, 
         res[name].update(summarize(res[name]["times_s"]))
     res["_order"] = order_log
     return res
+
+
+def small_run(command, threads, run_rows, out, markdown):
+    """A workload harness's main (benchmarks/vit.py, bert.py): the machine and load around
+    `run_rows()`, then results.json and results.md (`markdown(rows, meta)`) in `out`."""
+    import json
+    import os
+    import sys
+
+    from . import machine
+    meta = {"command": command, "threads": threads, "cpu": machine.machine_info(with_tf=False).get("cpu_model"),
+            "load_before": [round(x, 2) for x in machine.loadavg()]}
+    rows = run_rows()
+    meta["load_after"] = [round(x, 2) for x in machine.loadavg()]
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=1, default=str)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(markdown(rows, meta))
+    print(f"wrote {out}/results.json and results.md", file=sys.stderr)
+    return 0

@@ -12,7 +12,6 @@ model on CIFAR-sized input (32×32×3, 4×4 patches → 64 tokens, d_model 192, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -22,7 +21,7 @@ from numpy_transformer.config import ViTConfig
 from numpy_transformer.training.keras_import import quiet_tensorflow
 
 from . import machine
-from .timing import run_interleaved
+from .timing import run_interleaved, small_run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = ("forward", "fwd_bwd", "train_step")
@@ -180,19 +179,10 @@ def main(argv=None):
     machine.pin_numpy_threads(a.threads)
     if any(b.startswith("keras") for b in backends):
         machine.pin_tf_threads(a.threads)
-    meta = {"command": "python -m benchmarks.vit " + " ".join(sys.argv[1:] if argv is None else argv),
-            "threads": a.threads, "cpu": machine.machine_info(with_tf=False).get("cpu_model"),
-            "load_before": [round(x, 2) for x in machine.loadavg()]}
-    rows = run(presets, workloads, backends, a.reps, threads=a.threads,
-               log=lambda s: print(s, file=sys.stderr, flush=True))
-    meta["load_after"] = [round(x, 2) for x in machine.loadavg()]
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1, default=str)
-    with open(os.path.join(a.out, "results.md"), "w") as f:
-        f.write(markdown(rows, meta))
-    print(f"wrote {a.out}/results.json and results.md", file=sys.stderr)
-    return 0
+    command = "python -m benchmarks.vit " + " ".join(sys.argv[1:] if argv is None else argv)
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    return small_run(command, a.threads, lambda: run(presets, workloads, backends, a.reps, threads=a.threads, log=log),
+                     a.out, markdown)
 
 
 if __name__ == "__main__":
