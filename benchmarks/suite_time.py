@@ -45,7 +45,9 @@ def main(argv=None):
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|xpassed)", tail)}
     result = {"command": " ".join(["python"] + cmd[1:]), "commit": commit, "wall_seconds": round(wall, 1),
-              "exit_status": proc.returncode, "summary": tail, "counts": counts, "cores": os.cpu_count(),
+              "exit_status": proc.returncode, "summary": tail, "counts": counts,
+              "failed": [ln for ln in proc.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))],
+              "cores": os.cpu_count(),
               "load_average_before": [round(x, 2) for x in load_before],
               "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "other_processes_cores": (round(max(0.0, (busy1 - busy0 - own) / wall), 2)
