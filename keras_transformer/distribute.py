@@ -32,6 +32,8 @@ import os
 import keras
 import numpy as np
 
+from numpy_transformer.data.errors import UsageError
+
 from . import backend as kb
 
 MULTI_HOST_VARIABLES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
@@ -94,16 +96,16 @@ def _kinds(devices):
 def data_parallel(batch_size, devices=None):
     """Sets keras.distribution's DataParallel over `devices` (default: every device of every
     host) and returns the DataParallelPlan. Call it before the model and optimizer are built
-    (their variables take their placement when created). A ValueError, with what to do, on a
+    (their variables take their placement when created). A UsageError, with what to do, on a
     backend without keras.distribution or a batch size the devices cannot share."""
     if kb.name() != "jax":
-        raise ValueError(f"--data-parallel uses keras.distribution, which Keras {keras.__version__} implements on "
+        raise UsageError(f"--data-parallel uses keras.distribution, which Keras {keras.__version__} implements on "
                          f"the JAX backend only, not {kb.name()}: set KERAS_BACKEND=jax")
     if any(os.environ.get(v) for v in MULTI_HOST_VARIABLES[:2]) and not kb.multi_host_started():
         keras.distribution.initialize()         # jax.distributed.initialize, before any JAX computation
     devices = list(devices or keras.distribution.list_devices())
     if batch_size % len(devices):
-        raise ValueError(f"--data-parallel splits each batch's rows over {len(devices)} devices: the batch size "
+        raise UsageError(f"--data-parallel splits each batch's rows over {len(devices)} devices: the batch size "
                          f"{batch_size} is not a multiple of {len(devices)} (try --batch-size "
                          f"{max(len(devices), batch_size // len(devices) * len(devices))})")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))

@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from ..data.errors import UsageError   # a bad option: `error: …`, exit status 2 (cli/main.py)
+
 PROG = "python -m numpy_transformer"
 
 THREADS_HELP = ("BLAS threads: 'auto' picks by the model's size and the machine's load and adapts while "
@@ -35,10 +37,6 @@ class HelpFormatter(argparse.HelpFormatter):
         if action.default is None:
             return h
         return f"{h} (default: %(default)s)"
-
-
-class UsageError(ValueError):
-    """A bad combination of options; the CLI prints it as `error: …` and exits with status 2."""
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -9,5 +9,10 @@ class InputError(ValueError):
     a checkpoint that cannot be read (training/checkpoint.CheckpointError)."""
 
 
+class UsageError(InputError):
+    """A bad option or combination of options (cli/options.py re-exports it for the applications;
+    training/ and keras_transformer, which cannot import the command line, raise it from here)."""
+
+
 class MissingFileError(InputError, FileNotFoundError):
     """A file the user named (or that a run refers to) is not there."""

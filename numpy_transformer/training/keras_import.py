@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 
+from ..data.errors import UsageError
+
 
 class _RetracingFilter(logging.Filter):
     """Drops TensorFlow's "N out of the last M calls to <…one_step_on_data> triggered
@@ -74,15 +76,15 @@ def keras_backend_name(environ=None):
 
 def check_data_parallel(backend, data_parallel, environ=None):
     """`--data-parallel`'s refusals that need no framework, so they come before its import (a
-    ValueError: the command line prints it as one line and exits with 2). It trains the Keras
+    UsageError: the command line prints it as one line and exits with 2). It trains the Keras
     twin (keras_transformer/distribute.py) with keras.distribution, which Keras 3 implements on
     the JAX backend only. The device count, and so the batch size's check, needs JAX itself."""
     if not data_parallel:
         return
     if backend != "keras":
-        raise ValueError("--data-parallel trains the Keras twin over several devices: add --backend keras "
+        raise UsageError("--data-parallel trains the Keras twin over several devices: add --backend keras "
                          "(with KERAS_BACKEND=jax)")
     name = keras_backend_name(environ)
     if name != "jax":
-        raise ValueError(f"--data-parallel needs Keras' JAX backend (keras.distribution supports no other), "
+        raise UsageError(f"--data-parallel needs Keras' JAX backend (keras.distribution supports no other), "
                          f"and Keras would load {name}: run with KERAS_BACKEND=jax")
