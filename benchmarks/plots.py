@@ -16,7 +16,7 @@ import textwrap
 STYLE = {"numpy": ("C0", "o"), "numpy-nocache": ("C5", "v"), "keras-eager": ("C1", "s"), "keras-graph": ("C2", "^"),
          "keras-graph-cache": ("C8", "<"),
          "keras-xla": ("C3", "D"), "keras-gpu": ("C4", "P"), "numpy-cupy": ("C6", "X"),
-         "numpy-cupy-graph": ("C7", "*")}
+         "numpy-cupy-graph": ("C7", "*"), "keras-jax": ("C9", "h"), "keras-torch": ("#333333", "p")}
 LABEL = {"batch": "batch size (source 7 / target 12 tokens)", "seq": "source = target length (batch 4)",
          "d_model": "d_model (d_ff = 4·d_model, batch 64)"}
 # what each sweep varies of the `small` preset (benchmarks/configs.py: sweep_points)
