@@ -59,6 +59,16 @@ class Tok:
         Path(path).write_text("tokenizer")
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Each test starts as a Python started from a terminal does, SIGINT → default_int_handler: a
+    test run launched in the background (`nohup … &`, some CI runners) inherits SIGINT ignored,
+    which the loop rightly leaves alone (SigintFlag installs itself only over Python's handler)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def job(backend, run_dir, epochs=3, seed=0, validate=None, **kw):
     def steps(epoch):                       # the app's part: (seed, epoch) decides the epoch's draws
         rng = np.random.default_rng([seed, epoch])
@@ -241,8 +251,12 @@ def interrupt_once_a_checkpoint_exists(argv, run_dir):
     """Start `python -m numpy_transformer ARGV`, send SIGINT once the first checkpoint is on
     disk (training is under way), and return (exit status, stderr)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # the child gets SIGINT's default disposition, as a command started from a terminal has: a
+    # test run launched in the background (`nohup … &`, some CI runners) inherits SIGINT ignored,
+    # which Python, and so the loop, rightly leaves alone, and the signal would never arrive
     p = subprocess.Popen([sys.executable, "-m", "numpy_transformer", *argv], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 180
         while not (run_dir / "checkpoint.safetensors").exists():
