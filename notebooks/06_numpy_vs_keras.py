@@ -128,11 +128,12 @@ display(Markdown(full[full.index("## Targets"):full.index("## Results")]))
 display(Image(filename=str(ROOT / "benchmarks/results/overview.png"), width=900))
 
 # %% [markdown]
-# **What the full run says.** At the book's size the NumPy training step runs at roughly half
-# the machine's GEMM peak and within about 15–20 % of TensorFlow's graph mode — the arithmetic
-# dominates, and both hand it to an optimised BLAS; where NumPy loses, it loses on the many
-# small element-wise passes that a graph compiler fuses. Decoding is where the key/value cache
-# (notebook 3) pays: NumPy's cached greedy decoding beats Keras' graph-mode decoding that
-# re-runs the prefix, the book's way. How each speed-up in `numpy_transformer/fast/` was found
+# **What the full run says** (the targets table above holds the measured values). At the book's
+# size the NumPy training step runs at a large share of the machine's GEMM peak and a little
+# behind TensorFlow's graph mode — the arithmetic dominates, and both hand it to an optimised
+# BLAS; where NumPy loses, it loses on the many small element-wise passes that a graph compiler
+# fuses. Decoding is where the key/value cache (notebook 3) pays: NumPy's cached greedy decoding
+# beats Keras' graph-mode decoding that re-runs the prefix, the book's way, and runs even with
+# Keras' own cached decoding. How each speed-up in `numpy_transformer/fast/` was found
 # and what it buys is in `docs/performance.md`; timings on a shared machine move with the load,
 # so compare ratios within one run, not absolute times across runs.
