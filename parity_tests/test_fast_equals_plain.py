@@ -96,12 +96,14 @@ def test_layernorm(rng):
         close(a2, a1)
 
 
-def test_feed_forward(rng):
+@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh"])
+def test_feed_forward(rng, activation):
+    """float64: the exact GELU's fast path is the plain ops (fast/gelu.py's polynomial is float32's)."""
     p = {"linear1.weight": rng.standard_normal((6, 20)), "linear1.bias": rng.standard_normal(20),
          "linear2.weight": rng.standard_normal((20, 6)), "linear2.bias": rng.standard_normal(6)}
     x, dy = rng.standard_normal((3, 5, 6)), rng.standard_normal((3, 5, 6))
-    y1, c1 = feedforward.feed_forward_forward(x, p)
-    y2, c2 = fast.feedforward.feed_forward_forward(x, p)
+    y1, c1 = feedforward.feed_forward_forward(x, p, activation)
+    y2, c2 = fast.feedforward.feed_forward_forward(x, p, activation)
     close(y2, y1)
     dx1, g1 = feedforward.feed_forward_backward(dy, c1, p)
     dx2, g2 = fast.feedforward.feed_forward_backward(dy.copy(), c2, p)

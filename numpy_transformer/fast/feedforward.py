@@ -1,17 +1,18 @@
 """The position-wise feed-forward network with its activation's work in place (ops/feedforward.py
 computes the same with more arrays of (B, T, d_ff)): ReLU overwrites the first GEMM's output
 and its gradient overwrites da; GELU keeps the pre-activation h (its derivative needs it) and
-multiplies its derivative into da in place. The exact GELU also keeps Φ(h): erf is the most
-expensive element-wise op of a ViT step (a quarter of a forward+backward at ViT-Tiny size,
-measured), and the backward then needs none (results bit-identical: x·Φ(x) is the same product)."""
+multiplies its derivative into da in place. The exact GELU runs fast/gelu.py (float32: Eigen's
+rational erf on cache-sized blocks; float64: the plain ops, bit for bit) and keeps Φ(h), so the
+backward needs no erf."""
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
 
-from ..ops.activations import check_activation, gelu_derivative, gelu_forward, normal_cdf, normal_pdf
+from ..ops.activations import check_activation, gelu_derivative, gelu_forward
 from ..ops.linear import linear_backward, linear_forward
+from . import gelu as fast_gelu
 
 
 class FastFFNCache(NamedTuple):
@@ -30,8 +31,7 @@ def feed_forward_forward(x, p, activation="relu"):
     if check_activation(activation) == "relu":
         a, h = np.maximum(h, 0, out=h), None
     elif activation == "gelu":
-        cdf = normal_cdf(h)
-        a = h * cdf
+        a, cdf = fast_gelu.gelu_forward(h)
     else:
         a = gelu_forward(h, approximate=True)[0]
     y = linear_forward(a, p["linear2.weight"], p["linear2.bias"])[0]
@@ -45,10 +45,7 @@ def feed_forward_backward(dy, cache, p):
     if cache.activation == "relu":
         dh = np.multiply(da, cache.a > 0, out=da)
     elif cache.cdf is not None:                # exact GELU: Φ(h) + h·φ(h), Φ from the forward
-        deriv = normal_pdf(h)
-        deriv *= h
-        deriv += cache.cdf
-        dh = np.multiply(da, deriv, out=da)
+        dh = fast_gelu.gelu_backward_inplace(da, h, cache.cdf)
     else:
         dh = np.multiply(da, gelu_derivative(h, approximate=cache.activation == "gelu_tanh"), out=da)
     dx, dw1, db1 = linear_backward(dh, cache.x, p["linear1.weight"])
