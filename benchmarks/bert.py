@@ -122,10 +122,38 @@ def run(presets, workloads, keras_backends, reps, threads, log=print):
     return rows
 
 
+def targets(rows):
+    """Per preset and workload: NumPy's step over the fastest Keras backend's, from the subprocess
+    where that backend ran (NumPy was timed beside it there, interleaved: the median of
+    per-repetition ratios); the issue's target is <= 1.0."""
+    from .report import paired_ratio
+    out = []
+    for key in dict.fromkeys((r["config"], r["workload"]) for r in rows):
+        ok = [r for r in rows if (r["config"], r["workload"]) == key and r["status"] == "ok"]
+        keras = [r for r in ok if r["impl"] != "numpy"]
+        if not keras:
+            continue
+        best = min(keras, key=lambda r: r["median_s"])
+        numpy = next((r for r in ok if r["impl"] == "numpy" and r["keras_backend"] == best["keras_backend"]), None)
+        if numpy is None:
+            continue
+        d = paired_ratio(numpy, best)
+        out.append({"config": key[0], "workload": key[1], "fastest": best["impl"], "value": d["median"],
+                    "q1": d["q1"], "q3": d["q3"], "n": d["n"], "threshold": 1.0, "passed": d["median"] <= 1.0,
+                    "numpy_median_s": numpy["median_s"], "fastest_median_s": best["median_s"]})
+    return out
+
+
 def markdown(rows, meta):
+    from .vit import targets_markdown
     lines = ["# BERT benchmark: NumPy vs Keras, training steps", "",
-             f"`{meta['command']}` — {meta['threads']} thread(s), {meta['cpu']}, load average before/after "
-             f"{meta['load_before']} / {meta['load_after']}.", "",
+             f"`{meta['command']}` — git {meta.get('git')}, {meta['threads']} thread(s), {meta['cpu']}, load average "
+             f"before/after {meta['load_before']} / {meta['load_after']}.", ""]
+    ts = targets(rows)
+    if ts:
+        lines += targets_markdown(ts, "Keras backend (compiled `train_on_batch`, NumPy timed beside it in that "
+                                      "backend's subprocess)")
+    lines += ["## Results", "",
              "| config | workload | Keras backend | NumPy median ms (IQR) | Keras median ms (IQR) | NumPy ÷ Keras |",
              "|---|---|---|---|---|---|"]
     by = {}
@@ -170,7 +198,8 @@ def main(argv=None):
             p.error(f"unknown {what}(s) {bad}; choose from {list(allowed)}")
     command = "python -m benchmarks.bert " + " ".join(sys.argv[1:] if argv is None else argv)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    return small_run(command, a.threads, lambda: run(presets, workloads, kbs, a.reps, a.threads, log=log), a.out, markdown)
+    return small_run(command, a.threads, lambda: run(presets, workloads, kbs, a.reps, a.threads, log=log), a.out,
+                     markdown, targets)
 
 
 if __name__ == "__main__":

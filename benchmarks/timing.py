@@ -75,21 +75,25 @@ def run_interleaved(fns, reps, warmup=1, cooldown=0.0, clock=time.perf_counter, 
     return res
 
 
-def small_run(command, threads, run_rows, out, markdown):
+def small_run(command, threads, run_rows, out, markdown, targets=None):
     """A workload harness's main (benchmarks/vit.py, bert.py): the machine and load around
-    `run_rows()`, then results.json and results.md (`markdown(rows, meta)`) in `out`."""
+    `run_rows()`, then results.json (with `targets(rows)` where given) and results.md
+    (`markdown(rows, meta)`) in `out`."""
     import json
     import os
     import sys
 
     from . import machine
-    meta = {"command": command, "threads": threads, "cpu": machine.machine_info(with_tf=False).get("cpu_model"),
+    info = machine.machine_info(with_tf=False)
+    meta = {"command": command, "threads": threads, "cpu": info.get("cpu_model"), "git": info.get("git_head"),
+            "numpy_transformer_dirty": info.get("numpy_transformer_dirty"),
             "load_before": [round(x, 2) for x in machine.loadavg()]}
     rows = run_rows()
     meta["load_after"] = [round(x, 2) for x in machine.loadavg()]
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1, default=str)
+        json.dump({"meta": meta, "rows": rows, **({"targets": targets(rows)} if targets else {})},
+                  f, indent=1, default=str)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(markdown(rows, meta))
     print(f"wrote {out}/results.json and results.md", file=sys.stderr)

@@ -143,9 +143,42 @@ def run(presets, workloads, backends, reps, warmup=1, threads=None, log=print):
     return rows
 
 
+def targets(rows):
+    """Per preset: NumPy's training step over the fastest Keras mode's (graph or XLA; eager is
+    never the fastest), the median of per-repetition ratios (the modes ran interleaved); the
+    issue's target is <= 1.0."""
+    from .report import paired_ratio
+    out = []
+    for name in dict.fromkeys(r["config"] for r in rows):
+        get = {r["impl"]: r for r in rows if r["config"] == name and r["workload"] == "train_step" and r["status"] == "ok"}
+        keras = [get[m] for m in ("keras-graph", "keras-xla") if m in get]
+        if "numpy" not in get or not keras:
+            continue
+        best = min(keras, key=lambda r: r["median_s"])
+        d = paired_ratio(get["numpy"], best)
+        out.append({"config": name, "workload": "train_step", "fastest": best["impl"], "value": d["median"],
+                    "q1": d["q1"], "q3": d["q3"], "n": d["n"], "threshold": 1.0, "passed": d["median"] <= 1.0,
+                    "numpy_median_s": get["numpy"]["median_s"], "fastest_median_s": best["median_s"]})
+    return out
+
+
+def targets_markdown(ts, what):
+    lines = ["| config | workload | NumPy ms | fastest Keras | its ms | NumPy ÷ fastest (paired IQR) | target | result |",
+             "|---|---|---|---|---|---|---|---|"]
+    for t in ts:
+        lines.append(f"| {t['config']} | {t['workload']} | {t['numpy_median_s'] * 1e3:.1f} | {t['fastest']} | "
+                     f"{t['fastest_median_s'] * 1e3:.1f} | {t['value']:.2f}× ({t['q1']:.2f}–{t['q3']:.2f}, n={t['n']}) | "
+                     f"<= {t['threshold']:.2f}× | {'✅ met' if t['passed'] else '❌ not met'} |")
+    return ["## Targets", "", f"NumPy's training step over the fastest {what}'s, same run, same machine.", ""] + lines + [""]
+
+
 def markdown(rows, meta):
-    lines = ["# ViT benchmark: NumPy vs Keras", "", f"`{meta['command']}` — {meta['threads']} thread(s), "
-             f"{meta['cpu']}, load average before/after {meta['load_before']} / {meta['load_after']}.", "",
+    lines = ["# ViT benchmark: NumPy vs Keras", "", f"`{meta['command']}` — git {meta.get('git')}, {meta['threads']} thread(s), "
+             f"{meta['cpu']}, load average before/after {meta['load_before']} / {meta['load_after']}.", ""]
+    ts = targets(rows)
+    if ts:
+        lines += targets_markdown(ts, "Keras mode (TensorFlow graph or XLA)")
+    lines += ["## Results", "",
              "| config | workload | impl | median ms | IQR ms | GFLOP/s | vs numpy |", "|---|---|---|---|---|---|---|"]
     ref = {(r["config"], r["workload"]): r.get("median_s") for r in rows if r["impl"] == "numpy"}
     for r in rows:
@@ -182,7 +215,7 @@ def main(argv=None):
     command = "python -m benchmarks.vit " + " ".join(sys.argv[1:] if argv is None else argv)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     return small_run(command, a.threads, lambda: run(presets, workloads, backends, a.reps, threads=a.threads, log=log),
-                     a.out, markdown)
+                     a.out, markdown, targets)
 
 
 if __name__ == "__main__":

@@ -135,8 +135,14 @@ def test_targets_ratios_and_pass_fail():
     assert t["kv_cache_vs_keras"]["value"] == 0.5 and t["kv_cache_vs_keras"]["passed"] is False
     assert t["cached_decode_vs_keras"]["value"] == 1.5 and t["cached_decode_vs_keras"]["passed"] is True
     assert t["train_memory_vs_keras"]["value"] == 0.75 and t["train_memory_vs_keras"]["passed"] is True
+    # the fastest Keras: keras-graph for training (paired), keras-graph-cache for decoding
+    assert t["train_vs_fastest_keras"]["value"] == pytest.approx(2.0)
+    assert t["train_vs_fastest_keras"]["detail"]["fastest"] == "keras-graph"
+    assert t["decode_vs_fastest_keras"]["value"] == pytest.approx(2 / 3)      # median of 1/1.5, 1/2, 1/1
+    assert t["decode_vs_fastest_keras"]["passed"] is True
     md = "\n".join(report.targets_markdown(list(t.values())))
-    assert md.count("✅ pass") == 4 and md.count("❌ fail") == 2
+    assert md.count("✅ pass") == 5 and md.count("❌ fail") == 3
+    assert "vs keras-graph-cache" in md
     assert all(x["value"] is None for x in report.compute_targets(rows[:1], config="small"))
     # a target without a value says why
     assert all(x["why_not_measured"].startswith("the small config was not run")
@@ -146,6 +152,20 @@ def test_targets_ratios_and_pass_fail():
     assert why["train_vs_keras_graph"].startswith("keras-graph train_step was not run on book")
     assert why["kv_cache_speedup"].startswith("numpy-nocache decode was not run on book")
     assert why["train_memory_vs_keras"].startswith("keras-graph train_step was not run on book")
+
+
+def test_fastest_keras_may_be_a_subprocess_backend():
+    """A JAX row that ran in its own process is compared with the NumPy time measured beside it
+    there; eager is never taken as the fastest; a decode without a cache is not a candidate."""
+    rows = [_row("numpy", "train_step", [2.0, 2.0, 2.0]), _row("keras-graph", "train_step", [1.5, 1.5, 1.5]),
+            _row("keras-eager", "train_step", [0.1, 0.1, 0.1]),
+            _row("keras-jax", "train_step", [1.0, 1.0, 1.0], numpy_same_process_median_s=2.5),
+            _row("numpy", "decode", [1.0, 1.0, 1.0]), _row("keras-graph", "decode", [0.2, 0.2, 0.2])]
+    t = {x["key"]: x for x in report.compute_targets(rows)}
+    assert t["train_vs_fastest_keras"]["value"] == pytest.approx(2.5)
+    assert t["train_vs_fastest_keras"]["detail"]["fastest"] == "keras-jax"
+    assert t["decode_vs_fastest_keras"]["value"] is None
+    assert t["decode_vs_fastest_keras"]["why_not_measured"].startswith("none of keras-graph-cache, keras-jax")
 
 
 def test_sweep_plot_writes_a_png(tmp_path):

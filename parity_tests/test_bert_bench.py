@@ -35,5 +35,23 @@ def test_a_short_run_writes_json_and_markdown(tmp_path):
     assert {r["impl"] for r in rows} == {"numpy", "keras-tensorflow"}
     assert all(r["status"] == "ok" and len(r["times_s"]) == 2 and r["gflops_per_s"] > 0 for r in rows)
     assert "| tiny | pretrain_step | tensorflow |" in (tmp_path / "results.md").read_text()
+    [t] = json.loads((tmp_path / "results.json").read_text())["targets"]
+    assert t["fastest"] == "keras-tensorflow" and t["value"] > 0 and t["n"] == 2
+    assert "## Targets" in (tmp_path / "results.md").read_text()
     with pytest.raises(SystemExit):
         bench.main(["--configs", "huge", "--out", str(tmp_path)])
+
+
+def test_targets_take_the_fastest_backend_and_the_numpy_timed_beside_it():
+    def row(impl, kb, times):
+        return {"config": "default", "workload": "finetune_step", "impl": impl, "keras_backend": kb,
+                "status": "ok", "times_s": times, "median_s": float(np.median(times)), "iqr_s": 0.0}
+    rows = [row("numpy", "tensorflow", [3.0, 3.0, 3.0]), row("keras-tensorflow", "tensorflow", [2.0, 2.0, 2.0]),
+            row("numpy", "jax", [2.0, 2.2, 2.0]), row("keras-jax", "jax", [2.5, 2.0, 2.5])]
+    [t] = bench.targets(rows)
+    assert t["fastest"] == "keras-tensorflow" and t["value"] == pytest.approx(1.5) and t["passed"] is False
+    rows[1]["status"] = "failed: boom"                       # a failed backend is not a candidate
+    [t] = bench.targets(rows)
+    assert t["fastest"] == "keras-jax" and t["value"] == pytest.approx(0.8) and t["passed"] is True
+    md = bench.markdown(rows, {"command": "x", "threads": 2, "cpu": "c", "load_before": [], "load_after": []})
+    assert "| default | finetune_step |" in md and "✅ met" in md

@@ -38,6 +38,20 @@ def test_a_short_run_writes_json_and_markdown(tmp_path):
     assert {(r["workload"], r["impl"]) for r in rows} == {(w, b) for w in bench.WORKLOADS for b in backends.split(",")}
     assert all(r["status"] == "ok" and len(r["times_s"]) == 2 and r["gflops_per_s"] > 0 for r in rows)
     md = (tmp_path / "results.md").read_text()
-    assert "| tiny | train_step | keras-graph |" in md
+    assert "| tiny | train_step | keras-graph |" in md and "## Targets" in md
+    [t] = json.loads((tmp_path / "results.json").read_text())["targets"]
+    assert t["config"] == "tiny" and t["fastest"] == "keras-graph" and t["n"] == 2
     with pytest.raises(SystemExit, match="unknown config"):
         bench.main(["--configs", "huge", "--out", str(tmp_path)])
+
+
+def test_targets_pair_numpy_with_the_fastest_compiled_mode():
+    def row(impl, times):
+        return {"config": "cifar-tiny", "workload": "train_step", "impl": impl, "status": "ok", "times_s": times,
+                "median_s": float(np.median(times))}
+    rows = [row("numpy", [1.0, 1.2, 1.1]), row("keras-eager", [0.1, 0.1, 0.1]), row("keras-graph", [0.5, 0.6, 0.55]),
+            row("keras-xla", [2.0, 2.0, 2.0])]
+    [t] = bench.targets(rows)
+    assert t["fastest"] == "keras-graph" and t["value"] == pytest.approx(2.0) and t["passed"] is False
+    rows[0]["workload"] = "forward"                          # no NumPy train_step: no target
+    assert bench.targets(rows) == []
