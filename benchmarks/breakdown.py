@@ -15,6 +15,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import resource
 import sys
 import time
 
@@ -84,10 +85,12 @@ def breakdown(model, reps, profiled, peak_gflops):
     for _ in range(2):
         step()                                   # warm-up: Adam's moments, buffers
     times = []
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     for _ in range(reps):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(profiled):
@@ -106,6 +109,8 @@ def breakdown(model, reps, profiled, peak_gflops):
     gemm_floor = flops / (peak_gflops * 1e9)
     return {"model": model, "what": what, "median_s": median, "times_s": times, "flops": flops,
             "gemm_floor_s": gemm_floor, "profiled_total_s": total,
+            "page_faults_per_step": (r1.ru_minflt - r0.ru_minflt) / reps,
+            "system_s_per_step": (r1.ru_stime - r0.ru_stime) / reps,
             "categories_s": {k: v for k, v in cats.items()},
             "categories_share": {k: v / total for k, v in cats.items()}}
 
@@ -115,13 +120,16 @@ def markdown(rows, meta):
              f"`{meta['command']}` — git {meta['git']}, {meta['threads']} thread(s), {meta['cpu']}, NumPy GEMM peak "
              f"{meta['peak_gflops']:.1f} GFLOP/s (best of 10 2048² float32 products), load average before/after "
              f"{meta['load_before']} / {meta['load_after']}.", "",
-             "Step: median without a profiler. GEMM floor: the step's matmul FLOPs at that peak. The categories "
-             "are cProfile self times per step, scaled to the unprofiled median (cProfile adds its own overhead "
-             "to every Python call).", ""]
+             "Step: median without a profiler. GEMM floor: the step's matmul FLOPs at that peak. Page faults "
+             "and system time: per unprofiled step (getrusage). The categories are cProfile self times per step, "
+             "scaled to the unprofiled median (cProfile adds its own overhead to every Python call).", ""]
     names = [name for name, _ in CATEGORIES]
     lines += ["| | " + " | ".join(r["model"] for r in rows) + " |", "|---|" + "---|" * len(rows)]
     lines.append("| step (median ms) | " + " | ".join(f"{r['median_s'] * 1e3:.0f}" for r in rows) + " |")
     lines.append("| GEMM floor at the peak (ms) | " + " | ".join(f"{r['gemm_floor_s'] * 1e3:.0f}" for r in rows) + " |")
+    lines.append("| page faults per step | " + " | ".join(f"{r['page_faults_per_step']:.0f}" for r in rows) + " |")
+    lines.append("| system (kernel) time per step (ms) | " + " | ".join(
+        f"{r['system_s_per_step'] * 1e3:.0f}" for r in rows) + " |")
     for n in names:
         lines.append(f"| {n} | " + " | ".join(
             f"{r['categories_share'][n] * r['median_s'] * 1e3:.0f} ({100 * r['categories_share'][n]:.0f} %)"
