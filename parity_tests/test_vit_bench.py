@@ -55,3 +55,31 @@ def test_targets_pair_numpy_with_the_fastest_compiled_mode():
     assert t["fastest"] == "keras-graph" and t["value"] == pytest.approx(2.0) and t["passed"] is False
     rows[0]["workload"] = "forward"                          # no NumPy train_step: no target
     assert bench.targets(rows) == []
+
+
+def test_targets_take_a_subprocess_backend_with_the_numpy_timed_beside_it():
+    def row(impl, times, **kw):
+        return {"config": "cifar-tiny", "workload": "train_step", "impl": impl, "status": "ok", "times_s": times,
+                "median_s": float(np.median(times)), **kw}
+    rows = [row("numpy", [1.0, 1.0, 1.0]), row("keras-graph", [0.9, 0.9, 0.9]),
+            row("keras-jax", [0.5, 0.5, 0.5], numpy_same_process_times_s=[1.5, 1.5, 1.5],
+                numpy_same_process_median_s=1.5)]
+    [t] = bench.targets(rows)
+    assert t["fastest"] == "keras-jax" and t["value"] == pytest.approx(3.0)   # 1.5 / 0.5, not 1.0 / 0.5
+    assert t["numpy_median_s"] == 1.5
+
+
+@pytest.mark.slow
+def test_keras_on_jax_runs_in_its_own_process(tmp_path):
+    require("jax")
+    from benchmarks import machine
+    try:
+        assert bench.main(["--configs", "tiny", "--workloads", "train_step", "--backends", "numpy,keras-jax",
+                           "--reps", "2", "--threads", "1", "--out", str(tmp_path)]) == 0
+    finally:
+        machine.unpin()
+    data = json.loads((tmp_path / "results.json").read_text())
+    jax_row = next(r for r in data["rows"] if r["impl"] == "keras-jax")
+    assert jax_row["status"] == "ok" and len(jax_row["numpy_same_process_times_s"]) == 2
+    [t] = data["targets"]
+    assert t["n"] == 2 and t["fastest"] in ("keras-jax",)
