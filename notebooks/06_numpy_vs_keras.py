@@ -134,6 +134,7 @@ display(Image(filename=str(ROOT / "benchmarks/results/overview.png"), width=900)
 # BLAS; where NumPy loses, it loses on the many small element-wise passes that a graph compiler
 # fuses. Decoding is where the key/value cache (notebook 3) pays: NumPy's cached greedy decoding
 # beats Keras' graph-mode decoding that re-runs the prefix, the book's way, and runs even with
-# Keras' own cached decoding. How each speed-up in `numpy_transformer/fast/` was found
+# TensorFlow's graph given the same cache; Keras on JAX, compiled by XLA, decodes a little faster
+# still. How each speed-up in `numpy_transformer/fast/` was found
 # and what it buys is in `docs/performance.md`; timings on a shared machine move with the load,
 # so compare ratios within one run, not absolute times across runs.
