@@ -65,14 +65,16 @@ def test_feed_forward_with_gelu(impl, activation, b, t, d, ff, seed):
     check(lambda: fwd(x, p, activation)[0], R, {"x": x, **p}, {"x": dx, **grads})
 
 
-@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh"])
-def test_fast_feed_forward_equals_plain(activation):
-    """fast/ changes where results are written, not the arithmetic: bit-identical."""
+@pytest.mark.parametrize("dtype,activation", [(np.float32, "relu"), (np.float32, "gelu_tanh"),
+                                              (np.float64, "relu"), (np.float64, "gelu"), (np.float64, "gelu_tanh")])
+def test_fast_feed_forward_equals_plain(dtype, activation):
+    """fast/ changes where results are written, not the arithmetic: bit-identical — except the
+    exact GELU in float32, whose erf is fast/gelu.py's approximation (next test)."""
     rng = np.random.default_rng(0)
     p = {"linear1.weight": _r(rng, 8, 16), "linear1.bias": _r(rng, 16),
          "linear2.weight": _r(rng, 16, 8), "linear2.bias": _r(rng, 8)}
-    p = {k: v.astype(np.float32) for k, v in p.items()}
-    x, dy = _r(rng, 3, 5, 8).astype(np.float32), _r(rng, 3, 5, 8).astype(np.float32)
+    p = {k: v.astype(dtype) for k, v in p.items()}
+    x, dy = _r(rng, 3, 5, 8).astype(dtype), _r(rng, 3, 5, 8).astype(dtype)
     y1, c1 = feedforward.feed_forward_forward(x, p, activation)
     y2, c2 = fast.feedforward.feed_forward_forward(x, p, activation)
     np.testing.assert_array_equal(y1, y2)
@@ -80,6 +82,29 @@ def test_fast_feed_forward_equals_plain(activation):
     np.testing.assert_array_equal(g1[0], g2[0])
     for k in g1[1]:
         np.testing.assert_array_equal(g1[1][k], g2[1][k])
+
+
+def test_fast_exact_gelu_feed_forward_in_float32_within_the_erf_bound():
+    """float32 exact GELU: each hidden activation differs from SciPy's by at most
+    3.1e-7·max(1, |h|) (test_fast_gelu.py), so the output y_j = Σ_i a_i W2_ij + b_j differs by at
+    most Σ_i 3.1e-7·max(1, |h_i|)·|W2_ij|, plus both sides' float32 rounding of the 16-term sum
+    (16·eps·Σ_i |a_i W2_ij|); the gradients, whose GELU' differs by at most 5.5e-7·max(1, |h|),
+    within 1e-4 of each tensor's largest entry (|h| ≤ 6 here: ≤ 3.3e-6 per unit, summed over 16)."""
+    rng = np.random.default_rng(0)
+    p = {k: v.astype(np.float32) for k, v in {
+        "linear1.weight": _r(rng, 8, 16), "linear1.bias": _r(rng, 16),
+        "linear2.weight": _r(rng, 16, 8), "linear2.bias": _r(rng, 8)}.items()}
+    x, dy = _r(rng, 3, 5, 8).astype(np.float32), _r(rng, 3, 5, 8).astype(np.float32)
+    y1, c1 = feedforward.feed_forward_forward(x, p, "gelu")
+    y2, c2 = fast.feedforward.feed_forward_forward(x, p, "gelu")
+    h = np.abs(c1.h.astype(np.float64))               # |GELU(h)| ≤ |h| bounds the products' scale
+    w2 = np.abs(p["linear2.weight"].astype(np.float64))
+    bound = 3.1e-7 * (np.maximum(1.0, h) @ w2) + 16 * np.finfo(np.float32).eps * (h @ w2 + np.abs(y1))
+    assert np.all(np.abs(y2.astype(np.float64) - y1) <= bound)
+    assert not np.array_equal(y1, y2)                 # the approximation is really in use
+    g1, g2 = feedforward.feed_forward_backward(dy, c1, p), fast.feedforward.feed_forward_backward(dy.copy(), c2, p)
+    for t1, t2 in [(g1[0], g2[0])] + [(g1[1][k], g2[1][k]) for k in g1[1]]:
+        np.testing.assert_allclose(t2, t1, rtol=0, atol=1e-4 * float(np.max(np.abs(t1))))
 
 
 def test_unknown_activation_is_refused():
