@@ -126,7 +126,7 @@ def targets(rows):
     """Per preset and workload: NumPy's step over the fastest Keras backend's, from the subprocess
     where that backend ran (NumPy was timed beside it there, interleaved: the median of
     per-repetition ratios); the issue's target is <= 1.0."""
-    from .report import paired_ratio
+    from .report import target_entry
     out = []
     for key in dict.fromkeys((r["config"], r["workload"]) for r in rows):
         ok = [r for r in rows if (r["config"], r["workload"]) == key and r["status"] == "ok"]
@@ -135,12 +135,8 @@ def targets(rows):
             continue
         best = min(keras, key=lambda r: r["median_s"])
         numpy = next((r for r in ok if r["impl"] == "numpy" and r["keras_backend"] == best["keras_backend"]), None)
-        if numpy is None:
-            continue
-        d = paired_ratio(numpy, best)
-        out.append({"config": key[0], "workload": key[1], "fastest": best["impl"], "value": d["median"],
-                    "q1": d["q1"], "q3": d["q3"], "n": d["n"], "threshold": 1.0, "passed": d["median"] <= 1.0,
-                    "numpy_median_s": numpy["median_s"], "fastest_median_s": best["median_s"]})
+        if numpy is not None:
+            out.append(target_entry(*key, numpy, [best]))
     return out
 
 

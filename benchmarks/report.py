@@ -34,22 +34,39 @@ FASTEST = {"train_vs_fastest_keras": ("train_step", ("keras-graph", "keras-xla",
            "decode_vs_fastest_keras": ("decode", ("keras-graph-cache", "keras-jax", "keras-torch"))}
 
 
+def versus_fastest(numpy, candidates):
+    """The fastest of `candidates` (Keras rows, by median) and NumPy's time over it as a
+    paired_ratio detail. A Keras backend that ran in a subprocess (JAX, PyTorch) is compared with
+    the NumPy timed beside it there: repetition by repetition when its times were kept
+    (numpy_same_process_times_s), else by medians (numpy_same_process_median_s; no quartiles)."""
+    best = min(candidates, key=lambda r: r["median_s"])
+    if best.get("numpy_same_process_times_s"):
+        numpy = {"times_s": best["numpy_same_process_times_s"], "median_s": best["numpy_same_process_median_s"]}
+    elif best.get("numpy_same_process_median_s"):
+        return best, {"median": best["numpy_same_process_median_s"] / best["median_s"], "fastest": best["impl"],
+                      "fastest_median_s": best["median_s"], "numpy_median_s": best["numpy_same_process_median_s"],
+                      "numpy_timed": "in the same subprocess"}
+    detail = paired_ratio(numpy, best)
+    detail.update(fastest=best["impl"], fastest_median_s=best["median_s"], numpy_median_s=numpy["median_s"])
+    return best, detail
+
+
+def target_entry(config, workload, numpy, candidates, threshold=1.0):
+    """One row of a workload harness's targets (benchmarks/vit.py, bert.py): NumPy ÷ the fastest
+    Keras, <= threshold."""
+    _, d = versus_fastest(numpy, candidates)
+    return {"config": config, "workload": workload, "fastest": d["fastest"], "value": d["median"], "q1": d.get("q1"),
+            "q3": d.get("q3"), "n": d.get("n"), "threshold": threshold, "passed": d["median"] <= threshold,
+            "numpy_median_s": d["numpy_median_s"], "fastest_median_s": d["fastest_median_s"]}
+
+
 def fastest_keras_ratio(rows, config, workload, impls):
-    """NumPy's time over the fastest of `impls` (by median), or None. A Keras backend run in a
-    subprocess (JAX, PyTorch) carries the NumPy median timed beside it there
-    (numpy_same_process_median_s): that is the NumPy time it is compared with; one in this
-    process is compared repetition by repetition (paired_ratio)."""
+    """NumPy's time over the fastest of `impls` (versus_fastest), or (None, None)."""
     ok = [r for r in (_find(rows, config, workload, i) for i in impls) if r is not None and r["status"] == "ok"]
     numpy = _find(rows, config, workload, "numpy")
     if not ok or numpy is None or numpy["status"] != "ok":
         return None, None
-    best = min(ok, key=lambda r: r["median_s"])
-    if best.get("numpy_same_process_median_s"):
-        value = best["numpy_same_process_median_s"] / best["median_s"]
-        return value, {"fastest": best["impl"], "fastest_median_s": best["median_s"],
-                       "numpy_median_s": best["numpy_same_process_median_s"], "numpy_timed": "in the same subprocess"}
-    detail = paired_ratio(numpy, best)
-    detail.update(fastest=best["impl"], fastest_median_s=best["median_s"], numpy_median_s=numpy["median_s"])
+    _, detail = versus_fastest(numpy, ok)
     return detail["median"], detail
 
 

@@ -206,21 +206,13 @@ def targets(rows):
     """Per preset: NumPy's training step over the fastest Keras mode's (graph or XLA; eager is
     never the fastest), the median of per-repetition ratios (the modes ran interleaved); the
     issue's target is <= 1.0."""
-    from .report import paired_ratio
+    from .report import target_entry
     out = []
     for name in dict.fromkeys(r["config"] for r in rows):
         get = {r["impl"]: r for r in rows if r["config"] == name and r["workload"] == "train_step" and r["status"] == "ok"}
         keras = [get[m] for m in ("keras-graph", "keras-xla", *OTHER_BACKENDS) if m in get]
-        if "numpy" not in get or not keras:
-            continue
-        best = min(keras, key=lambda r: r["median_s"])
-        numpy = get["numpy"]
-        if "numpy_same_process_times_s" in best:    # Keras in a subprocess: the NumPy timed beside it there
-            numpy = {"times_s": best["numpy_same_process_times_s"], "median_s": best["numpy_same_process_median_s"]}
-        d = paired_ratio(numpy, best)
-        out.append({"config": name, "workload": "train_step", "fastest": best["impl"], "value": d["median"],
-                    "q1": d["q1"], "q3": d["q3"], "n": d["n"], "threshold": 1.0, "passed": d["median"] <= 1.0,
-                    "numpy_median_s": numpy["median_s"], "fastest_median_s": best["median_s"]})
+        if "numpy" in get and keras:
+            out.append(target_entry(name, "train_step", get["numpy"], keras))
     return out
 
 
