@@ -111,7 +111,7 @@ def adam_pair():
     from numpy_transformer.fast import ThreadedAdam
     from numpy_transformer.ops import Adam
     cfg = TransformerConfig(**ADAM)
-    params = {k: v.copy() for k, v in Transformer(cfg).params.items()}
+    params = Transformer(cfg).state_dict()
     params2 = {k: v.copy() for k, v in params.items()}
     rng = _rng()
     grads = {k: (rng.standard_normal(v.shape) * 1e-3).astype(np.float32) for k, v in params.items()}

@@ -4,6 +4,7 @@ refuses to be read back to the host."""
 import numpy as np
 
 from numpy_transformer import Transformer, TransformerConfig
+from numpy_transformer.config.tree import tree_map
 from numpy_transformer.fast import masked_cross_entropy
 from numpy_transformer.gpu import DeviceTrainer
 from numpy_transformer.ops import Adam, WarmupSchedule, masked_accuracy
@@ -79,7 +80,7 @@ def cpu_steps(cfg, data, warmup=3, clipnorm=None, label_smoothing=0.0):
 
 def device_steps(cfg, data, wrap=np.asarray, warmup=3, **kw):
     model = Transformer(cfg, seed=0, kernels="fast")   # what the GPU benchmark runs
-    model.params = {k: wrap(v) for k, v in model.params.items()}
+    model.params = tree_map(wrap, model.params)
     trainer = DeviceTrainer(model, warmup=warmup, **kw)
     for batch in data:
         trainer.step(*(wrap(a) for a in trainer.upload(*batch)))

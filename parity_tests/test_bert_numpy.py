@@ -12,6 +12,7 @@ from numpy_transformer.ops.bert import (bert_embedding_backward, bert_embedding_
                                         classifier_head_forward, gather_positions, gather_positions_backward,
                                         mlm_head_backward, mlm_head_forward)
 from numpy_transformer.ops.gradcheck import gradcheck
+from numpy_transformer.config.tree import flatten, unflatten
 from test_numpy_grads import check
 
 SETTINGS = settings(max_examples=8, deadline=None)
@@ -41,8 +42,9 @@ def test_embedding_sum(b, t, d, v, seed):
 
 
 def _mlm_params(rng, d, v):
-    return {"dense.weight": _r(rng, d, d), "dense.bias": _r(rng, d), "norm.gamma": 1 + 0.3 * _r(rng, d),
-            "norm.beta": _r(rng, d), "bias": _r(rng, v)}
+    """The MLM head's parameter tree (p.dense.weight, p.norm.gamma, p.bias)."""
+    return unflatten({"dense.weight": _r(rng, d, d), "dense.bias": _r(rng, d), "norm.gamma": 1 + 0.3 * _r(rng, d),
+                      "norm.beta": _r(rng, d), "bias": _r(rng, v)})
 
 
 @pytest.mark.parametrize("approximate", [False, True])
@@ -53,7 +55,8 @@ def test_mlm_head_with_tied_output(approximate, n, d, v, seed):
     h, p, tok, R = _r(rng, n, 2, d), _mlm_params(rng, d, v), _r(rng, v, d), _r(rng, n, 2, v)
     run = lambda: mlm_head_forward(h, p, tok, 1e-12, approximate)[0]
     dh, grads, dtok = mlm_head_backward(R, mlm_head_forward(h, p, tok, 1e-12, approximate)[1], p, tok)
-    check(run, R, {"h": h, **p, "token": tok}, {"h": dh, **grads, "token": dtok})
+    assert list(flatten(grads)) == list(flatten(p))
+    check(run, R, {"h": h, **flatten(p), "token": tok}, {"h": dh, **flatten(grads), "token": dtok})
 
 
 @SETTINGS
@@ -63,8 +66,8 @@ def test_classifier_head(b, t, d, c, dropout, seed):
     of one seed), as for the other dropouts."""
     rng = np.random.default_rng(seed)
     h, R = _r(rng, b, t, d), _r(rng, b, c)
-    p = {"pooler.dense.weight": _r(rng, d, d), "pooler.dense.bias": _r(rng, d),
-         "classifier.weight": _r(rng, d, c), "classifier.bias": _r(rng, c)}
+    p = unflatten({"pooler.dense.weight": _r(rng, d, d), "pooler.dense.bias": _r(rng, d),
+                   "classifier.weight": _r(rng, d, c), "classifier.bias": _r(rng, c)})
     run = lambda: classifier_head_forward(h, p, dropout, np.random.default_rng(seed))
     cache = run()[1]
     assert (cache.drop_mask is None) == (dropout == 0.0)
@@ -72,7 +75,8 @@ def test_classifier_head(b, t, d, c, dropout, seed):
         np.testing.assert_array_equal(cache.dropped, cache.pooled * cache.drop_mask)
     dh, grads = classifier_head_backward(R, cache, p)
     assert np.all(dh[:, 1:] == 0)          # only [CLS] reaches the head
-    check(lambda: run()[0], R, {"h": h, **p}, {"h": dh, **grads})
+    assert list(flatten(grads)) == list(flatten(p))
+    check(lambda: run()[0], R, {"h": h, **flatten(p)}, {"h": dh, **flatten(grads)})
 
 
 def test_gather_positions_round_trip():
@@ -121,7 +125,7 @@ def _model(norm_first, activation="gelu", kernels="plain", dropout=0.2, seed=0, 
                      norm_first=norm_first, activation=activation, dtype=dtype)
     m = BertEncoder(cfg, seed=seed, kernels=kernels)
     rng = np.random.default_rng(seed + 5)
-    for v in m.params.values():   # non-trivial biases and norms
+    for v in flatten(m.params).values():   # non-trivial biases and norms
         v += 0.1 * rng.standard_normal(v.shape)
     return m
 
@@ -150,10 +154,10 @@ def test_whole_model_gradient_with_dropout(norm_first, activation, head, kernels
     run = lambda: m.forward(ids, seg, head=head, training=True, rng=np.random.default_rng(7), **kw)
     R = np.random.default_rng(2).standard_normal(run().shape)
     run()
-    for c in m._cache.encode.encoder.layers:   # the attention weights were dropped out, some of them
+    for c in m._cache.encoder:   # the attention weights were dropped out, some of them
         assert np.any(c.self_attn.sdpa.drop_mask == 0) and np.any(c.self_attn.sdpa.drop_mask > 0)
     assert head == "mlm" or np.any(m._cache.head_cache.drop_mask == 0)
-    grads = m.backward(R)
+    grads = flatten(m.backward(R))                           # the gradient tree, by name
     assert list(grads) == list(parameter_shapes(m.cfg))
     unused = ("pooler.", "classifier.") if head == "mlm" else ("mlm.",)
     for k in grads:
@@ -161,7 +165,7 @@ def test_whole_model_gradient_with_dropout(norm_first, activation, head, kernels
             assert np.max(np.abs(grads[k])) < 1e-13
         if k.startswith(unused):
             assert np.all(grads[k] == 0), k
-    inputs = {k: v for k, v in m.params.items() if not k.endswith("wk.bias") and not k.startswith(unused)}
+    inputs = {k: v for k, v in flatten(m.params).items() if not k.endswith("wk.bias") and not k.startswith(unused)}
     check(run, R, inputs, {k: grads[k] for k in inputs})
 
 
@@ -170,10 +174,10 @@ def test_mlm_at_chosen_positions_equals_every_position_then_picked():
     ids, seg, pos = _batch()
     full = m.forward(ids, seg)
     R = np.random.default_rng(4).standard_normal(full.shape) * pos[..., None]   # loss on chosen tokens only
-    g_full = m.backward(R)
+    g_full = flatten(m.backward(R))
     picked = m.forward(ids, seg, positions=pos)
     np.testing.assert_allclose(picked, full[pos], rtol=1e-13, atol=1e-13)
-    g_picked = m.backward(R[pos])
+    g_picked = flatten(m.backward(R[pos]))
     for k in g_full:
         np.testing.assert_allclose(g_picked[k], g_full[k], rtol=1e-11, atol=1e-13, err_msg=k)
 
@@ -197,10 +201,10 @@ def test_float32_by_default_float64_end_to_end_and_num_parameters():
     ids = np.array([[2, 10, 11, 3]])
     logits = m.forward(ids)
     assert logits.dtype == np.float32 and logits.shape == (1, 4, 100)
-    assert all(g.dtype == np.float32 for g in m.backward(np.ones_like(logits)).values())
+    assert all(g.dtype == np.float32 for g in flatten(m.backward(np.ones_like(logits))).values())
     m64 = BertEncoder(cfg.replace(dtype="float64"))
     l64 = m64.forward(ids, head="cls")
-    assert l64.dtype == np.float64 and all(g.dtype == np.float64 for g in m64.backward(np.ones_like(l64)).values())
+    assert l64.dtype == np.float64 and all(g.dtype == np.float64 for g in flatten(m64.backward(np.ones_like(l64))).values())
     d, f, V = 128, 512, 100
     layer = 4 * (d * d + d) + 2 * 2 * d + d * f + f + f * d + d
     assert m.num_parameters() == (V + 64 + 2) * d + 2 * d + 2 * layer + (d * d + d + 2 * d + V) + (d * d + d + 2 * d + 2)

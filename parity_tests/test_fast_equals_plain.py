@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from numpy_transformer import BertConfig, BertEncoder, Transformer, TransformerConfig, fast
+from numpy_transformer.config.tree import named, unflatten
 from numpy_transformer.ops import attention, feedforward, layernorm, loss
 from numpy_transformer.ops.attention import KVCache, causal_mask
 
@@ -20,7 +21,9 @@ def close(a, b):
 
 
 def close_dicts(a, b):
-    assert set(a) == set(b)
+    """Two gradient trees (or flat dicts) of the same names, in the same order, close."""
+    a, b = named(a), named(b)
+    assert list(a) == list(b)
     for k in b:
         close(a[k], b[k])
 
@@ -45,8 +48,8 @@ def test_sdpa(rng, masked, dropout):
 
 
 def _mha_params(rng, d):
-    return {f"{w}.{n}": rng.standard_normal((d, d) if n == "weight" else d) / np.sqrt(d)
-            for w in ("wq", "wk", "wv", "wo") for n in ("weight", "bias")}
+    return unflatten({f"{w}.{n}": rng.standard_normal((d, d) if n == "weight" else d) / np.sqrt(d)
+                      for w in ("wq", "wk", "wv", "wo") for n in ("weight", "bias")})
 
 
 @pytest.mark.parametrize("cross,dropout", [(False, 0.0), (True, 0.0), (False, 0.3)])
@@ -99,8 +102,8 @@ def test_layernorm(rng):
 @pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh"])
 def test_feed_forward(rng, activation):
     """float64: the exact GELU's fast path is the plain ops (fast/gelu.py's polynomial is float32's)."""
-    p = {"linear1.weight": rng.standard_normal((6, 20)), "linear1.bias": rng.standard_normal(20),
-         "linear2.weight": rng.standard_normal((20, 6)), "linear2.bias": rng.standard_normal(6)}
+    p = unflatten({"linear1.weight": rng.standard_normal((6, 20)), "linear1.bias": rng.standard_normal(20),
+                   "linear2.weight": rng.standard_normal((20, 6)), "linear2.bias": rng.standard_normal(6)})
     x, dy = rng.standard_normal((3, 5, 6)), rng.standard_normal((3, 5, 6))
     y1, c1 = feedforward.feed_forward_forward(x, p, activation)
     y2, c2 = fast.feedforward.feed_forward_forward(x, p, activation)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from numpy_transformer import Transformer
+from numpy_transformer.config.tree import flatten
 from numpy_transformer.gpu import DeviceTrainer, GraphedStep, cupy_status, numpy_is, to_device, to_host
 
 from gpu_helpers import batches, config, cpu_steps
@@ -34,11 +35,11 @@ def test_forward_and_every_gradient_equal_numpy(cp):
     ref = Transformer(cfg, seed=0, kernels="fast")
     logits = ref.forward(src, tgt_in)
     dlogits = np.random.default_rng(3).standard_normal(logits.shape)
-    grads = ref.backward(dlogits)
+    grads = flatten(ref.backward(dlogits))
     model = to_device(Transformer(cfg, seed=0, kernels="fast"), cp)
     with numpy_is(cp):
         got = model.forward(cp.asarray(src), cp.asarray(tgt_in))
-        got_grads = model.backward(cp.asarray(dlogits))
+        got_grads = flatten(model.backward(cp.asarray(dlogits)))
     close(got, logits, RTOL64)
     for k in grads:
         close(got_grads[k], grads[k], RTOL64)
@@ -55,8 +56,9 @@ def test_device_trainer_on_cupy_equals_the_cpu_step(cp, fused):
         for batch in data:
             trainer.step(*trainer.upload(*batch))
         got = trainer.read()
-    for k in ref.params:
-        close(model.params[k], ref.params[k], RTOL64)
+    got_params = flatten(model.params)
+    for k, v in flatten(ref.params).items():
+        close(got_params[k], v, RTOL64)
     assert (got["correct"], got["tokens"], got["skipped"]) == (correct, tokens, 0)
     assert got["loss"] == pytest.approx(loss, rel=RTOL64)
 
@@ -71,7 +73,7 @@ def test_fused_adam_equals_the_array_form_in_float32(cp):
             trainer = DeviceTrainer(model, warmup=3, fused=fused)
             for batch in data:
                 trainer.step(*trainer.upload(*batch))
-        params.append(model.params)
+        params.append(flatten(model.params))
     for k in params[0]:   # the kernel may contract a·b + c into one FMA: float32 rounding, 3 steps
         close(params[1][k], to_host(params[0][k]), 1e-5)
 
@@ -88,7 +90,7 @@ def test_cuda_graph_replays_equal_eager_steps(cp, dropout):
             run = GraphedStep(trainer) if graphed else trainer.step
             for batch in data:
                 run(*trainer.upload(*batch))
-            results.append((model.params, trainer.read()))
+            results.append((flatten(model.params), trainer.read()))
         if graphed:
             assert run.error is None, run.error
             assert len(run.graphs) == 1                           # one shape captured, replayed

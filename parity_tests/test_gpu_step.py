@@ -8,6 +8,7 @@ import pytest
 
 from gpu_helpers import HostRead, NoHostReads, batches, config, cpu_steps, device_steps, no_reads
 from numpy_transformer import Transformer
+from numpy_transformer.config.tree import flatten, tree_map
 from numpy_transformer.fast import masked_cross_entropy
 from numpy_transformer.gpu import DeviceAdam, DeviceTrainer
 
@@ -19,8 +20,9 @@ def test_device_step_computes_what_the_cpu_step_computes(dtype, clipnorm, label_
     data = batches(cfg, 3)
     ref, opt, loss, correct, tokens = cpu_steps(cfg, data, clipnorm=clipnorm, label_smoothing=label_smoothing)
     model, trainer = device_steps(cfg, data, clipnorm=clipnorm, label_smoothing=label_smoothing)
-    for k in ref.params:   # the same operations in the same order: the same bits
-        np.testing.assert_array_equal(model.params[k], ref.params[k], err_msg=k)
+    got, want = flatten(model.params), flatten(ref.params)
+    for k in want:   # the same operations in the same order: the same bits
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
         np.testing.assert_array_equal(trainer.opt.m[k], opt.m[k], err_msg=k)
         np.testing.assert_array_equal(trainer.opt.v[k], opt.v[k], err_msg=k)
     got = trainer.read()
@@ -34,13 +36,14 @@ def test_a_non_finite_step_changes_nothing_and_is_counted():
     cfg = config(dropout=0.0)
     data = batches(cfg, 2)
     model, trainer = device_steps(cfg, data[:1])
-    before = {k: v.copy() for k, v in model.params.items()}
+    before = model.state_dict()
     m_before = {k: v.copy() for k, v in trainer.opt.m.items()}
-    model.params["output.bias"][3] = np.nan                # the loss becomes NaN
+    model.params.output.bias[3] = np.nan                   # the loss becomes NaN
     before["output.bias"][3] = np.nan
     trainer.step(*trainer.upload(*data[1]))
+    after = flatten(model.params)
     for k in before:
-        np.testing.assert_array_equal(model.params[k], before[k], err_msg=k)
+        np.testing.assert_array_equal(after[k], before[k], err_msg=k)
         np.testing.assert_array_equal(trainer.opt.m[k], m_before[k], err_msg=k)
     assert int(trainer.opt.t) == 1
     got = trainer.read()
@@ -52,20 +55,20 @@ def test_non_finite_gradient_norm_skips_when_clipping():
     cfg = config(dropout=0.0)
     model = Transformer(cfg, seed=0)
     opt = DeviceAdam(model.params, 1e-3, clipnorm=1.0)
-    grads = {k: np.ones_like(v) for k, v in model.params.items()}
-    grads["output.bias"][0] = np.inf
-    before = {k: v.copy() for k, v in model.params.items()}
+    grads = tree_map(np.ones_like, model.params)
+    grads.output.bias[0] = np.inf
+    before = model.state_dict()
     ok = opt.step(model.params, grads, np.asarray(True))
     assert not ok and int(opt.t) == 0
-    for k in before:
-        np.testing.assert_array_equal(model.params[k], before[k])
+    for k, v in flatten(model.params).items():
+        np.testing.assert_array_equal(v, before[k])
 
 
 def test_the_device_step_reads_nothing_back_to_the_host():
     cfg = config(dtype="float32")
     data = batches(cfg, 2)
     model, trainer = device_steps(cfg, data, wrap=no_reads, clipnorm=1.0, label_smoothing=0.1)
-    assert isinstance(model.params["output.weight"], NoHostReads)   # the class followed the update
+    assert isinstance(model.params.output.weight, NoHostReads)   # the class followed the update
     assert trainer.read()["tokens"] > 0                   # the one read, through to_host
 
 
@@ -76,7 +79,7 @@ def test_the_host_read_detector_catches_what_the_cpu_step_does():
     model = Transformer(cfg, seed=0, kernels="fast")
     with pytest.raises(HostRead):
         model.forward(src, tgt_in, training=True)         # check_ids compares min/max on the host
-    logits = model.forward_checked(src, tgt_in, training=True)
+    logits = model.forward(src, tgt_in, training=True, check=False)
     with pytest.raises(HostRead):
         masked_cross_entropy(logits, tgt_out, cfg.pad_id)  # counts tokens and returns a float
     with pytest.raises(HostRead):

@@ -49,7 +49,7 @@ def test_greedy_with_and_without_cache_agree(norm_first):
 def test_greedy_stops_at_eos_and_pads_after():
     model = _model(False)
     # make <eos>=2 the argmax everywhere after the first step by biasing the output layer
-    model.params["output.bias"][2] = 50.0
+    model.params.output.bias[2] = 50.0
     out = greedy_decode(model, np.array([[3, 4, 5]]), start_id=1, eos_id=2, max_len=9)
     assert out.tolist() == [[2]]
 
@@ -77,7 +77,7 @@ def test_wide_beam_search_finds_the_exhaustive_best(seed):
     cfg = TransformerConfig(src_vocab_size=7, tgt_vocab_size=5, d_model=8, num_heads=2, d_ff=16,
                             num_layers=1, dropout=0.0, max_len=6, dtype="float64")
     model = Transformer(cfg, seed)
-    model.params["output.weight"] *= 4          # peakier distributions, so greedy can be wrong
+    model.params.output.weight *= 4          # peakier distributions, so greedy can be wrong
     src = np.array([[3, 4, 5, 6], [4, 4, 0, 0]])
     from numpy_transformer.models.decoding import beam_search
     beams = beam_search(model, src, start_id=1, eos_id=2, max_len=3, beam_size=16, alpha=0.0)

@@ -12,9 +12,10 @@ from hypothesis import given, settings, strategies as st
 
 from numpy_transformer import fast
 from numpy_transformer.config import TransformerConfig
+from numpy_transformer.config.tree import flatten, unflatten
 from numpy_transformer.models import FAST, PLAIN, init_params
 from numpy_transformer.models.layers import (decoder_layer_backward, decoder_layer_forward,
-                                             encoder_layer_backward, encoder_layer_forward, sub)
+                                             encoder_layer_backward, encoder_layer_forward)
 from numpy_transformer.ops import attention, feedforward, layernorm
 from numpy_transformer.ops.activations import relu_backward, relu_forward
 from numpy_transformer.ops.attention import causal_mask
@@ -170,15 +171,16 @@ def test_attention_with_dropout_on_the_weights_fixed_mask(impl, b, tq, tk, d, he
     p, x, R = _mha_params(rng, heads * d), _r(rng, b, tq, heads * d), _r(rng, b, tq, heads * d)
     run = lambda: fwd(x, None, p, heads, causal_mask(tq), None, 0.4, np.random.default_rng(seed))
     dx, _, grads = bwd(R, run()[1], p)
-    inputs, analytic = {"x": x, **p}, {"x": dx, **grads}
+    inputs, analytic = {"x": x, **flatten(p)}, {"x": dx, **flatten(grads)}
     inputs.pop("wk.bias")   # still exactly zero: the rows of dS = softmax_backward(dP, P) sum to 0 whatever dP
-    assert np.max(np.abs(grads["wk.bias"])) < 1e-13 * max(1.0, float(np.sum(np.abs(run()[0] * R))))
+    assert np.max(np.abs(grads.wk.bias)) < 1e-13 * max(1.0, float(np.sum(np.abs(run()[0] * R))))
     check(lambda: run()[0], R, inputs, analytic)
 
 
 def _mha_params(rng, d):
-    return {f"{w}.{n}": _r(rng, d, d) / np.sqrt(d) if n == "weight" else _r(rng, d) * 0.1
-            for w in ("wq", "wk", "wv", "wo") for n in ("weight", "bias")}
+    """The block's parameter tree (p.wq.weight, …), drawn in the order of the shared names."""
+    return unflatten({f"{w}.{n}": _r(rng, d, d) / np.sqrt(d) if n == "weight" else _r(rng, d) * 0.1
+                      for w in ("wq", "wk", "wv", "wo") for n in ("weight", "bias")})
 
 
 @impls
@@ -201,12 +203,13 @@ def test_multi_head_attention(impl, b, tq, tk, heads, dk, cross, seed):
         mask = mask & causal_mask(tq)
     R = _r(rng, b, tq, d)
     dxq, dxkv, grads = bwd(R, fwd(xq, xkv, p, heads, mask)[1], p)
-    inputs, analytic = {"xq": xq, **p}, {"xq": dxq, **grads}
+    assert list(flatten(grads)) == list(flatten(p))          # a gradient tree shaped like p
+    inputs, analytic = {"xq": xq, **flatten(p)}, {"xq": dxq, **flatten(grads)}
     if cross:
         inputs["xkv"], analytic["xkv"] = xkv, dxkv
     inputs.pop("wk.bias")
     scale = np.sum(np.abs(fwd(xq, xkv, p, heads, mask)[0] * R))
-    assert np.max(np.abs(grads["wk.bias"])) < 1e-13 * max(1.0, scale)   # rounding only
+    assert np.max(np.abs(grads.wk.bias)) < 1e-13 * max(1.0, scale)   # rounding only
     check(lambda: fwd(xq, xkv, p, heads, mask)[0], R, inputs, analytic)
 
 
@@ -215,10 +218,10 @@ def test_key_bias_does_not_change_the_output_and_gets_zero_gradient():
     rng = np.random.default_rng(3)
     p, x = _mha_params(rng, 6), _r(rng, 2, 5, 6)
     out, cache = attention.mha_forward(x, None, p, 2, causal_mask(5))
-    p2 = dict(p, **{"wk.bias": p["wk.bias"] + 10 * _r(rng, 6)})
+    p2 = unflatten(dict(flatten(p), **{"wk.bias": p.wk.bias + 10 * _r(rng, 6)}))
     np.testing.assert_allclose(attention.mha_forward(x, None, p2, 2, causal_mask(5))[0], out, rtol=1e-12, atol=1e-12)
     _, _, grads = attention.mha_backward(_r(rng, 2, 5, 6), cache, p)
-    assert np.max(np.abs(grads["wk.bias"])) < 1e-13 and np.max(np.abs(grads["wq.bias"])) > 1e-3
+    assert np.max(np.abs(grads.wk.bias)) < 1e-13 and np.max(np.abs(grads.wq.bias)) > 1e-3
 
 
 @impls
@@ -227,14 +230,15 @@ def test_key_bias_does_not_change_the_output_and_gets_zero_gradient():
 def test_feed_forward(impl, b, t, d, ff, seed):
     fwd, bwd = OPS[impl]["ffn"]
     rng = np.random.default_rng(seed)
-    p = {"linear1.weight": _r(rng, d, ff), "linear1.bias": _r(rng, ff),
-         "linear2.weight": _r(rng, ff, d), "linear2.bias": _r(rng, d)}
+    p = unflatten({"linear1.weight": _r(rng, d, ff), "linear1.bias": _r(rng, ff),
+                   "linear2.weight": _r(rng, ff, d), "linear2.bias": _r(rng, d)})
     x, R = _r(rng, b, t, d), _r(rng, b, t, d)
-    h = x.reshape(-1, d) @ p["linear1.weight"] + p["linear1.bias"]
+    h = x.reshape(-1, d) @ p.linear1.weight + p.linear1.bias
     if np.min(np.abs(h)) < 1e-4:   # a pre-activation at the ReLU's kink: FD would straddle it
         x += 1e-3
     dx, grads = bwd(R, fwd(x, p)[1], p)
-    check(lambda: fwd(x, p)[0], R, {"x": x, **p}, {"x": dx, **grads})
+    assert list(flatten(grads)) == list(flatten(p))
+    check(lambda: fwd(x, p)[0], R, {"x": x, **flatten(p)}, {"x": dx, **flatten(grads)})
 
 
 @SETTINGS
@@ -251,13 +255,13 @@ def test_embedding_gather_scatter(b, t, v, seed):
         check(lambda: embed_forward(ids, W, pe, offset)[0], R, {"W": W}, {"W": dW})
 
 
-def _layer_setup(norm_first, seed, prefix):
+def _layer_setup(norm_first, seed, stack):
+    """Layer 0 of `stack` ("encoder" or "decoder"): its own parameter tree."""
     cfg = TransformerConfig(src_vocab_size=5, tgt_vocab_size=5, d_model=6, num_heads=2, d_ff=10,
                             num_layers=1, dropout=0.2, norm_first=norm_first, dtype="float64")
-    params = init_params(cfg, seed)
-    p = sub(params, prefix)
-    for k in p:  # non-trivial norms and biases so their gradients are exercised
-        p[k] += np.random.default_rng(seed).standard_normal(p[k].shape) * 0.1
+    p = init_params(cfg, seed)[stack].layers[0]
+    for v in flatten(p).values():  # non-trivial norms and biases so their gradients are exercised
+        v += np.random.default_rng(seed).standard_normal(v.shape) * 0.1
     return cfg, p
 
 
@@ -266,7 +270,7 @@ def _layer_setup(norm_first, seed, prefix):
 def test_encoder_layer_with_masks_and_dropout(norm_first, attention_dropout, impl):
     """Dropout on both sublayers' outputs, and with attention_dropout (BERT's) on the attention
     weights too."""
-    cfg, p = _layer_setup(norm_first, 0, "encoder.layers.0")
+    cfg, p = _layer_setup(norm_first, 0, "encoder")
     rng = np.random.default_rng(1)
     x, R = rng.standard_normal((2, 5, 6)), rng.standard_normal((2, 5, 6))
     mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)[:, None, None, :]
@@ -274,8 +278,8 @@ def test_encoder_layer_with_masks_and_dropout(norm_first, attention_dropout, imp
                                         attention_dropout)
     assert (run()[1].self_attn.sdpa.drop_mask is None) == (attention_dropout == 0.0)
     dx, grads = encoder_layer_backward(R, run()[1], p, cfg, KERNELS[impl])
-    assert set(grads) == set(p)
-    inputs, analytic = {"x": x, **p}, {"x": dx, **grads}
+    assert list(flatten(grads)) == list(flatten(p))          # the layer's tree, in its order
+    inputs, analytic = {"x": x, **flatten(p)}, {"x": dx, **flatten(grads)}
     inputs.pop("self_attn.wk.bias")
     check(lambda: run()[0], R, inputs, analytic)
 
@@ -283,7 +287,7 @@ def test_encoder_layer_with_masks_and_dropout(norm_first, attention_dropout, imp
 @impls
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_decoder_layer_with_masks_and_dropout(norm_first, impl):
-    cfg, p = _layer_setup(norm_first, 3, "decoder.layers.0")
+    cfg, p = _layer_setup(norm_first, 3, "decoder")
     rng = np.random.default_rng(2)
     y, mem, R = rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 5, 6)), rng.standard_normal((2, 4, 6))
     self_mask = causal_mask(4) & np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool)[:, None, None, :]
@@ -291,8 +295,8 @@ def test_decoder_layer_with_masks_and_dropout(norm_first, impl):
     k = KERNELS[impl]
     run = lambda: decoder_layer_forward(y, mem, p, cfg, self_mask, cross_mask, np.random.default_rng(9), True, k)
     dy, dmem, grads = decoder_layer_backward(R, run()[1], p, cfg, k)
-    assert set(grads) == set(p)
-    inputs, analytic = {"y": y, "memory": mem, **p}, {"y": dy, "memory": dmem, **grads}
+    assert list(flatten(grads)) == list(flatten(p))
+    inputs, analytic = {"y": y, "memory": mem, **flatten(p)}, {"y": dy, "memory": dmem, **flatten(grads)}
     for name in ("self_attn.wk.bias", "cross_attn.wk.bias"):
         inputs.pop(name)
     check(lambda: run()[0], R, inputs, analytic)

@@ -8,6 +8,7 @@ import pytest
 from numpy_transformer import BertConfig, RNNTranslatorConfig, ViTConfig
 from numpy_transformer import (Adam, Transformer, TransformerConfig, gradcheck, masked_accuracy,
                                masked_cross_entropy, parameter_shapes)
+from numpy_transformer.config.tree import flatten
 
 PAD = 0
 
@@ -42,10 +43,11 @@ def test_whole_model_gradcheck_float64(norm_first, num_layers):
         return masked_cross_entropy(logits, lab, PAD, label_smoothing=0.1)
 
     _, dlogits = loss_and_grad()
-    grads = model.backward(dlogits)
-    assert grads.keys() == model.params.keys()
-    assert all(grads[k].shape == model.params[k].shape for k in grads)
-    inputs = dict(model.params)
+    grads = flatten(model.backward(dlogits))                  # the gradient tree, by name
+    params = flatten(model.params)
+    assert list(grads) == list(params)
+    assert all(grads[k].shape == params[k].shape for k in grads)
+    inputs = dict(params)
     # Every wk.bias shifts all scores of a row equally; softmax ignores that, so its gradient
     # is exactly zero. Checked absolutely here (FD noise ≈ 1e-16·|f|/h ≈ 1e-10), relatively below.
     for k in [k for k in inputs if k.endswith("wk.bias")]:
@@ -80,8 +82,8 @@ def test_changing_padded_or_future_tokens_changes_nothing_it_must_not(rng):
     ref = model.forward(src, tgt)
     # The pad id is what marks padding, so "changing a padded token" means changing what a
     # padded position carries: its embedding row. No real position's output may move at all.
-    model.params["encoder.embedding.weight"][PAD] += 3.0
-    model.params["decoder.embedding.weight"][PAD] += 3.0
+    model.params.encoder.embedding.weight[PAD] += 3.0
+    model.params.decoder.embedding.weight[PAD] += 3.0
     out = model.forward(src, tgt)
     real = tgt != PAD
     assert np.array_equal(out[real], ref[real])
@@ -119,8 +121,8 @@ def test_float32_is_float32_throughout_and_matches_float64(rng, norm_first):
     assert l32.dtype == np.float32
     # float32 has 2^-24 ≈ 6e-8 relative precision; 2 layers × a handful of ops stays near 1e-6
     np.testing.assert_allclose(l32, l64, rtol=1e-5, atol=1e-5)
-    g32 = m32.backward(masked_cross_entropy(l32, lab)[1])
-    g64 = m64.backward(masked_cross_entropy(l64, lab)[1])
+    g32 = flatten(m32.backward(masked_cross_entropy(l32, lab)[1]))
+    g64 = flatten(m64.backward(masked_cross_entropy(l64, lab)[1]))
     for k in g32:
         assert g32[k].dtype == np.float32, k
         scale = np.abs(g64[k]).max() + 1e-30
@@ -134,10 +136,10 @@ def test_state_dict_names_shapes_and_strict_loading():
     assert list(sd) == list(parameter_shapes(cfg))
     assert "encoder.final_norm.gamma" in sd and "decoder.layers.1.norm3.beta" in sd
     sd["output.bias"][0] = 42.0
-    assert model.params["output.bias"][0] != 42.0      # state_dict returns copies
+    assert model.params.output.bias[0] != 42.0      # state_dict returns copies
     other = Transformer(cfg, seed=9)
     other.load_state_dict(sd)
-    assert all(np.array_equal(other.params[k], sd[k]) for k in sd)
+    assert all(np.array_equal(v, sd[k]) for k, v in flatten(other.params).items())
     with pytest.raises(ValueError, match="missing keys.*output.weight"):
         other.load_state_dict({k: v for k, v in sd.items() if k != "output.weight"})
     with pytest.raises(ValueError, match="unexpected keys.*extra"):
@@ -149,7 +151,7 @@ def test_state_dict_names_shapes_and_strict_loading():
     bad["encoder.layers.0.norm1.gamma"][1] = np.nan
     with pytest.raises(ValueError, match="norm1.gamma: contains NaN"):
         other.load_state_dict(bad)
-    assert other.params["output.bias"][0] == 42.0      # failed loads changed nothing
+    assert other.params.output.bias[0] == 42.0      # failed loads changed nothing
     post_ln = Transformer(cfg.replace(norm_first=False)).state_dict()
     with pytest.raises(ValueError, match="missing keys.*final_norm"):
         Transformer(cfg).load_state_dict(post_ln)      # a post-LN checkpoint into a pre-LN model

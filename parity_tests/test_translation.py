@@ -142,7 +142,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, trained):
     data = ([encode_source(e, ck["src_tok"]) for e, _ in pairs], [encode_target(d, ck["tgt_tok"]) for _, d in pairs])
     fit(backend, data, data, TrainArgs(epochs=1, batch_size=32), run, quiet=True)
     good = (run / "checkpoint.safetensors").read_bytes()
-    backend.model.params["output.bias"][:] = np.nan           # poison the weights
+    backend.model.params.output.bias[:] = np.nan              # poison the weights
     with pytest.raises(TrainingDiverged, match="last good checkpoint"):
         fit(backend, data, data, TrainArgs(epochs=3, batch_size=32), run, start_epoch=1, quiet=True)
     assert (run / "checkpoint.safetensors").read_bytes() == good

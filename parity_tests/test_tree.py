@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from numpy_transformer.config.tree import Tree, flatten, tree_map, unflatten
+from numpy_transformer.config.tree import Tree, flatten, named, tree_map, unflatten
 
 
 def test_unflatten_makes_lists_of_layers_and_attribute_access():
@@ -55,3 +55,11 @@ def test_missing_attribute_names_what_is_there():
 def test_flatten_refuses_dotted_keys():
     with pytest.raises(ValueError, match="hold no '.'"):
         flatten({"a.b": 1})
+
+
+def test_named_flattens_a_tree_and_passes_a_flat_dict_through():
+    flat = {"decoder.gru.bias": np.zeros(2), "output.weight": np.ones(3)}
+    assert named(flat) is flat                     # a flat dict's dotted names are kept as they are
+    tree = unflatten(dict(flat))
+    got = named(tree)
+    assert list(got) == list(flat) and all(got[k] is flat[k] for k in flat)

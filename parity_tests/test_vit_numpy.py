@@ -16,6 +16,7 @@ from numpy_transformer.ops.patches import (add_position_embedding, add_position_
                                            class_token_output, class_token_output_backward,
                                            patch_embed_backward, patch_embed_forward, patchify,
                                            prepend_class_token, prepend_class_token_backward, unpatchify)
+from numpy_transformer.config.tree import flatten, unflatten
 from test_numpy_grads import check
 
 SETTINGS = settings(max_examples=10, deadline=None)
@@ -58,11 +59,11 @@ def test_gelu(approximate, n, seed):
 def test_feed_forward_with_gelu(impl, activation, b, t, d, ff, seed):
     fwd, bwd = FFN[impl]
     rng = np.random.default_rng(seed)
-    p = {"linear1.weight": _r(rng, d, ff), "linear1.bias": _r(rng, ff),
-         "linear2.weight": _r(rng, ff, d), "linear2.bias": _r(rng, d)}
+    p = unflatten({"linear1.weight": _r(rng, d, ff), "linear1.bias": _r(rng, ff),
+                   "linear2.weight": _r(rng, ff, d), "linear2.bias": _r(rng, d)})
     x, R = _r(rng, b, t, d), _r(rng, b, t, d)
     dx, grads = bwd(R, fwd(x, p, activation)[1], p)
-    check(lambda: fwd(x, p, activation)[0], R, {"x": x, **p}, {"x": dx, **grads})
+    check(lambda: fwd(x, p, activation)[0], R, {"x": x, **flatten(p)}, {"x": dx, **flatten(grads)})
 
 
 @pytest.mark.parametrize("dtype,activation", [(np.float32, "relu"), (np.float32, "gelu_tanh"),
@@ -73,15 +74,17 @@ def test_fast_feed_forward_equals_plain(dtype, activation):
     rng = np.random.default_rng(0)
     p = {"linear1.weight": _r(rng, 8, 16), "linear1.bias": _r(rng, 16),
          "linear2.weight": _r(rng, 16, 8), "linear2.bias": _r(rng, 8)}
-    p = {k: v.astype(dtype) for k, v in p.items()}
+    p = unflatten({k: v.astype(dtype) for k, v in p.items()})
     x, dy = _r(rng, 3, 5, 8).astype(dtype), _r(rng, 3, 5, 8).astype(dtype)
     y1, c1 = feedforward.feed_forward_forward(x, p, activation)
     y2, c2 = fast.feedforward.feed_forward_forward(x, p, activation)
     np.testing.assert_array_equal(y1, y2)
     g1, g2 = feedforward.feed_forward_backward(dy, c1, p), fast.feedforward.feed_forward_backward(dy, c2, p)
     np.testing.assert_array_equal(g1[0], g2[0])
-    for k in g1[1]:
-        np.testing.assert_array_equal(g1[1][k], g2[1][k])
+    t1, t2 = flatten(g1[1]), flatten(g2[1])
+    assert list(t1) == list(t2) == list(flatten(p))
+    for k in t1:
+        np.testing.assert_array_equal(t1[k], t2[k])
 
 
 def test_fast_exact_gelu_feed_forward_in_float32_within_the_erf_bound():
@@ -91,19 +94,20 @@ def test_fast_exact_gelu_feed_forward_in_float32_within_the_erf_bound():
     (16·eps·Σ_i |a_i W2_ij|); the gradients, whose GELU' differs by at most 5.5e-7·max(1, |h|),
     within 1e-4 of each tensor's largest entry (|h| ≤ 6 here: ≤ 3.3e-6 per unit, summed over 16)."""
     rng = np.random.default_rng(0)
-    p = {k: v.astype(np.float32) for k, v in {
+    p = unflatten({k: v.astype(np.float32) for k, v in {
         "linear1.weight": _r(rng, 8, 16), "linear1.bias": _r(rng, 16),
-        "linear2.weight": _r(rng, 16, 8), "linear2.bias": _r(rng, 8)}.items()}
+        "linear2.weight": _r(rng, 16, 8), "linear2.bias": _r(rng, 8)}.items()})
     x, dy = _r(rng, 3, 5, 8).astype(np.float32), _r(rng, 3, 5, 8).astype(np.float32)
     y1, c1 = feedforward.feed_forward_forward(x, p, "gelu")
     y2, c2 = fast.feedforward.feed_forward_forward(x, p, "gelu")
     h = np.abs(c1.h.astype(np.float64))               # |GELU(h)| ≤ |h| bounds the products' scale
-    w2 = np.abs(p["linear2.weight"].astype(np.float64))
+    w2 = np.abs(p.linear2.weight.astype(np.float64))
     bound = 3.1e-7 * (np.maximum(1.0, h) @ w2) + 16 * np.finfo(np.float32).eps * (h @ w2 + np.abs(y1))
     assert np.all(np.abs(y2.astype(np.float64) - y1) <= bound)
     assert not np.array_equal(y1, y2)                 # the approximation is really in use
     g1, g2 = feedforward.feed_forward_backward(dy, c1, p), fast.feedforward.feed_forward_backward(dy.copy(), c2, p)
-    for t1, t2 in [(g1[0], g2[0])] + [(g1[1][k], g2[1][k]) for k in g1[1]]:
+    f1, f2 = flatten(g1[1]), flatten(g2[1])
+    for t1, t2 in [(g1[0], g2[0])] + [(f1[k], f2[k]) for k in f1]:
         np.testing.assert_allclose(t2, t1, rtol=0, atol=1e-4 * float(np.max(np.abs(t1))))
 
 
@@ -168,7 +172,7 @@ def _model(norm_first, activation="gelu", kernels="plain", seed=0, dropout=0.2):
                     num_layers=2, dropout=dropout, norm_first=norm_first, activation=activation, dtype="float64")
     m = VisionTransformer(cfg, seed=seed, kernels=kernels)
     rng = np.random.default_rng(seed + 5)
-    for v in m.params.values():   # non-trivial biases, norms, tokens
+    for v in flatten(m.params).values():   # non-trivial biases, norms, tokens
         v += 0.1 * rng.standard_normal(v.shape)
     return m
 
@@ -184,16 +188,17 @@ def test_whole_model_gradient_with_dropout(norm_first, activation, kernels):
     img, R = rng.standard_normal((3, 4, 4, 2)), rng.standard_normal((3, 3))
     run = lambda: m.forward(img, training=True, rng=np.random.default_rng(7))
     run()
-    grads = m.backward(R)
+    grads = flatten(m.backward(R))                           # the gradient tree, by name
     assert list(grads) == list(parameter_shapes(m.cfg))
-    inputs = {k: v for k, v in m.params.items() if not k.endswith("wk.bias")}
-    for k in m.params:
+    params = flatten(m.params)
+    inputs = {k: v for k, v in params.items() if not k.endswith("wk.bias")}
+    for k in params:
         if k.endswith("wk.bias"):
             assert np.max(np.abs(grads[k])) < 1e-13
     if activation == "relu":   # no FFN pre-activation near the kink, where FD would straddle it
-        for i, c in enumerate(m._cache.encoder.layers):
-            p = f"encoder.layers.{i}.ffn.linear1"
-            assert np.min(np.abs(c.ffn.x @ m.params[f"{p}.weight"] + m.params[f"{p}.bias"])) > 1e-4
+        for c, layer in zip(m._cache.encoder, m.params.encoder.layers):
+            w = layer.ffn.linear1
+            assert np.min(np.abs(c.ffn.x @ w.weight + w.bias)) > 1e-4
     check(run, R, inputs, {k: grads[k] for k in inputs})
 
 
@@ -202,7 +207,8 @@ def test_plain_and_fast_kernels_agree():
     img = np.random.default_rng(2).standard_normal((4, 4, 4, 2))
     np.testing.assert_allclose(a.forward(img), b.forward(img), rtol=1e-12, atol=1e-14)
     dl = np.random.default_rng(3).standard_normal((4, 3))
-    ga, gb = a.backward(dl), b.backward(dl)
+    ga, gb = flatten(a.backward(dl)), flatten(b.backward(dl))
+    assert list(ga) == list(gb)
     for k in ga:
         np.testing.assert_allclose(ga[k], gb[k], rtol=1e-10, atol=1e-13, err_msg=k)
 
@@ -219,7 +225,7 @@ def test_float32_by_default_and_num_parameters():
     m = VisionTransformer(cfg)
     logits = m.forward(np.zeros((2, 8, 8, 1), dtype=np.uint8))   # integer pixels are cast
     assert logits.dtype == np.float32 and logits.shape == (2, 10)
-    assert all(g.dtype == np.float32 for g in m.backward(np.ones_like(logits)).values())
+    assert all(g.dtype == np.float32 for g in flatten(m.backward(np.ones_like(logits))).values())
     d, f, N = 64, 128, 16
     layer = 4 * (d * d + d) + 2 * 2 * d + d * f + f + f * d + d
     assert m.num_parameters() == (4 * d + d) + d + (N + 1) * d + 2 * layer + 2 * d + d * 10 + 10

@@ -98,6 +98,15 @@ def _lists(node, prefix):
     return node
 
 
+def named(params):
+    """{dotted name: array} of a model's parameters (or gradients): flatten(params) for a tree,
+    the dict itself for one that is flat already, {name: array} with no branch. Adam and the
+    state dicts read through it, so a model whose params are still a flat dict keeps working."""
+    if any(isinstance(v, (dict, list)) for v in params.values()):
+        return flatten(params)
+    return params
+
+
 def tree_map(fn, tree):
     """The same shape of tree with fn applied to every leaf (e.g. zeros_like for gradients)."""
     if isinstance(tree, dict):

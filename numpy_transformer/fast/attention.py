@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..config.tree import Tree
 from ..ops.attention import KVCache, check_mask, check_qkv
 from ..ops.dropout import dropout_forward
 from ..ops.linear import linear_backward, linear_forward
@@ -112,8 +113,8 @@ def fused(p, names, kv_cache=None):
     the FusedKVCache while decoding."""
     if kv_cache is not None and names in kv_cache.fused:
         return kv_cache.fused[names]
-    wb = (np.concatenate([p[f"{n}.weight"] for n in names], axis=1),
-          np.concatenate([p[f"{n}.bias"] for n in names]))
+    wb = (np.concatenate([p[n].weight for n in names], axis=1),
+          np.concatenate([p[n].bias for n in names]))
     if kv_cache is not None:
         kv_cache.fused[names] = wb
     return wb
@@ -141,7 +142,7 @@ def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None, dropout=0.0, 
         if kv_cache is not None:
             k, v = kv_cache.append(k, v)
     else:
-        (q,) = split_fused(linear_forward(x_q, p["wq.weight"], p["wq.bias"])[0], num_heads, 1)
+        (q,) = split_fused(linear_forward(x_q, p.wq.weight, p.wq.bias)[0], num_heads, 1)
         if kv_cache is not None and kv_cache.k is not None:
             k, v = kv_cache.k, kv_cache.v
         else:
@@ -152,7 +153,7 @@ def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None, dropout=0.0, 
     o, sdpa_cache = sdpa_forward(q, k, v, mask, dropout, rng)
     B, H, T, dk = o.shape
     concat = o.transpose(0, 2, 1, 3).reshape(B, T, H * dk)
-    out = linear_forward(concat, p["wo.weight"], p["wo.bias"])[0]
+    out = linear_forward(concat, p.wo.weight, p.wo.bias)[0]
     return out, FusedMHACache(x_q, x_kv, concat, sdpa_cache, w)
 
 
@@ -161,19 +162,21 @@ def mha_backward(dout, cache, p):
     the fused weight: dx = [dQ|dK|dV] [W_Q|W_K|W_V]ᵀ, d[W_Q|W_K|W_V] = xᵀ [dQ|dK|dV]."""
     xq, xkv, w = cache.x_q, cache.x_kv, cache.w_fused
     num_heads = cache.sdpa.q_scaled.shape[1]
-    dconcat, dwo, dbo = linear_backward(dout, cache.concat, p["wo.weight"])
+    dconcat, dwo, dbo = linear_backward(dout, cache.concat, p.wo.weight)
     B, Tq, _ = dconcat.shape
     do = dconcat.reshape(B, Tq, num_heads, -1).transpose(0, 2, 1, 3)
     dq, dk, dv = sdpa_backward(do, cache.sdpa)
-    grads = {"wo.weight": dwo, "wo.bias": dbo}
+    grads = Tree()
     if xkv is None:
         dxq, dw, db = linear_backward(merge_fused((dq, dk, dv)), xq, w)
         dxkv = None
         names = ("wq", "wk", "wv")
     else:
-        dxq, grads["wq.weight"], grads["wq.bias"] = linear_backward(merge_fused((dq,)), xq, p["wq.weight"])
+        dxq, dwq, dbq = linear_backward(merge_fused((dq,)), xq, p.wq.weight)
+        grads.wq = Tree(weight=dwq, bias=dbq)
         dxkv, dw, db = linear_backward(merge_fused((dk, dv)), xkv, w)
         names = ("wk", "wv")
     for name, dw_i, db_i in zip(names, np.split(dw, len(names), axis=1), np.split(db, len(names))):
-        grads[f"{name}.weight"], grads[f"{name}.bias"] = dw_i, db_i
+        grads[name] = Tree(weight=dw_i, bias=db_i)
+    grads.wo = Tree(weight=dwo, bias=dbo)       # last: the order of p (wq, wk, wv, wo)
     return dxq, dxkv, grads

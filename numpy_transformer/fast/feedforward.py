@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..config.tree import Tree
 from ..ops.activations import check_activation, gelu_derivative, gelu_forward
 from ..ops.linear import linear_backward, linear_forward
 from . import gelu as fast_gelu
@@ -26,7 +27,7 @@ class FastFFNCache(NamedTuple):
 
 def feed_forward_forward(x, p, activation="relu"):
     """As ops.feedforward.feed_forward_forward."""
-    h = linear_forward(x, p["linear1.weight"], p["linear1.bias"])[0]
+    h = linear_forward(x, p.linear1.weight, p.linear1.bias)[0]
     cdf = None
     if check_activation(activation) == "relu":
         a, h = np.maximum(h, 0, out=h), None
@@ -34,19 +35,19 @@ def feed_forward_forward(x, p, activation="relu"):
         a, cdf = fast_gelu.gelu_forward(h)
     else:
         a = gelu_forward(h, approximate=True)[0]
-    y = linear_forward(a, p["linear2.weight"], p["linear2.bias"])[0]
+    y = linear_forward(a, p.linear2.weight, p.linear2.bias)[0]
     return y, FastFFNCache(x, a, h, activation, cdf)
 
 
 def feed_forward_backward(dy, cache, p):
     """As ops.feedforward.feed_forward_backward; the activation's gradient overwrites da."""
     h = cache.h
-    da, dw2, db2 = linear_backward(dy, cache.a, p["linear2.weight"])
+    da, dw2, db2 = linear_backward(dy, cache.a, p.linear2.weight)
     if cache.activation == "relu":
         dh = np.multiply(da, cache.a > 0, out=da)
     elif cache.cdf is not None:                # exact GELU: Φ(h) + h·φ(h), Φ from the forward
         dh = fast_gelu.gelu_backward_inplace(da, h, cache.cdf)
     else:
         dh = np.multiply(da, gelu_derivative(h, approximate=cache.activation == "gelu_tanh"), out=da)
-    dx, dw1, db1 = linear_backward(dh, cache.x, p["linear1.weight"])
-    return dx, {"linear1.weight": dw1, "linear1.bias": db1, "linear2.weight": dw2, "linear2.bias": db2}
+    dx, dw1, db1 = linear_backward(dh, cache.x, p.linear1.weight)
+    return dx, Tree(linear1=Tree(weight=dw1, bias=db1), linear2=Tree(weight=dw2, bias=db2))

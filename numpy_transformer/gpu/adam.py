@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config.tree import named
+
 _FUSED = None
 
 
@@ -55,6 +57,7 @@ class DeviceAdam:
             raise ValueError(f"clipnorm must be > 0, got {clipnorm}")
         self.lr, self.beta1, self.beta2, self.eps, self.clipnorm = lr, beta1, beta2, eps, clipnorm
         self.fused = fused
+        params = named(params)                       # the state under the shared dotted names
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
         self.t = np.zeros((), dtype=np.int64)        # applied updates, on the device
@@ -65,7 +68,10 @@ class DeviceAdam:
 
     def step(self, params, grads, finite):
         """Update `params` in place from `grads` unless `finite` (a 0-d bool array: the loss is
-        finite) is False. Returns ok, the 0-d bool array saying whether the update was applied."""
+        finite) is False. `params`, `grads`: trees of the same shape (or flat dicts). Returns ok,
+        the 0-d bool array saying whether the update was applied."""
+        params, grads = named(params), named(grads)
+        grads = {k: grads[k] for k in params}        # the norm sums in the parameters' order
         ok = finite
         scale = None
         if self.clipnorm is not None:

@@ -13,6 +13,8 @@ import types
 
 import numpy
 
+from ..config.tree import tree_map
+
 
 def cupy_status():
     """None when CuPy can run here, else the reason it cannot (for skips and benchmark rows)."""
@@ -66,7 +68,7 @@ def to_device(model, xp, seed=None):
     """Move a model's parameters and position table to `xp`'s arrays in place and give it a
     dropout generator there, seeded with `seed` (default 0; a device generator draws other
     numbers than NumPy's, so masks match across devices only in distribution). Returns the model."""
-    model.params = {k: xp.asarray(v) for k, v in model.params.items()}
+    model.params = tree_map(xp.asarray, model.params)
     if getattr(model, "pe", None) is not None:
         model.pe = xp.asarray(model.pe)
     model.rng = xp.random.default_rng(0 if seed is None else seed)

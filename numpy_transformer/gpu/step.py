@@ -57,7 +57,7 @@ class DeviceTrainer:
         """One update from a batch returned by upload(). Returns nothing: the numbers are summed
         on the device (read() them)."""
         m, pad = self.model, self.model.cfg.pad_id
-        logits = m.forward_checked(src, tgt_in, training=True, rng=m.rng)
+        logits = m.forward(src, tgt_in, training=True, rng=m.rng, check=False)   # upload() checked them
         keep = tgt_out != pad
         n = keep.sum()
         loss_sum, dlogits = cross_entropy_sum(logits, tgt_out, keep, n, self.label_smoothing)

@@ -2,7 +2,8 @@
 segment embeddings with a LayerNorm, the translation Transformer's own encoder layers
 (models/layers.py; post-LN as in BERT, pre-LN as an option, GELU feed-forward), and two heads:
 the masked-language-model head, whose output layer is the token embedding itself (tied), and
-the [CLS] head (pooler + classifier). Forward and hand-written backward, state dicts under the
+the [CLS] head (pooler + classifier). Forward and hand-written backward; the parameters a tree
+(params.encoder.layers[0].self_attn.wq.weight, params.mlm.dense.weight), state dicts under the
 shared names (config.bert_parameter_shapes)."""
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from typing import NamedTuple
 import numpy as np
 
 from ..config import BertConfig, check_bert_inputs, parameter_shapes
+from ..config.tree import Tree, tree_map, unflatten
 from ..ops.attention import padding_mask
+from ..ops.dropout import dropout_backward, dropout_forward
 from ..ops.bert import (bert_embedding_backward, bert_embedding_forward, classifier_head_backward,
                         classifier_head_forward, gather_positions, gather_positions_backward,
                         mlm_head_backward, mlm_head_forward)
-from .layers import add_prefixed, sub
+from .layers import (encoder_layer_backward, encoder_layer_forward, final_norm, final_norm_backward, layer_norm,
+                     layer_norm_backward)
 from .params import ParameterModel, init_parameters
-from .stack import StackCache, encoder_stack_backward, encoder_stack_forward
 
 HEADS = ("mlm", "cls")
 
@@ -25,19 +28,19 @@ HEADS = ("mlm", "cls")
 def init_bert_params(cfg: BertConfig, seed=0):
     """BERT's initialisation for the three embedding tables, N(0, 0.02²) (its
     initializer_range), so that their sum starts small and the LayerNorm sets the scale;
-    Glorot-uniform weights (Keras' Dense default), zero biases, LayerNorm gamma=1/beta=0."""
-    return init_parameters(parameter_shapes(cfg), cfg.dtype, seed,
-                           lambda name: 0.02 if name.startswith("embeddings.") and name.endswith(".weight") else None)
-
-
-class EncodeCache(NamedTuple):
-    embed: object            # BertEmbeddingCache (ids, segments)
-    embed_norm: object       # the embedding LayerNorm's cache
-    encoder: StackCache      # the encoder stack's (models/stack.py)
+    Glorot-uniform weights (Keras' Dense default), zero biases, LayerNorm gamma=1/beta=0. The
+    tree, drawn in the order of config.parameter_shapes."""
+    return unflatten(init_parameters(parameter_shapes(cfg), cfg.dtype, seed,
+                                     lambda name: 0.02 if name.startswith("embeddings.") and name.endswith(".weight")
+                                     else None))
 
 
 class BertCache(NamedTuple):
-    encode: EncodeCache
+    embed: object            # BertEmbeddingCache (ids, segments)
+    embed_norm: object       # the embedding LayerNorm's cache
+    drop: object             # dropout's mask on the normalised embedding
+    encoder: list            # one EncoderLayerCache per layer (models/layers.py)
+    final_norm: object       # the encoder's final LayerNorm (pre-LN); None in post-LN
     h_shape: tuple           # the encoder output's shape (B, T, d)
     head: str                # "mlm" or "cls"
     positions: object        # the MLM head's boolean mask, or None (every position)
@@ -60,21 +63,8 @@ class BertEncoder(ParameterModel):
         self._setup(cfg, BertConfig, init_bert_params, seed, kernels)
 
     # ------------------------------------------------------------------ forward
-    def encode(self, ids, segments=None, training=False, rng=None):
-        """The encoder output h (B, T, d_model) and the caches the backward needs."""
-        cfg, p, k = self.cfg, self.params, self.kernels
-        if training and rng is None:
-            rng = self.rng
-        x, emb = bert_embedding_forward(ids, segments, p["embeddings.token.weight"],
-                                        p["embeddings.position.weight"], p["embeddings.segment.weight"])
-        x, emb_norm = k.layernorm_forward(x, p["embeddings.norm.gamma"], p["embeddings.norm.beta"], cfg.layer_norm_eps)
-        mask = padding_mask(ids, cfg.pad_id)
-        x, encoder = encoder_stack_forward(x, sub(p, "encoder"), cfg, mask, rng, training, k,
-                                           cfg.attention_probs_dropout_prob)
-        return x, EncodeCache(emb, emb_norm, encoder)
-
     def forward(self, ids, segments=None, head="mlm", positions=None, training=False, rng=None):
-        cfg, p = self.cfg, self.params
+        cfg, p, k = self.cfg, self.params, self.kernels
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         if positions is not None and head != "mlm":
@@ -82,14 +72,22 @@ class BertEncoder(ParameterModel):
         ids, segments, positions = check_bert_inputs(ids, segments, cfg, positions)
         if training and rng is None:
             rng = self.rng
-        h, enc = self.encode(ids, segments, training, rng)
+        e = p.embeddings
+        x, embed = bert_embedding_forward(ids, segments, e.token.weight, e.position.weight, e.segment.weight)
+        x, embed_norm = layer_norm(x, e.norm, cfg, k)
+        x, drop = dropout_forward(x, cfg.dropout, rng, training)
+        mask = padding_mask(ids, cfg.pad_id)
+        encoder = []
+        for layer in p.encoder.layers:
+            x, c = encoder_layer_forward(x, layer, cfg, mask, rng, training, k, cfg.attention_probs_dropout_prob)
+            encoder.append(c)
+        h, norm = final_norm(x, p.encoder, cfg, k)
         if head == "mlm":
             hm = h if positions is None else gather_positions(h, positions)
-            logits, hc = mlm_head_forward(hm, sub(p, "mlm"), p["embeddings.token.weight"], cfg.layer_norm_eps,
-                                          cfg.activation == "gelu_tanh")
+            logits, hc = mlm_head_forward(hm, p.mlm, e.token.weight, cfg.layer_norm_eps, cfg.activation == "gelu_tanh")
         else:
             logits, hc = classifier_head_forward(h, p, cfg.classifier_dropout if training else 0.0, rng)
-        self._cache = BertCache(enc, h.shape, head, positions, hc, logits.shape)
+        self._cache = BertCache(embed, embed_norm, drop, encoder, norm, h.shape, head, positions, hc, logits.shape)
         return logits
 
     __call__ = forward
@@ -99,35 +97,39 @@ class BertEncoder(ParameterModel):
         if self._cache is None:
             raise RuntimeError("attention_weights() needs a forward() first")
         return {f"encoder.layers.{i}.self_attn": c.self_attn.weights
-                for i, c in enumerate(self._cache.encode.encoder.layers)}
+                for i, c in enumerate(self._cache.encoder)}
 
     # ------------------------------------------------------------------ backward
     def backward(self, dlogits):
         """Gradients of a scalar loss w.r.t. every parameter, given dloss/dlogits of the last
         forward. The token embedding's gradient is the sum of its two uses: the input gather
-        (a scatter-add) and, after an MLM forward, the tied output layer (dlogitsᵀ u)."""
+        (a scatter-add) and, after an MLM forward, the tied output layer (dlogitsᵀ u). Returns
+        the gradient tree, shaped like params."""
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
         c, cfg, p, k = self._cache, self.cfg, self.params, self.kernels
         dlogits = np.asarray(dlogits)
         if dlogits.shape != c.logits_shape:
             raise ValueError(f"dlogits has shape {dlogits.shape}, the last logits had {c.logits_shape}")
-        grads = {name: np.zeros_like(v) for name, v in p.items()}   # the unused head's stay 0
+        grads = tree_map(np.zeros_like, p)   # the unused head's stay 0; assigning keeps p's order
         if c.head == "mlm":
-            dh, g, dtoken_out = mlm_head_backward(dlogits, c.head_cache, sub(p, "mlm"), p["embeddings.token.weight"])
-            add_prefixed(grads, "mlm", g)
+            dh, grads.mlm, dtoken_out = mlm_head_backward(dlogits, c.head_cache, p.mlm, p.embeddings.token.weight)
             if c.positions is not None:
                 dh = gather_positions_backward(dh, c.positions, c.h_shape)
         else:
             dh, g = classifier_head_backward(dlogits, c.head_cache, p)
-            grads.update(g)
+            grads.update(g)                  # pooler, classifier
             dtoken_out = None
-        dh, g = encoder_stack_backward(dh, c.encode.encoder, sub(p, "encoder"), cfg, k)
-        add_prefixed(grads, "encoder", g)
-        dh, grads["embeddings.norm.gamma"], grads["embeddings.norm.beta"] = \
-            k.layernorm_backward(dh, c.encode.embed_norm, p["embeddings.norm.gamma"])
-        dtoken_in, grads["embeddings.position.weight"], grads["embeddings.segment.weight"] = bert_embedding_backward(
-            dh, c.encode.embed, cfg.vocab_size, cfg.max_len, cfg.type_vocab_size)
+        dh, norm = final_norm_backward(dh, c.final_norm, p.encoder, k)
+        encoder = [None] * cfg.num_layers
+        for i in reversed(range(cfg.num_layers)):
+            dh, encoder[i] = encoder_layer_backward(dh, c.encoder[i], p.encoder.layers[i], cfg, k)
+        grads.encoder = Tree(layers=encoder, **norm)
+        dh = dropout_backward(dh, c.drop)
+        e = grads.embeddings
+        dh, e.norm = layer_norm_backward(dh, c.embed_norm, p.embeddings.norm, k)
+        dtoken_in, e.position.weight, e.segment.weight = bert_embedding_backward(
+            dh, c.embed, cfg.vocab_size, cfg.max_len, cfg.type_vocab_size)
         # tied weights: one matrix, two uses, so the two gradients add
-        grads["embeddings.token.weight"] = dtoken_in if dtoken_out is None else dtoken_in + dtoken_out
-        return {name: grads[name] for name in p}   # the state_dict's order
+        e.token.weight = dtoken_in if dtoken_out is None else dtoken_in + dtoken_out
+        return grads

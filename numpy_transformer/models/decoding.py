@@ -28,8 +28,8 @@ def greedy_decode(model, src_ids, start_id, eos_id, max_len, use_cache=True):
             logits = model.decode_step(prev, state)
         else:
             dec_in = np.concatenate([np.full((B, 1), start_id), out[:, :t]], axis=1)
-            h, _ = model.decode(dec_in, state.memory, state.src_mask)
-            logits = linear_forward(h[:, -1], model.params["output.weight"], model.params["output.bias"])[0]
+            h = model.decode(dec_in, state.memory, state.src_mask)
+            logits = linear_forward(h[:, -1], model.params.output.weight, model.params.output.bias)[0]
         logits[:, [pad, start_id]] = -np.inf      # never valid outputs
         prev = np.where(done, pad, logits.argmax(-1))
         out[:, t] = prev

@@ -1,134 +1,128 @@
-"""Encoder and decoder layers as explicit residual blocks (paper, section 3.1).
+"""The encoder and decoder layers (paper, section 3.1), forward beside backward, written out
+line by line. Every sublayer f (attention or feed-forward) sits in a residual connection:
 
-Each sublayer f (attention or feed-forward) sits in a residual connection:
-    post-LN (the paper):  y = LayerNorm(x + Dropout(f(x)))
-    pre-LN (an option):   y = x + Dropout(f(LayerNorm(x)))
-written as two halves around the call of f: `residual_in` gives what f reads, `residual_out`
-adds f's output back. Every function takes `p`, the layer's parameters under local names
-(`self_attn.wq.weight`, `norm1.gamma`, `ffn.linear1.weight`, …), and returns gradients under
-the same names (the model adds `encoder.layers.{i}.`). `kernels` chooses the plain or the fast
-implementation of attention, feed-forward and layer norm (models/kernels.py).
+    post-LN (the paper):  x = LayerNorm(x + Dropout(f(x)))
+    pre-LN (an option):   x = x + Dropout(f(LayerNorm(x)))
+
+Each function takes the layer's own parameter tree `p` (p.self_attn.wq.weight, p.norm1.gamma,
+p.ffn.linear1.weight, …) and each backward returns a gradient tree of the same shape, so the
+models hand a layer `p.encoder.layers[i]` and get its gradients back whole. `kernels` is the
+table of the plain or the fast implementations of attention, feed-forward and layer norm
+(models/kernels.py); `k.mha_forward` is ops.attention.mha_forward itself on the plain kernels.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..config.tree import Tree
 from ..ops.attention import KVCache
 from ..ops.dropout import dropout_backward, dropout_forward
 from .kernels import PLAIN
 
 
-def sub(p, prefix):
-    """The entries of `p` under `prefix.`, with the prefix stripped (the arrays themselves)."""
-    n = len(prefix) + 1
-    return {k[n:]: v for k, v in p.items() if k.startswith(prefix + ".")}
+def layer_norm(x, p, cfg, kernels):
+    """LayerNorm(x) with the norm's tree p (p.gamma, p.beta). Returns y and the cache."""
+    return kernels.layernorm_forward(x, p.gamma, p.beta, cfg.layer_norm_eps)
 
 
-def add_prefixed(grads, prefix, sub_grads):
-    grads.update({f"{prefix}.{k}": v for k, v in sub_grads.items()})
+def layer_norm_backward(dy, cache, p, kernels):
+    """Returns dx and the norm's gradient tree (gamma, beta)."""
+    dx, dgamma, dbeta = kernels.layernorm_backward(dy, cache, p.gamma)
+    return dx, Tree(gamma=dgamma, beta=dbeta)
 
 
-# ---------------------------------------------------------------- the residual connection
-
-class ResidualCache(NamedTuple):
-    norm_in: object          # pre-LN: the cache of LayerNorm(x); None in post-LN
-    drop_mask: object        # dropout's scaled mask, None when dropout is off
-    norm_out: object         # post-LN: the cache of LayerNorm(x + s); None in pre-LN
-
-
-def residual_in(x, p, norm, cfg, kernels):
-    """What the sublayer reads: LayerNorm(x) in pre-LN, x itself in post-LN. Returns it and the
-    norm's cache (None in post-LN)."""
-    if cfg.norm_first:
-        return kernels.layernorm_forward(x, p[f"{norm}.gamma"], p[f"{norm}.beta"], cfg.layer_norm_eps)
-    return x, None
+def final_norm(x, p, cfg, kernels):
+    """The stack's end: pre-LN leaves the last residual sum un-normalised, so a stack ends with
+    LayerNorm(x) (p.final_norm); post-LN's layers end in a norm already (cache None)."""
+    if not cfg.norm_first:
+        return x, None
+    return layer_norm(x, p.final_norm, cfg, kernels)
 
 
-def residual_out(x, s, norm_in, p, norm, cfg, rng, training, kernels):
-    """Add the sublayer's output s back: y = x + Dropout(s) (pre-LN) or LayerNorm(x + Dropout(s))
-    (post-LN). Returns y and the block's cache."""
-    s, drop_mask = dropout_forward(s, cfg.dropout, rng, training)
-    if cfg.norm_first:
-        return x + s, ResidualCache(norm_in, drop_mask, None)
-    y, norm_out = kernels.layernorm_forward(x + s, p[f"{norm}.gamma"], p[f"{norm}.beta"], cfg.layer_norm_eps)
-    return y, ResidualCache(None, drop_mask, norm_out)
-
-
-def residual_out_backward(dy, cache, p, norm, grads, kernels):
-    """Back through the addition (and post-LN's norm): the sum z = x + s passes dz to both x (the
-    skip path) and s. Returns (dx of the skip path, ds through dropout)."""
-    if cache.norm_out is not None:
-        dy, grads[f"{norm}.gamma"], grads[f"{norm}.beta"] = \
-            kernels.layernorm_backward(dy, cache.norm_out, p[f"{norm}.gamma"])
-    return dy, dropout_backward(dy, cache.drop_mask)
-
-
-def residual_in_backward(dx_skip, dh, cache, p, norm, grads, kernels):
-    """x reached the sublayer too (through pre-LN's norm): dx = dx_skip + dh (through the norm)."""
-    if cache.norm_in is not None:
-        dh, grads[f"{norm}.gamma"], grads[f"{norm}.beta"] = \
-            kernels.layernorm_backward(dh, cache.norm_in, p[f"{norm}.gamma"])
-    return dx_skip + dh
-
-
-def ffn_block_backward(dy, ffn_cache, res, p, norm, grads, kernels):
-    """Back through a feed-forward sublayer and its residual block (normalised by `norm`)."""
-    dx, ds = residual_out_backward(dy, res, p, norm, grads, kernels)
-    dh, g = kernels.feed_forward_backward(ds, ffn_cache, sub(p, "ffn"))
-    add_prefixed(grads, "ffn", g)
-    return residual_in_backward(dx, dh, res, p, norm, grads, kernels)
-
-
-def attention_block_backward(dy, attn_cache, res, p, name, norm, grads, kernels):
-    """Back through the attention sublayer `name` and its residual block. Returns dx and the
-    gradient of the keys'/values' input (None for self-attention, whose keys read x)."""
-    dx, ds = residual_out_backward(dy, res, p, norm, grads, kernels)
-    dh, dkv, g = kernels.mha_backward(ds, attn_cache, sub(p, name))
-    add_prefixed(grads, name, g)
-    return residual_in_backward(dx, dh, res, p, norm, grads, kernels), dkv
+def final_norm_backward(dx, cache, p, kernels):
+    """Returns dx and the stack's final-norm gradients to splat into its gradient tree:
+    {"final_norm": Tree(gamma, beta)} in pre-LN, {} in post-LN (which has no final norm)."""
+    if cache is None:
+        return dx, {}
+    dx, g = layer_norm_backward(dx, cache, p.final_norm, kernels)
+    return dx, {"final_norm": g}
 
 
 # ---------------------------------------------------------------- encoder layer
 
 class EncoderLayerCache(NamedTuple):
-    self_attn: object
-    res1: ResidualCache
-    ffn: object
-    res2: ResidualCache
+    ln1: object          # norm1's cache: of LayerNorm(x) in pre-LN, of LayerNorm(x + a) in post-LN
+    self_attn: object    # the attention's cache (its .weights: the softmax weights)
+    drop1: object        # dropout's scaled mask on the attention output a; None when off
+    ln2: object          # norm2's cache
+    ffn: object          # the feed-forward network's cache
+    drop2: object        # dropout's mask on the feed-forward output f
 
 
 def encoder_layer_forward(x, p, cfg, mask, rng=None, training=False, kernels=PLAIN, attention_dropout=0.0):
-    """x → self-attention sublayer (norm1) → feed-forward sublayer (norm2). `mask` is the
-    source padding mask; `attention_dropout` the rate on the attention weights in training
-    (BERT's; the Transformer and the ViT have none). Returns y and the cache."""
-    h, ln = residual_in(x, p, "norm1", cfg, kernels)
-    s, attn = kernels.mha_forward(h, None, sub(p, "self_attn"), cfg.num_heads, mask, None,
-                                  attention_dropout if training else 0.0, rng)
-    x, res1 = residual_out(x, s, ln, p, "norm1", cfg, rng, training, kernels)
+    """Self-attention, then the feed-forward network, each in its residual connection. `mask`
+    is the keys' padding mask (None: every position attends to every one); `attention_dropout`
+    the rate on the attention weights in training (BERT's; the Transformer and the ViT have
+    none). Returns the layer's output and its cache."""
+    k, heads, rate = kernels, cfg.num_heads, cfg.dropout
+    attn_drop = attention_dropout if training else 0.0
+    if cfg.norm_first:
+        h, ln1 = layer_norm(x, p.norm1, cfg, k)
+        a, attn = k.mha_forward(h, None, p.self_attn, heads, mask, None, attn_drop, rng)
+        a, drop1 = dropout_forward(a, rate, rng, training)
+        x = x + a
+        h, ln2 = layer_norm(x, p.norm2, cfg, k)
+        f, ffn = k.feed_forward_forward(h, p.ffn, cfg.activation)
+        f, drop2 = dropout_forward(f, rate, rng, training)
+        x = x + f
+    else:
+        a, attn = k.mha_forward(x, None, p.self_attn, heads, mask, None, attn_drop, rng)
+        a, drop1 = dropout_forward(a, rate, rng, training)
+        x, ln1 = layer_norm(x + a, p.norm1, cfg, k)
+        f, ffn = k.feed_forward_forward(x, p.ffn, cfg.activation)
+        f, drop2 = dropout_forward(f, rate, rng, training)
+        x, ln2 = layer_norm(x + f, p.norm2, cfg, k)
+    return x, EncoderLayerCache(ln1, attn, drop1, ln2, ffn, drop2)
 
-    h, ln = residual_in(x, p, "norm2", cfg, kernels)
-    s, ffn = kernels.feed_forward_forward(h, sub(p, "ffn"), cfg.activation)
-    x, res2 = residual_out(x, s, ln, p, "norm2", cfg, rng, training, kernels)
-    return x, EncoderLayerCache(attn, res1, ffn, res2)
 
-
-def encoder_layer_backward(dy, cache, p, cfg, kernels=PLAIN):
-    """The two sublayers in reverse. Returns dx and the layer's grads (local names)."""
-    grads = {}
-    dy = ffn_block_backward(dy, cache.ffn, cache.res2, p, "norm2", grads, kernels)
-    dx, _ = attention_block_backward(dy, cache.self_attn, cache.res1, p, "self_attn", "norm1", grads, kernels)
-    return dx, grads
+def encoder_layer_backward(dx, c, p, cfg, kernels=PLAIN):
+    """encoder_layer_forward in reverse, line by line. A residual sum x + s passes its gradient
+    to both x (the skip path) and s; where x also fed the sublayer, the two gradients of x add.
+    Returns dx and the layer's gradient tree."""
+    k = kernels
+    if cfg.norm_first:
+        df = dropout_backward(dx, c.drop2)                     # x = x + f
+        dh, ffn = k.feed_forward_backward(df, c.ffn, p.ffn)
+        dh, norm2 = layer_norm_backward(dh, c.ln2, p.norm2, k)
+        dx = dx + dh
+        da = dropout_backward(dx, c.drop1)                     # x = x + a
+        dh, _, self_attn = k.mha_backward(da, c.self_attn, p.self_attn)
+        dh, norm1 = layer_norm_backward(dh, c.ln1, p.norm1, k)
+        dx = dx + dh
+    else:
+        dx, norm2 = layer_norm_backward(dx, c.ln2, p.norm2, k)   # x = LN(x + f)
+        df = dropout_backward(dx, c.drop2)
+        dh, ffn = k.feed_forward_backward(df, c.ffn, p.ffn)
+        dx = dx + dh
+        dx, norm1 = layer_norm_backward(dx, c.ln1, p.norm1, k)   # x = LN(x + a)
+        da = dropout_backward(dx, c.drop1)
+        dh, _, self_attn = k.mha_backward(da, c.self_attn, p.self_attn)
+        dx = dx + dh
+    return dx, Tree(self_attn=self_attn, norm1=norm1, ffn=ffn, norm2=norm2)
 
 
 # ---------------------------------------------------------------- decoder layer
 
 class DecoderLayerCache(NamedTuple):
+    ln1: object
     self_attn: object
-    res1: ResidualCache
+    drop1: object
+    ln2: object
     cross_attn: object
-    res2: ResidualCache
+    drop2: object
+    ln3: object
     ffn: object
-    res3: ResidualCache
+    drop3: object
 
 
 class LayerKV(NamedTuple):
@@ -149,31 +143,67 @@ class LayerKV(NamedTuple):
 
 def decoder_layer_forward(y, memory, p, cfg, self_mask, cross_mask, rng=None, training=False,
                           kernels=PLAIN, kv=None):
-    """y → masked self-attention (norm1) → cross-attention over the encoder output `memory`
-    (norm2; errata 2: the book reused add_norm1 here) → feed-forward (norm3).
-    With `kv` (a LayerKV), y holds only the newest positions: self-attention attends over the
-    cached ones too (self_mask None: every cached position is earlier, so allowed)."""
-    h, ln = residual_in(y, p, "norm1", cfg, kernels)
-    s, self_attn = kernels.mha_forward(h, None, sub(p, "self_attn"), cfg.num_heads, self_mask,
-                                       None if kv is None else kv.self_attn)
-    y, res1 = residual_out(y, s, ln, p, "norm1", cfg, rng, training, kernels)
+    """Masked self-attention (norm1), cross-attention over the encoder output `memory` (norm2;
+    errata 2: the book reused add_norm1 here), the feed-forward network (norm3). With `kv` (a
+    LayerKV), y holds only the newest positions and self-attention attends over the cached ones
+    too (self_mask None: every cached position is earlier, so allowed). Returns y and the cache."""
+    k, heads, rate = kernels, cfg.num_heads, cfg.dropout
+    kv_self, kv_cross = (None, None) if kv is None else kv
+    if cfg.norm_first:
+        h, ln1 = layer_norm(y, p.norm1, cfg, k)
+        a, self_attn = k.mha_forward(h, None, p.self_attn, heads, self_mask, kv_self)
+        a, drop1 = dropout_forward(a, rate, rng, training)
+        y = y + a
+        h, ln2 = layer_norm(y, p.norm2, cfg, k)
+        s, cross_attn = k.mha_forward(h, memory, p.cross_attn, heads, cross_mask, kv_cross)
+        s, drop2 = dropout_forward(s, rate, rng, training)
+        y = y + s
+        h, ln3 = layer_norm(y, p.norm3, cfg, k)
+        f, ffn = k.feed_forward_forward(h, p.ffn, cfg.activation)
+        f, drop3 = dropout_forward(f, rate, rng, training)
+        y = y + f
+    else:
+        a, self_attn = k.mha_forward(y, None, p.self_attn, heads, self_mask, kv_self)
+        a, drop1 = dropout_forward(a, rate, rng, training)
+        y, ln1 = layer_norm(y + a, p.norm1, cfg, k)
+        s, cross_attn = k.mha_forward(y, memory, p.cross_attn, heads, cross_mask, kv_cross)
+        s, drop2 = dropout_forward(s, rate, rng, training)
+        y, ln2 = layer_norm(y + s, p.norm2, cfg, k)
+        f, ffn = k.feed_forward_forward(y, p.ffn, cfg.activation)
+        f, drop3 = dropout_forward(f, rate, rng, training)
+        y, ln3 = layer_norm(y + f, p.norm3, cfg, k)
+    return y, DecoderLayerCache(ln1, self_attn, drop1, ln2, cross_attn, drop2, ln3, ffn, drop3)
 
-    h, ln = residual_in(y, p, "norm2", cfg, kernels)
-    s, cross_attn = kernels.mha_forward(h, memory, sub(p, "cross_attn"), cfg.num_heads, cross_mask,
-                                        None if kv is None else kv.cross_attn)
-    y, res2 = residual_out(y, s, ln, p, "norm2", cfg, rng, training, kernels)
 
-    h, ln = residual_in(y, p, "norm3", cfg, kernels)
-    s, ffn = kernels.feed_forward_forward(h, sub(p, "ffn"), cfg.activation)
-    y, res3 = residual_out(y, s, ln, p, "norm3", cfg, rng, training, kernels)
-    return y, DecoderLayerCache(self_attn, res1, cross_attn, res2, ffn, res3)
-
-
-def decoder_layer_backward(dout, cache, p, cfg, kernels=PLAIN):
-    """Reverse of decoder_layer_forward. Returns dy, dmemory (from cross-attention) and grads."""
-    grads = {}
-    dout = ffn_block_backward(dout, cache.ffn, cache.res3, p, "norm3", grads, kernels)
-    dout, dmemory = attention_block_backward(dout, cache.cross_attn, cache.res2, p, "cross_attn", "norm2",
-                                             grads, kernels)
-    dy, _ = attention_block_backward(dout, cache.self_attn, cache.res1, p, "self_attn", "norm1", grads, kernels)
-    return dy, dmemory, grads
+def decoder_layer_backward(dy, c, p, cfg, kernels=PLAIN):
+    """decoder_layer_forward in reverse, line by line. Returns dy, dmemory (the cross-attention's
+    gradient of the encoder output) and the layer's gradient tree."""
+    k = kernels
+    if cfg.norm_first:
+        df = dropout_backward(dy, c.drop3)                     # y = y + f
+        dh, ffn = k.feed_forward_backward(df, c.ffn, p.ffn)
+        dh, norm3 = layer_norm_backward(dh, c.ln3, p.norm3, k)
+        dy = dy + dh
+        ds = dropout_backward(dy, c.drop2)                     # y = y + s
+        dh, dmemory, cross_attn = k.mha_backward(ds, c.cross_attn, p.cross_attn)
+        dh, norm2 = layer_norm_backward(dh, c.ln2, p.norm2, k)
+        dy = dy + dh
+        da = dropout_backward(dy, c.drop1)                     # y = y + a
+        dh, _, self_attn = k.mha_backward(da, c.self_attn, p.self_attn)
+        dh, norm1 = layer_norm_backward(dh, c.ln1, p.norm1, k)
+        dy = dy + dh
+    else:
+        dy, norm3 = layer_norm_backward(dy, c.ln3, p.norm3, k)   # y = LN(y + f)
+        df = dropout_backward(dy, c.drop3)
+        dh, ffn = k.feed_forward_backward(df, c.ffn, p.ffn)
+        dy = dy + dh
+        dy, norm2 = layer_norm_backward(dy, c.ln2, p.norm2, k)   # y = LN(y + s)
+        ds = dropout_backward(dy, c.drop2)
+        dh, dmemory, cross_attn = k.mha_backward(ds, c.cross_attn, p.cross_attn)
+        dy = dy + dh
+        dy, norm1 = layer_norm_backward(dy, c.ln1, p.norm1, k)   # y = LN(y + a)
+        da = dropout_backward(dy, c.drop1)
+        dh, _, self_attn = k.mha_backward(da, c.self_attn, p.self_attn)
+        dy = dy + dh
+    return dy, dmemory, Tree(self_attn=self_attn, norm1=norm1, cross_attn=cross_attn, norm2=norm2,
+                             ffn=ffn, norm3=norm3)

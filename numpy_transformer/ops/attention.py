@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..config.tree import Tree
 from .dropout import dropout_backward, dropout_forward
 from .linear import linear_backward, linear_forward
 from .softmax import softmax_backward, softmax_forward
@@ -137,7 +138,7 @@ class KVCache:
 
 
 # ---------------------------------------------------------------- multi-head attention
-# p holds the local names {wq, wk, wv, wo}.{weight, bias}. Each projection is (d_model, h·d_k):
+# p is the block's parameter tree: p.wq, p.wk, p.wv, p.wo, each with .weight and .bias. Each projection is (d_model, h·d_k):
 # the h heads' (d_model, d_k) matrices W^Q_i side by side (errata 1), scale 1/sqrt(d_k).
 
 def split_heads(x, num_heads):
@@ -173,19 +174,19 @@ def mha_forward(x_q, x_kv, p, num_heads, mask=None, kv_cache=None, dropout=0.0, 
     computes the keys/values of x_kv on the first call and reuses them. `dropout`, `rng`:
     dropout on the attention weights (sdpa_forward). Returns out (B, Tq, d_model) and the cache."""
     src = x_q if x_kv is None else x_kv
-    Q = split_heads(linear_forward(x_q, p["wq.weight"], p["wq.bias"])[0], num_heads)
+    Q = split_heads(linear_forward(x_q, p.wq.weight, p.wq.bias)[0], num_heads)
     if kv_cache is not None and kv_cache.fixed and kv_cache.k is not None:
         K, V = kv_cache.k, kv_cache.v
     else:
-        K = split_heads(linear_forward(src, p["wk.weight"], p["wk.bias"])[0], num_heads)
-        V = split_heads(linear_forward(src, p["wv.weight"], p["wv.bias"])[0], num_heads)
+        K = split_heads(linear_forward(src, p.wk.weight, p.wk.bias)[0], num_heads)
+        V = split_heads(linear_forward(src, p.wv.weight, p.wv.bias)[0], num_heads)
         if kv_cache is not None and kv_cache.fixed:
             kv_cache.k, kv_cache.v = K, V
         elif kv_cache is not None:
             K, V = kv_cache.append(K, V)
     O, sdpa_cache = sdpa_forward(Q, K, V, mask, dropout, rng)
     concat = merge_heads(O)
-    out = linear_forward(concat, p["wo.weight"], p["wo.bias"])[0]
+    out = linear_forward(concat, p.wo.weight, p.wo.bias)[0]
     return out, MHACache(x_q, x_kv, concat, sdpa_cache)
 
 
@@ -206,16 +207,17 @@ def mha_backward(dout, cache, p):
 
     x_q feeds the queries, x_kv the keys and values; in self-attention both are x_q, so
     dx_q = dQ W_Qᵀ + dK W_Kᵀ + dV W_Vᵀ. Returns dx_q, dx_kv (None for self-attention) and the
-    grads under p's names."""
+    gradient tree, shaped like p."""
     x_q, x_kv = cache.x_q, cache.x_kv
     num_heads = cache.sdpa.q.shape[1]
     src = x_q if x_kv is None else x_kv
-    grads = {}
-    dconcat, grads["wo.weight"], grads["wo.bias"] = linear_backward(dout, cache.concat, p["wo.weight"])
+    dconcat, dwo, dbo = linear_backward(dout, cache.concat, p.wo.weight)
     dQ, dK, dV = sdpa_backward(split_heads(dconcat, num_heads), cache.sdpa)
-    dx_q, grads["wq.weight"], grads["wq.bias"] = linear_backward(merge_heads(dQ), x_q, p["wq.weight"])
-    dsrc_k, grads["wk.weight"], grads["wk.bias"] = linear_backward(merge_heads(dK), src, p["wk.weight"])
-    dsrc_v, grads["wv.weight"], grads["wv.bias"] = linear_backward(merge_heads(dV), src, p["wv.weight"])
+    dx_q, dwq, dbq = linear_backward(merge_heads(dQ), x_q, p.wq.weight)
+    dsrc_k, dwk, dbk = linear_backward(merge_heads(dK), src, p.wk.weight)
+    dsrc_v, dwv, dbv = linear_backward(merge_heads(dV), src, p.wv.weight)
+    grads = Tree(wq=Tree(weight=dwq, bias=dbq), wk=Tree(weight=dwk, bias=dbk),
+                 wv=Tree(weight=dwv, bias=dbv), wo=Tree(weight=dwo, bias=dbo))
     if x_kv is None:
         return dx_q + dsrc_k + dsrc_v, None, grads
     return dx_q, dsrc_k + dsrc_v, grads

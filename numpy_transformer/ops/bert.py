@@ -6,7 +6,8 @@
     [CLS] head:
         c = tanh(h[:, 0] W_p + b_p),  logits = Dropout(c) W_c + b_c        pooler, classifier
 
-Every backward returns the gradients under local names (the model prefixes them). The MLM
+Every op reads its own parameter subtree and its backward returns a gradient tree of the same
+shape. The MLM
 output layer reuses the token embedding matrix, so E_tok receives two gradients, one from the
 input gather and one from the output product; the model adds them (models/bert.py).
 """
@@ -16,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..config.tree import Tree
 from .activations import gelu_backward, gelu_forward, tanh_backward, tanh_forward
 from .dropout import dropout_backward, dropout_forward
 from .embedding import embedding_backward
@@ -77,30 +79,30 @@ class MLMHeadCache(NamedTuple):
 
 def mlm_head_forward(h, p, token, eps, approximate=False):
     """logits = LN(GELU(h W_t + b_t)) E_tokᵀ + b_out over the last axis: (..., d) → (..., V).
-    p holds local names dense.{weight,bias}, norm.{gamma,beta}, bias; `token` is E_tok (V, d),
+    p is the head's tree: p.dense.{weight,bias}, p.norm.{gamma,beta}, p.bias; `token` is E_tok (V, d),
     the input embedding itself (tied weights: BERT's output layer has no matrix of its own)."""
-    pre = linear_forward(h, p["dense.weight"], p["dense.bias"])[0]
+    pre = linear_forward(h, p.dense.weight, p.dense.bias)[0]
     a = gelu_forward(pre, approximate)[0]
-    u, norm = layernorm_forward(a, p["norm.gamma"], p["norm.beta"], eps)
+    u, norm = layernorm_forward(a, p.norm.gamma, p.norm.beta, eps)
     logits = matmul2d(u, token.T)
-    logits += p["bias"]
+    logits += p.bias
     return logits, MLMHeadCache(h, pre, norm, u, approximate)
 
 
 def mlm_head_backward(dlogits, cache, p, token):
     """With U the rows of u and G those of dlogits (N × V): logits = U E_tokᵀ + b, so
         dE_tok (the output use) = Gᵀ U  (V × d),   db_out = Σ_rows G,   du = G E_tok,
-    then back through the LayerNorm, GELU and the dense layer. Returns dh, the head's grads
-    (local names) and dtoken_out, the tied matrix's gradient from this use alone."""
+    then back through the LayerNorm, GELU and the dense layer. Returns dh, the head's gradient
+    tree (shaped like p) and dtoken_out, the tied matrix's gradient from this use alone."""
     u2 = cache.u.reshape(-1, cache.u.shape[-1])
     g2 = dlogits.reshape(-1, dlogits.shape[-1])
     dtoken = np.matmul(g2.T, u2)
-    grads = {"bias": g2.sum(axis=0)}
+    dbias = g2.sum(axis=0)
     du = matmul2d(dlogits, token)
-    da, grads["norm.gamma"], grads["norm.beta"] = layernorm_backward(du, cache.norm, p["norm.gamma"])
+    da, dgamma, dbeta = layernorm_backward(du, cache.norm, p.norm.gamma)
     dpre = gelu_backward(da, cache.pre, cache.approximate)
-    dh, grads["dense.weight"], grads["dense.bias"] = linear_backward(dpre, cache.h, p["dense.weight"])
-    return dh, grads, dtoken
+    dh, dw, db = linear_backward(dpre, cache.h, p.dense.weight)
+    return dh, Tree(dense=Tree(weight=dw, bias=db), norm=Tree(gamma=dgamma, beta=dbeta), bias=dbias), dtoken
 
 
 # ---------------------------------------------------------------- [CLS] classification head
@@ -115,27 +117,24 @@ class ClassifierHeadCache(NamedTuple):
 
 def classifier_head_forward(h, p, dropout=0.0, rng=None):
     """BERT's pooler and classifier: c = tanh(h[:, 0] W_p + b_p), logits = Dropout(c) W_c + b_c,
-    reading only position 0, the [CLS] token. p holds pooler.dense.{weight,bias},
-    classifier.{weight,bias}; `dropout` > 0 drops pooled features with masks from `rng`
+    reading only position 0, the [CLS] token. p is a tree with p.pooler.dense.{weight,bias} and
+    p.classifier.{weight,bias} (the model's own: the head's two top-level parts); `dropout` > 0 drops pooled features with masks from `rng`
     (BertConfig.classifier_dropout; callers pass 0 outside training).
     Returns (B, num_classes) and the cache."""
     h_cls = h[:, 0]
-    pooled = tanh_forward(linear_forward(h_cls, p["pooler.dense.weight"], p["pooler.dense.bias"])[0])[0]
+    pooled = tanh_forward(linear_forward(h_cls, p.pooler.dense.weight, p.pooler.dense.bias)[0])[0]
     dropped, drop_mask = dropout_forward(pooled, dropout, rng, training=True)
-    logits = linear_forward(dropped, p["classifier.weight"], p["classifier.bias"])[0]
+    logits = linear_forward(dropped, p.classifier.weight, p.classifier.bias)[0]
     return logits, ClassifierHeadCache(h.shape, h_cls, pooled, drop_mask, dropped)
 
 
 def classifier_head_backward(dlogits, cache, p):
     """The classifier's linear backward, dropout's (d pooled = d dropped · mask), then tanh's
     and the pooler's; only row 0 of each sequence reached the head, so dh is zero elsewhere.
-    Returns dh (B, T, d) and the grads."""
-    grads = {}
-    ddropped, grads["classifier.weight"], grads["classifier.bias"] = linear_backward(
-        dlogits, cache.dropped, p["classifier.weight"])
+    Returns dh (B, T, d) and the gradient tree Tree(pooler=…, classifier=…)."""
+    ddropped, dwc, dbc = linear_backward(dlogits, cache.dropped, p.classifier.weight)
     dpre = tanh_backward(dropout_backward(ddropped, cache.drop_mask), cache.pooled)
-    dh_cls, grads["pooler.dense.weight"], grads["pooler.dense.bias"] = linear_backward(
-        dpre, cache.h_cls, p["pooler.dense.weight"])
+    dh_cls, dwp, dbp = linear_backward(dpre, cache.h_cls, p.pooler.dense.weight)
     dh = np.zeros(cache.h_shape, dtype=dlogits.dtype)
     dh[:, 0] = dh_cls
-    return dh, grads
+    return dh, Tree(pooler=Tree(dense=Tree(weight=dwp, bias=dbp)), classifier=Tree(weight=dwc, bias=dbc))

@@ -13,8 +13,9 @@ def matmul2d(x, w):
 
 def linear_forward(x, weight, bias):
     """y = x W + b over the last axis: x (..., in), W (in, out), b (out,).
-    The cache is x itself (the backward needs it for dW)."""
-    y = matmul2d(x, weight)
+    The cache is x itself (the backward needs it for dW). matmul2d's one 2-D GEMM, written out:
+    this is the last call on the way from a model's forward to the matmul (docs/architecture.md)."""
+    y = np.matmul(x.reshape(-1, x.shape[-1]), weight).reshape(*x.shape[:-1], weight.shape[-1])
     y += bias
     return y, x
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..config import check_warmup
+from ..config.tree import named
 
 
 class WarmupSchedule:
@@ -80,7 +81,9 @@ class Adam:
     Keras on TensorFlow still rounds β1, β2 to float32 in the bias correction, a relative
     difference of ~7e-7 per step; this class keeps the exact float64 values, and the parity
     suite accounts for Keras' rounding explicitly.) `clipnorm` clips by global norm first.
-    fast/adam.py has the same update spread over threads (bit-identical)."""
+    params and grads are parameter trees of the same shape (or flat {name: array} dicts); the
+    state m, v is kept under the shared dotted names (config/tree.py's flatten), which is how
+    checkpoints store it. fast/adam.py has the same update spread over threads (bit-identical)."""
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7, clipnorm=None):
         for name, val in (("beta1", beta1), ("beta2", beta2)):
@@ -98,10 +101,14 @@ class Adam:
 
     def begin_step(self, params, grads):
         """Checks, clipping, t ← t + 1 and the step's scalars. Returns lr and, per parameter,
-        (θ, g, m, v, (α, 1 − β1, 1 − β2, ε)) with the scalars in θ's dtype."""
+        (θ, g, m, v, (α, 1 − β1, 1 − β2, ε)) with the scalars in θ's dtype. The trees are read
+        through their dotted names, the gradients in the parameters' order (so the global norm
+        sums in the order of state_dict())."""
+        params, grads = named(params), named(grads)
         if set(grads) != set(params):
             raise ValueError(f"grads and params have different keys: "
                              f"{sorted(set(grads) ^ set(params))[:5]}")
+        grads = {k: grads[k] for k in params}
         if self.clipnorm is not None:
             clip_grad_norm(grads, self.clipnorm)
         self.t += 1
@@ -121,7 +128,8 @@ class Adam:
         return lr, work
 
     def step(self, params, grads):
-        """Update `params` in place from `grads` (same keys). Returns the learning rate used."""
+        """Update `params` in place from `grads` (a tree of the same shape). Returns the learning
+        rate used."""
         lr, work = self.begin_step(params, grads)
         for theta, g, m, v, scalars in work:
             adam_update(theta, g, m, v, *scalars)
