@@ -11,6 +11,7 @@ from requires import require
 
 keras = require("keras")
 
+from numpy_transformer.config.tree import flatten  # noqa: E402
 from numpy_transformer import BertConfig, BertEncoder, TransformerConfig, masked_cross_entropy  # noqa: E402
 from parity_report import check_abs, check_forward, check_grad, parity_report  # noqa: E402,F401
 
@@ -81,7 +82,7 @@ def test_mlm_logits_loss_and_every_gradient(cfg):
     full = npm.forward(ids, seg)                          # every position, for the forward check
     logits = npm.forward(ids, seg, positions=chosen)      # what pre-training computes
     loss, dlogits = masked_cross_entropy(logits, labels[chosen], pad_id=-1)
-    grads = npm.backward(dlogits)
+    grads = flatten(npm.backward(dlogits))             # the gradient tree, by name
 
     vmap = km.variable_map()
     k_logits = km([ids, seg], training=False)
@@ -103,7 +104,7 @@ def test_cls_logits_loss_and_every_gradient(cfg):
     dtype, lab = cfg.dtype, label(cfg)
     logits = npm.forward(ids, seg, head="cls")
     loss, dlogits = masked_cross_entropy(logits, y, pad_id=-1)
-    grads = npm.backward(dlogits)
+    grads = flatten(npm.backward(dlogits))             # the gradient tree, by name
     vmap = km.variable_map()
     k_logits = km([ids, seg], training=False)
     k_loss, k_grads = grad_of_scalar(lambda: keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
@@ -134,11 +135,10 @@ def use_numpy_masks(km, npm):
     def fix(layer, mask):
         assert mask is not None and np.any(mask == 0)        # a dropout that dropped something
         layer.call = lambda inputs, training=None: inputs * keras.ops.convert_to_tensor(mask, inputs.dtype)
-    encoder = npm._cache.encode.encoder
-    fix(km.embed_dropout, encoder.drop_mask)
-    for layer, c in zip(km.encoder_layers, encoder.layers):
-        fix(layer.dropout1, c.res1.drop_mask)
-        fix(layer.dropout2, c.res2.drop_mask)
+    fix(km.embed_dropout, npm._cache.drop)
+    for layer, c in zip(km.encoder_layers, npm._cache.encoder):
+        fix(layer.dropout1, c.drop1)
+        fix(layer.dropout2, c.drop2)
         fix(layer.multihead_attention.attention.dropout, c.self_attn.sdpa.drop_mask)
     if npm._cache.head == "cls":
         fix(km.pooler_dropout, npm._cache.head_cache.drop_mask)
@@ -162,7 +162,7 @@ def test_training_mode_with_the_same_dropout_masks(cfg, head):
     ids, seg, _, _ = batch(cfg, seed=2)
     logits = npm.forward(ids, seg, head=head, training=True, rng=np.random.default_rng(11))
     R = np.random.default_rng(12).standard_normal(logits.shape).astype(cfg.dtype)
-    grads = npm.backward(R)
+    grads = flatten(npm.backward(R))
     use_numpy_masks(km, npm)
     k_logits, _, k_grads = vjp(lambda: km([ids, seg], training=True), [], km.variable_map(), R)
     lab = label(cfg) + "-dropout"

@@ -10,13 +10,14 @@ from requires import require
 keras = require("keras")
 
 from numpy_transformer import TransformerConfig  # noqa: E402
+from numpy_transformer.config.tree import named, unflatten  # noqa: E402
 from numpy_transformer.ops.attention import (causal_mask, mha_backward, mha_forward, padding_mask,  # noqa: E402
                                          sdpa_backward, sdpa_forward)
 from numpy_transformer.ops.layernorm import layernorm_forward  # noqa: E402
 from numpy_transformer.models import PLAIN  # noqa: E402
 from numpy_transformer.models.layers import (decoder_layer_backward, decoder_layer_forward,  # noqa: E402
-                                             encoder_layer_backward, encoder_layer_forward, residual_in,
-                                             residual_in_backward, residual_out, residual_out_backward, sub)
+                                             encoder_layer_backward, encoder_layer_forward, layer_norm,
+                                             layer_norm_backward)
 from numpy_transformer.ops.feedforward import feed_forward_backward, feed_forward_forward  # noqa: E402
 from numpy_transformer.models import Transformer  # noqa: E402
 from parity_report import (cfg_label, check_abs, check_forward, check_grad, make_batch,  # noqa: E402
@@ -37,9 +38,10 @@ def small_cfg(dtype, norm_first=False, num_layers=1):
 
 
 def setup(dtype, norm_first=False, num_layers=1, seed=0):
-    """cfg, perturbed NumPy params, inputs x (B,T,d), memory (B,S,d), upstream grads, masks."""
+    """cfg, perturbed NumPy params (the parameter tree), inputs x (B,T,d), memory (B,S,d),
+    upstream grads, masks."""
     cfg = small_cfg(dtype, norm_first, num_layers)
-    params = perturbed_state(cfg, seed)
+    params = unflatten(perturbed_state(cfg, seed))
     rng = np.random.default_rng(seed + 7)
     src, tgt, _ = make_batch(cfg, B, S, T, seed)
     arr = lambda *shape: rng.standard_normal(shape).astype(dtype)  # noqa: E731
@@ -49,7 +51,9 @@ def setup(dtype, norm_first=False, num_layers=1, seed=0):
 
 
 def load(layer, params):
-    """Assign NumPy params (local names) through the layer's explicit variable_map."""
+    """Assign NumPy params (a layer's tree, read under its local dotted names) through the layer's
+    explicit variable_map."""
+    params = named(params)
     vmap = layer.variable_map()
     assert set(vmap) == set(params), sorted(set(vmap) ^ set(params))
     for k, var in vmap.items():
@@ -65,7 +69,9 @@ def tape_grads(fn, inputs, variables, dy):
 
 
 def check_param_grads(layer_name, kgrads, ngrads, dtype, label):
-    """Every parameter's gradient; the summary table shows the worst tensor of each layer."""
+    """Every parameter's gradient (ngrads: the NumPy gradient tree); the summary table shows
+    the worst tensor of each layer."""
+    ngrads = named(ngrads)
     assert set(kgrads) == set(ngrads)
     for k in sorted(ngrads):
         if k.endswith("wk.bias"):
@@ -111,7 +117,7 @@ def test_dot_product_attention(dtype):
 @pytest.mark.parametrize("kind", ["self", "cross"])
 def test_multi_head_attention(dtype, kind):
     cfg, params, x, memory, dy, masks = setup(dtype)
-    p = sub(params, f"decoder.layers.0.{kind}_attn")
+    p = params.decoder.layers[0][f"{kind}_attn"]
     layer = kt.MultiHeadAttention(cfg.num_heads, cfg.d_model, dtype=dtype)
     layer.build()
     vmap = load(layer, p)
@@ -142,7 +148,7 @@ def test_multi_head_attention(dtype, kind):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_feed_forward(dtype):
     cfg, params, x, _, dy, _ = setup(dtype)
-    p = sub(params, "encoder.layers.0.ffn")
+    p = params.encoder.layers[0].ffn
     layer = kt.FeedForward(cfg.d_ff, cfg.d_model, dtype=dtype)
     layer.build()
     vmap = load(layer, p)
@@ -162,20 +168,25 @@ def test_add_normalization(dtype, norm_first):
     """The residual connection around a fixed sublayer f(h) = tanh(h) A (no parameters):
     post-LN LN(x + f(x)), pre-LN x + f(LN(x)); gradients w.r.t. x, gamma and beta."""
     cfg, params, x, _, dy, _ = setup(dtype, norm_first)
-    p = {k: v for k, v in params.items() if k.startswith("encoder.layers.0.norm1.")}
-    p = {k[len("encoder.layers.0."):]: v for k, v in p.items()}     # norm1.gamma, norm1.beta
+    p = params.encoder.layers[0].norm1                               # gamma, beta
     A = np.random.default_rng(3).standard_normal((cfg.d_model, cfg.d_model)).astype(dtype)
     layer = kt.AddNormalization(norm_first, cfg.layer_norm_eps, dtype=dtype)
     layer.build((None, None, cfg.d_model))
-    vmap = load(layer, sub(p, "norm1"))
+    vmap = load(layer, p)
 
-    h, ln = residual_in(x, p, "norm1", cfg, PLAIN)
-    t = np.tanh(h)
-    out, cache = residual_out(x, t @ A, ln, p, "norm1", cfg, None, False, PLAIN)
-    grads = {}
-    dx_skip, ds = residual_out_backward(dy, cache, p, "norm1", grads, PLAIN)
-    dx = residual_in_backward(dx_skip, (ds @ A.T) * (1 - t * t), cache, p, "norm1", grads, PLAIN)
-    dgamma, dbeta = grads["norm1.gamma"], grads["norm1.beta"]
+    # the residual connection as models/layers.py writes it, and its backward line by line
+    if norm_first:                       # out = x + f(LN(x))
+        h, ln = layer_norm(x, p, cfg, PLAIN)
+        t = np.tanh(h)
+        out = x + t @ A
+        dh, g = layer_norm_backward((dy @ A.T) * (1 - t * t), ln, p, PLAIN)
+        dx = dy + dh
+    else:                                # out = LN(x + f(x))
+        t = np.tanh(x)
+        out, ln = layer_norm(x + t @ A, p, cfg, PLAIN)
+        dz, g = layer_norm_backward(dy, ln, p, PLAIN)
+        dx = dz + (dz @ A.T) * (1 - t * t)
+    dgamma, dbeta = g.gamma, g.beta
 
     def keras_fwd(a):
         return layer(a, keras.ops.matmul(keras.ops.tanh(layer.normalize_input(a)), A))
@@ -193,7 +204,7 @@ def test_add_normalization(dtype, norm_first):
 def test_encoder_layer(dtype, norm_first):
     cfg, params, _, x, _, masks = setup(dtype, norm_first)
     dy = np.random.default_rng(4).standard_normal(x.shape).astype(dtype)
-    p = sub(params, "encoder.layers.0")
+    p = params.encoder.layers[0]
     layer = kt.EncoderLayer(cfg)
     layer.build()
     vmap = load(layer, p)
@@ -210,7 +221,7 @@ def test_encoder_layer(dtype, norm_first):
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_decoder_layer(dtype, norm_first):
     cfg, params, y_in, memory, dy, masks = setup(dtype, norm_first)
-    p = sub(params, "decoder.layers.0")
+    p = params.decoder.layers[0]
     layer = kt.DecoderLayer(cfg)
     layer.build()
     vmap = load(layer, p)
@@ -243,10 +254,10 @@ def test_encoder_and_decoder_stacks(dtype, norm_first, num_layers):
     self_mask = causal_mask(T) & padding_mask(tgt, cfg.pad_id)
     label = cfg_label(cfg)
 
-    memory, enc = npm.encode(src)
+    memory = npm.encode(src)
     k_memory = to_numpy(km.encoder(src, src_mask, training=False))
     check_forward("Encoder out", k_memory, memory, dtype, label)
-    h, dec = npm.decode(tgt, memory, src_mask)
+    h = npm.decode(tgt, memory, src_mask)
     check_forward("Decoder out", to_numpy(km.decoder(tgt, memory, self_mask, src_mask, training=False)), h,
                   dtype, label)
 
@@ -255,7 +266,7 @@ def test_encoder_and_decoder_stacks(dtype, norm_first, num_layers):
     x_np = npm.pe[:S] + state["encoder.embedding.weight"][src] * np.sqrt(cfg.d_model).astype(dtype)
     check_forward("embedding (src)", x, x_np, dtype, label)
     for i, layer in enumerate(km.encoder.layers):
-        ref, _ = encoder_layer_forward(x_np, sub(state, f"encoder.layers.{i}"), cfg, src_mask)
+        ref, _ = encoder_layer_forward(x_np, npm.params.encoder.layers[i], cfg, src_mask)
         check_forward(f"Encoder.layers[{i}] out", to_numpy(layer(x_np, src_mask)), ref, dtype, label,
                       group="Encoder.layers[i] out")
         x_np = ref
@@ -263,4 +274,4 @@ def test_encoder_and_decoder_stacks(dtype, norm_first, num_layers):
         ref = layernorm_forward(x_np, state["encoder.final_norm.gamma"], state["encoder.final_norm.beta"],
                                 cfg.layer_norm_eps)[0]
         check_forward("Encoder final_norm", to_numpy(km.encoder.final_norm(x_np)), ref, dtype, label)
-    assert len(km.decoder.layers) == num_layers == len(dec.layers) == len(enc.layers)
+    assert len(km.decoder.layers) == num_layers == len(npm.params.decoder.layers) == len(npm.params.encoder.layers)

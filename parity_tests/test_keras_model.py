@@ -8,6 +8,7 @@ from requires import require
 
 keras = require("keras")
 
+from numpy_transformer.config.tree import flatten  # noqa: E402
 from numpy_transformer import (Transformer, TransformerConfig, masked_accuracy,  # noqa: E402
                                masked_cross_entropy)
 from numpy_transformer.ops.attention import causal_mask, padding_mask, sdpa_forward  # noqa: E402
@@ -58,11 +59,11 @@ def relu_margin(npm):
     the comparison would measure luck, not parity (it happened at book size, pre-LN, batch
     seed 0: one z = -3e-7 out of 57,344)."""
     margin = np.inf
-    for stack, cache in (("encoder", npm._cache.encoder), ("decoder", npm._cache.decoder)):
-        for i, layer_cache in enumerate(cache.layers):
+    p = npm.params
+    for caches, layers in ((npm._cache.encoder, p.encoder.layers), (npm._cache.decoder, p.decoder.layers)):
+        for layer_cache, layer in zip(caches, layers):
             x = layer_cache.ffn.x.astype(np.float64)   # the FFN's input
-            p = f"{stack}.layers.{i}.ffn"
-            z = x @ npm.params[f"{p}.linear1.weight"].astype(np.float64) + npm.params[f"{p}.linear1.bias"]
+            z = x @ layer.ffn.linear1.weight.astype(np.float64) + layer.ffn.linear1.bias
             margin = min(margin, float(np.abs(z).min() / z.std()))
     return margin
 
@@ -87,7 +88,7 @@ def test_forward_loss_and_every_gradient(cfg):
 
     logits = npm.forward(src, tgt)
     loss, dlogits = masked_cross_entropy(logits, lab, cfg.pad_id, SMOOTHING)
-    grads = npm.backward(dlogits)
+    grads = flatten(npm.backward(dlogits))                 # the gradient tree, by name
 
     vmap = km.variable_map()
     k_logits = km([src, tgt], training=False)
@@ -124,7 +125,7 @@ def test_forward_loss_and_every_gradient(cfg):
         truth = Transformer(cfg.replace(dtype="float64"))
         truth.load_state_dict(npm.state_dict())
         _, d64 = masked_cross_entropy(truth.forward(src, tgt), lab, cfg.pad_id, SMOOTHING)
-        g64 = truth.backward(d64)
+        g64 = flatten(truth.backward(d64))
         for k in (k for k in grads if not k.endswith("wk.bias")):
             check_grad(f"model d{k} Keras f32 vs NumPy f64", k_grads[k], g64[k], dtype, label,
                        group="model d(every param), book size, Keras f32 vs NumPy f64")

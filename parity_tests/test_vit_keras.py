@@ -10,6 +10,7 @@ from requires import require
 
 keras = require("keras")
 
+from numpy_transformer.config.tree import flatten, unflatten  # noqa: E402
 from numpy_transformer import (Transformer, TransformerConfig, ViTConfig, VisionTransformer,  # noqa: E402
                                masked_cross_entropy)
 from numpy_transformer.ops.feedforward import feed_forward_backward, feed_forward_forward  # noqa: E402
@@ -69,7 +70,7 @@ def test_logits_loss_and_every_gradient(cfg):
 
     logits = npm.forward(images)
     loss, dlogits = masked_cross_entropy(logits, labels, pad_id=-1)   # pad_id -1: every label counts
-    grads = npm.backward(dlogits)
+    grads = flatten(npm.backward(dlogits))                 # the gradient tree, by name
 
     vmap = km.variable_map()
     k_logits = km(images, training=False)
@@ -111,12 +112,13 @@ def test_attention_weights_match(dtype):
 def test_feed_forward_layer_with_each_activation(activation, dtype):
     layer = kt.FeedForward(10, 6, activation, dtype=dtype)
     layer.build()
-    p = {k: to_numpy(v) for k, v in layer.variable_map().items()}
+    p = unflatten({k: to_numpy(v) for k, v in layer.variable_map().items()})
     x = (np.random.default_rng(0).standard_normal((3, 4, 6)) * 2).astype(dtype)
     dy = np.random.default_rng(1).standard_normal((3, 4, 6)).astype(dtype)
     out, (k_dx,), k_dp = vjp(layer, [x], layer.variable_map(), dy)
     y, cache = feed_forward_forward(x, p, activation)
     dx, grads = feed_forward_backward(dy, cache, p)
+    grads = flatten(grads)
     config = f"FFN d6 f10 {activation}"
     check_forward("FFN output", out, y, dtype, config, group="FFN (GELU/ReLU) output")
     check_grad("FFN dx", k_dx, dx, dtype, config, group="FFN (GELU/ReLU) grads")
