@@ -13,6 +13,8 @@ import sys
 
 import numpy as np
 
+from numpy_transformer.config.tree import unflatten
+
 from . import machine
 from .timing import run_interleaved, small_run
 
@@ -36,8 +38,8 @@ def attention_pair():
     from numpy_transformer.ops import attention as pa
     B, T, d, h = BOOK["B"], BOOK["T"], BOOK["d"], BOOK["h"]
     rng = _rng()
-    p = {f"{n}.{k}": _f32(rng, *((d, d) if k == "weight" else (d,)), scale=d ** -0.5)
-         for n in ("wq", "wk", "wv", "wo") for k in ("weight", "bias")}
+    p = unflatten({f"{n}.{k}": _f32(rng, *((d, d) if k == "weight" else (d,)), scale=d ** -0.5)
+                   for n in ("wq", "wk", "wv", "wo") for k in ("weight", "bias")})
     x, dy, mask = _f32(rng, B, T, d), _f32(rng, B, T, d), pa.causal_mask(T)
 
     def run(mod):
@@ -67,8 +69,8 @@ def ffn_pair(shape, activation):
     from numpy_transformer.ops import feedforward as pf
     B, T, d, f = shape["B"], shape["T"], shape["d"], shape["f"]
     rng = _rng()
-    p = {"linear1.weight": _f32(rng, d, f, scale=d ** -0.5), "linear1.bias": _f32(rng, f),
-         "linear2.weight": _f32(rng, f, d, scale=f ** -0.5), "linear2.bias": _f32(rng, d)}
+    p = unflatten({"linear1.weight": _f32(rng, d, f, scale=d ** -0.5), "linear1.bias": _f32(rng, f),
+                   "linear2.weight": _f32(rng, f, d, scale=f ** -0.5), "linear2.bias": _f32(rng, d)})
     x, dy = _f32(rng, B, T, d), _f32(rng, B, T, d)
 
     def run(mod):
