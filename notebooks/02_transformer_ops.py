@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 from threadpoolctl import threadpool_limits
 
 from numpy_transformer import causal_mask, gradcheck, padding_mask, positional_encoding
+from numpy_transformer.config.tree import flatten, unflatten
 from numpy_transformer.ops import (layernorm_backward, layernorm_forward, mha_backward, mha_forward,
                                    sdpa_backward, sdpa_forward, softmax_backward, softmax_forward)
 from numpy_transformer.ops.gradcheck import numerical_gradient, rel_error
@@ -215,22 +216,22 @@ plt.tight_layout(); plt.show()
 
 # %%
 D_MODEL, HEADS = 8, 2
-params = {f"{w}.{kind}": rng.standard_normal((D_MODEL, D_MODEL) if kind == "weight" else D_MODEL) * 0.5
-          for w in ("wq", "wk", "wv", "wo") for kind in ("weight", "bias")}
+params = unflatten({f"{w}.{kind}": rng.standard_normal((D_MODEL, D_MODEL) if kind == "weight" else D_MODEL) * 0.5
+                    for w in ("wq", "wk", "wv", "wo") for kind in ("weight", "bias")})   # params.wq.weight, …
 x = rng.standard_normal((B, T, D_MODEL))
 R = rng.standard_normal((B, T, D_MODEL))
 out, cache = mha_forward(x, None, params, HEADS, mask)
-dx, _, grads = mha_backward(R, cache, params)
+dx, _, grads = mha_backward(R, cache, params)         # a gradient tree shaped like params
 f = lambda: float(np.sum(mha_forward(x, None, params, HEADS, mask)[0] * R))   # noqa: E731
-show(gradcheck(f, {"x": x, **params}, {"x": dx, **grads}), zero=("wk.bias",))
+show(gradcheck(f, {"x": x, **flatten(params)}, {"x": dx, **flatten(grads)}), zero=("wk.bias",))
 if HAVE_KERAS:
     layer = kt.MultiHeadAttention(HEADS, D_MODEL, dtype="float64")
     layer.build()
     variables = layer.variable_map()                  # the shared names -> Keras variables
     for name, var in variables.items():
-        var.assign(params[name])
+        var.assign(flatten(params)[name])
     ky, (kx, *kg) = keras_vjp(lambda a: layer(a, a, a, mask), [x], R, list(variables.values()))
-    worst = max(rel_error(g, grads[n]) for n, g in zip(variables, kg) if n != "wk.bias")
+    worst = max(rel_error(g, flatten(grads)[n]) for n, g in zip(variables, kg) if n != "wk.bias")
     print(f"Keras MultiHeadAttention, same weights: relative errors out {rel_error(ky, out):.1e}, "
           f"dx {rel_error(kx, dx):.1e}, worst parameter {worst:.1e} (d wk.bias: see below)")
 
@@ -249,13 +250,13 @@ if HAVE_KERAS:
 # amount does to the output:
 
 # %%
-print(f"|db_Q| (for scale)              {np.abs(grads['wq.bias']).max():.2e}")
-print(f"|db_K| analytic                 {np.abs(grads['wk.bias']).max():.2e}   (rounding only)")
-print(f"|db_K| finite differences       {np.abs(numerical_gradient(f, params['wk.bias'])).max():.2e}"
+print(f"|db_Q| (for scale)              {np.abs(grads.wq.bias).max():.2e}")
+print(f"|db_K| analytic                 {np.abs(grads.wk.bias).max():.2e}   (rounding only)")
+print(f"|db_K| finite differences       {np.abs(numerical_gradient(f, params.wk.bias)).max():.2e}"
       "   (the finite differences' noise floor)")
 if HAVE_KERAS:
     print(f"|db_K| Keras autodiff           {np.abs(kg[list(variables).index('wk.bias')]).max():.2e}")
-moved = dict(params, **{"wk.bias": params["wk.bias"] + 10.0})
+moved = unflatten(dict(flatten(params), **{"wk.bias": params.wk.bias + 10.0}))
 print(f"output change after b_K += 10   {np.abs(mha_forward(x, None, moved, HEADS, mask)[0] - out).max():.2e}")
 
 # %% [markdown]
