@@ -63,3 +63,9 @@ def test_named_flattens_a_tree_and_passes_a_flat_dict_through():
     tree = unflatten(dict(flat))
     got = named(tree)
     assert list(got) == list(flat) and all(got[k] is flat[k] for k in flat)
+
+
+def test_tree_map_keeps_a_flat_dict_a_plain_dict():
+    flat = {"rnn.W_x": np.ones(2), "dense.bias": np.ones(1)}
+    z = tree_map(np.zeros_like, flat)
+    assert type(z) is dict and list(z) == list(flat) and not z["rnn.W_x"].any()

@@ -108,9 +108,10 @@ def named(params):
 
 
 def tree_map(fn, tree):
-    """The same shape of tree with fn applied to every leaf (e.g. zeros_like for gradients)."""
+    """The same shape of tree with fn applied to every leaf (e.g. zeros_like for gradients).
+    A Tree stays a Tree and a plain dict a plain dict (a model's flat {name: array} params)."""
     if isinstance(tree, dict):
-        return Tree((k, tree_map(fn, v)) for k, v in tree.items())
+        return (Tree if isinstance(tree, Tree) else dict)((k, tree_map(fn, v)) for k, v in tree.items())
     if isinstance(tree, list):
         return [tree_map(fn, v) for v in tree]
     return fn(tree)

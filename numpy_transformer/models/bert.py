@@ -53,7 +53,7 @@ class BertEncoder(ParameterModel):
       head="mlm": (B, T, vocab) at every position, or (N, vocab) at the N positions where the
         boolean mask `positions` (B, T) is True, in row-major order (what pre-training needs);
       head="cls": (B, num_classes) from the [CLS] position.
-    backward(dlogits) → grads with the keys and shapes of state_dict() (the head not used in
+    backward(dlogits) → the gradient tree, shaped like params (the head not used in
     the last forward gets zeros). Padding (cfg.pad_id) is masked out of every attention.
     With training=True dropout is on where BERT has it (BertConfig): the embedding, every
     sublayer's output, the attention weights and the pooled [CLS] output, its masks drawn from

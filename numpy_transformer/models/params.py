@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..config import check_state_dict, parameter_shapes
-from ..config.tree import named, unflatten
+from ..config.tree import Tree, named, unflatten
 from .kernels import get_kernels
 
 
@@ -41,7 +41,7 @@ class ParameterModel:
         Values are cast to the config's dtype; nothing is changed if a check fails."""
         check_state_dict(state, self.cfg)
         flat = {k: np.array(state[k], dtype=self.dtype) for k in parameter_shapes(self.cfg)}
-        self.params = flat if named(self.params) is self.params else unflatten(flat)
+        self.params = unflatten(flat) if isinstance(self.params, Tree) else flat   # keep the model's form
 
     def num_parameters(self):
         return sum(v.size for v in named(self.params).values())

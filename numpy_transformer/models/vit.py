@@ -42,7 +42,7 @@ class ViTCache(NamedTuple):
 
 class VisionTransformer(ParameterModel):
     """ViT classifier. forward(images (B, H, W, C), training) → logits (B, num_classes);
-    backward(dlogits) → grads with the keys and shapes of state_dict(). `kernels` "plain"
+    backward(dlogits) → the gradient tree, shaped like params. `kernels` "plain"
     (default) or "fast" picks the implementation of attention, MLP and LayerNorm, as in
     Transformer."""
 
