@@ -17,6 +17,7 @@ keras = require("keras")
 
 import numpy_transformer as nt  # noqa: E402
 from numpy_transformer.config import RNNConfig  # noqa: E402
+from numpy_transformer.config.tree import flatten  # noqa: E402
 from numpy_transformer.models import RNNRegressor, mse_loss  # noqa: E402
 from parity_report import check_forward, check_grad, parity_report  # noqa: E402,F401
 from keras_grads import backend_dtype_guard, vjp  # noqa: E402,F401
@@ -158,8 +159,8 @@ def test_rnn_regressor_vs_keras(dtype, attention, use_mask):
     cfg = RNNConfig(input_dim=2, hidden=6, time_steps=9, attention=attention, d_a=5, output_dim=2, dtype=dtype)
     model = RNNRegressor(cfg, seed=4)
     rng = np.random.default_rng(8)
-    for k in model.params:                        # non-zero biases, so no layout mistake hides
-        model.params[k] = (model.params[k] + 0.2 * rng.standard_normal(model.params[k].shape)).astype(dtype)
+    # non-zero biases, so no layout mistake hides
+    model.load_state_dict({k: v + 0.2 * rng.standard_normal(v.shape) for k, v in model.state_dict().items()})
     keras_model = KerasRNNRegressor(cfg)
     keras_model.load_state_dict(model.state_dict())
     x = rng.standard_normal((4, 9, 2)).astype(dtype)
@@ -167,7 +168,7 @@ def test_rnn_regressor_vs_keras(dtype, attention, use_mask):
     mask = np.concatenate([mask_for(3, 9, rng), np.ones((1, 9), bool)]) if use_mask else None
     y = model.forward(x, mask)
     _, dy = mse_loss(y, target)
-    grads = model.backward(dy)
+    grads = flatten(model.backward(dy))
     (yk,), _, kgrads = tape_grads(lambda a: (keras_model(a, step_mask=mask),), [x], keras_model.variable_map(), [dy])
     label = f"{attention} H6T9{' mask' if use_mask else ''}"
     check_forward("RNNRegressor output", yk, y, dtype, label)
@@ -186,7 +187,7 @@ def test_keras_state_dict_round_trip_and_strict_errors():
     npm, km = RNNRegressor(cfg, seed=3), KerasRNNRegressor(cfg)
     km.load_state_dict(npm.state_dict())
     for k, v in km.state_dict().items():
-        np.testing.assert_array_equal(v, npm.params[k])
+        np.testing.assert_array_equal(v, npm.state_dict()[k])
     bad = npm.state_dict()
     bad["attention.U_a"] = np.zeros((3, 5))
     with pytest.raises(ValueError, match=r"attention.U_a: expected shape \(3, 4\)"):
@@ -198,4 +199,4 @@ def test_keras_state_dict_round_trip_and_strict_errors():
     nan["dense.weight"][0, 0] = np.nan
     with pytest.raises(ValueError, match="dense.weight: contains NaN"):
         km.load_state_dict(nan)
-    np.testing.assert_array_equal(km.state_dict()["dense.weight"], npm.params["dense.weight"])  # untouched
+    np.testing.assert_array_equal(km.state_dict()["dense.weight"], npm.params.dense.weight)  # untouched

@@ -12,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import numpy_transformer as nt
 from numpy_transformer.config import RNNConfig
+from numpy_transformer.config.tree import flatten
 from numpy_transformer.models import RNNRegressor, mse_loss
 from numpy_transformer.ops.gradcheck import gradcheck
 
@@ -138,16 +139,17 @@ def test_rnn_regressor_gradients(attention, use_mask):
                     dtype="float64")
     model = RNNRegressor(cfg, seed=2)
     rng = np.random.default_rng(5)
-    for k in model.params:                               # non-zero biases: hide no layout mistake
-        model.params[k] += 0.2 * rng.standard_normal(model.params[k].shape)
+    params = flatten(model.params)                       # the tree's own arrays, by their names
+    for k in params:                                     # non-zero biases: hide no layout mistake
+        params[k] += 0.2 * rng.standard_normal(params[k].shape)
     x = rng.standard_normal((3, 6, 2))
     mask = random_mask(rng, 3, 6) if use_mask else None
     target = rng.standard_normal((3, 2))
     loss, dy = mse_loss(model.forward(x, mask), target)
-    grads = model.backward(dy)
-    assert list(grads) == list(model.params)
+    grads = flatten(model.backward(dy))                  # the gradient tree has the params' shape
+    assert list(grads) == list(params)
     f = lambda: mse_loss(model.forward(x, mask), target)[0]   # noqa: E731
-    gradcheck(f, model.params, grads, tol=TOL, f_scale=loss)
+    gradcheck(f, params, grads, tol=TOL, f_scale=loss)
 
 
 def test_state_dict_round_trip_and_strict_errors():
@@ -163,11 +165,12 @@ def test_state_dict_round_trip_and_strict_errors():
     with pytest.raises(ValueError, match="missing keys.*attention.W"):
         b.load_state_dict({k: v for k, v in a.state_dict().items() if k != "attention.W"})
     nan = a.state_dict()
+    nan_free_W_h00 = b.params.rnn.W_h[0, 0]              # the failed loads below change nothing
     nan["rnn.W_h"][0, 0] = np.nan
     with pytest.raises(ValueError, match="rnn.W_h: contains NaN"):
         b.load_state_dict(nan)
     b.load_state_dict({"dense.bias": np.ones(1)}, strict=False)
-    assert b.params["dense.bias"][0] == 1.0
+    assert b.params.dense.bias[0] == 1.0 and b.params.rnn.W_h[0, 0] == nan_free_W_h00
 
 
 # ---------------------------------------------------------------------------- bad input

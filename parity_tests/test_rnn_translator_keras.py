@@ -14,6 +14,7 @@ keras = require("keras")
 
 from numpy_transformer.models.decoding import greedy_decode as np_greedy  # noqa: E402
 from numpy_transformer.config import RNNTranslatorConfig  # noqa: E402
+from numpy_transformer.config.tree import flatten  # noqa: E402
 from numpy_transformer.models import RNNTranslator  # noqa: E402
 from parity_report import check_forward, check_grad, parity_report  # noqa: E402,F401
 from keras_grads import backend_dtype_guard, vjp  # noqa: E402,F401
@@ -30,7 +31,7 @@ def pair(score, dtype, seed=0):
     rng = np.random.default_rng(seed)
     ref = RNNTranslator(cfg, seed=seed)
     # perturbed weights: non-zero biases, so a mis-ordered gate or bias row cannot hide
-    ref.load_state_dict({k: v + 0.3 * rng.standard_normal(v.shape) for k, v in ref.params.items()})
+    ref.load_state_dict({k: v + 0.3 * rng.standard_normal(v.shape) for k, v in ref.state_dict().items()})
     model = RNNTranslatorModel(cfg)
     model.load_state_dict(ref.state_dict())
     return cfg, ref, model, rng
@@ -47,12 +48,12 @@ def test_rnn_translator_logits_attention_and_every_gradient(dtype, score):
     tgt[1, 3:] = 0
     logits = ref.forward(src, tgt)
     R = rng.standard_normal(logits.shape).astype(dtype)
-    grads = ref.backward(R)
+    grads = flatten(ref.backward(R))
     label = f"{score} B3S7T5E5H6"
     y, _, g = vjp(lambda: model([src.astype("int32"), tgt.astype("int32")], training=False), [],
                   model.variable_map(), R)
     check_forward("RNN translator logits", y, logits, dtype, label)
-    np.testing.assert_array_equal(model.state_dict()["decoder.gru.bias"], ref.params["decoder.gru.bias"])
+    np.testing.assert_array_equal(model.state_dict()["decoder.gru.bias"], ref.params.decoder.gru.bias)
     check_forward("RNN translator attention", model.attention_weights(src, tgt)["decoder.attention"],
                   ref.attention_weights()["decoder.attention"], dtype, label)
     assert set(g) == set(grads)
@@ -63,7 +64,7 @@ def test_rnn_translator_logits_attention_and_every_gradient(dtype, score):
 @pytest.mark.per_backend
 def test_keras_greedy_decoding_equals_numpy():
     cfg, ref, model, rng = pair("general", "float32", seed=3)
-    ref.load_state_dict({k: 3 * v for k, v in ref.params.items()})    # confident, so argmax ties are unlikely
+    ref.load_state_dict({k: 3 * v for k, v in ref.state_dict().items()})    # confident, so argmax ties are unlikely
     model.load_state_dict(ref.state_dict())
     src = rng.integers(1, cfg.src_vocab_size, (4, 6))
     src[1, 3:] = 0
@@ -82,4 +83,4 @@ def test_keras_model_errors_and_state_dict():
     with pytest.raises(TypeError, match="RNNTranslatorConfig"):
         RNNTranslatorModel(object())
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v, ref.params[k])
+        np.testing.assert_array_equal(v, ref.state_dict()[k])

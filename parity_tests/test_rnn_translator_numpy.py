@@ -7,6 +7,7 @@ import pytest
 
 from numpy_transformer.models.decoding import beam_search, greedy_decode
 from numpy_transformer.config import RNNTranslatorConfig, check_state_dict
+from numpy_transformer.config.tree import flatten
 from numpy_transformer.models import RNNTranslator
 from numpy_transformer.ops import masked_cross_entropy
 
@@ -15,7 +16,7 @@ from grad_helpers import check_outputs as check
 
 def perturbed(model, rng, scale=0.3):
     """Non-zero biases and larger weights, so no gradient path is hidden by zeros."""
-    model.load_state_dict({k: v + scale * rng.standard_normal(v.shape) for k, v in model.params.items()})
+    model.load_state_dict({k: v + scale * rng.standard_normal(v.shape) for k, v in model.state_dict().items()})
 
 
 def batch(rng, cfg, B=3, S=5, T=4):
@@ -38,9 +39,10 @@ def test_whole_translator_against_finite_differences(score, dropout):
     run = lambda: (model.forward(src, tgt, training=True, rng=np.random.default_rng(7)),)   # noqa: E731
     (logits,) = run()
     R = rng.standard_normal(logits.shape)
-    grads = model.backward(R)
-    assert set(grads) == set(model.params) and all(grads[k].shape == v.shape for k, v in model.params.items())
-    check(run, (R,), model.params, grads)
+    grads = flatten(model.backward(R))          # the gradient tree, under the parameters' names
+    params = flatten(model.params)              # the tree's own arrays: perturbing them moves the model
+    assert list(grads) == list(params) and all(grads[k].shape == v.shape for k, v in params.items())
+    check(run, (R,), params, grads)
 
 
 def test_the_masked_loss_gradient_matches_finite_differences():
@@ -53,9 +55,9 @@ def test_the_masked_loss_gradient_matches_finite_differences():
     labels = np.roll(tgt, -1, axis=1)
     labels[1, 1:] = 0
     loss, dlogits = masked_cross_entropy(model.forward(src, tgt), labels, 0)
-    grads = model.backward(dlogits)
+    grads = flatten(model.backward(dlogits))
     from numpy_transformer.ops.gradcheck import gradcheck
-    gradcheck(lambda: masked_cross_entropy(model.forward(src, tgt), labels, 0)[0], model.params, grads,
+    gradcheck(lambda: masked_cross_entropy(model.forward(src, tgt), labels, 0)[0], flatten(model.params), grads,
               tol=1e-7, max_elements=40)
 
 
@@ -167,7 +169,7 @@ def test_the_attention_inputs_are_checked_once_per_sequence_not_per_step(monkeyp
     for t in range(4):
         model.decode_step(tgt[:, t], state)
     assert len(calls) == 2
-    model.params["decoder.attentional.W_c"][0, 0] = np.nan
+    model.params.decoder.attentional.W_c[0, 0] = np.nan
     with pytest.raises(ValueError, match="W_c holds NaN"):
         model.forward(src, tgt)
     with pytest.raises(ValueError, match="W_c holds NaN"):
@@ -196,7 +198,7 @@ def test_attention_learns_the_alignment_a_task_needs():
     for _ in range(400):
         src, tgt_in, tgt_out = batch(32)
         _, dlogits = masked_cross_entropy(model.forward(src, tgt_in, training=True), tgt_out, 0)
-        opt.step(model.params, model.backward(dlogits))
+        opt.step(flatten(model.params), flatten(model.backward(dlogits)))
     src, tgt_in, tgt_out = batch(64)
     assert (model.forward(src, tgt_in).argmax(-1) == tgt_out).mean() >= 0.95
     weights = model.attention_weights()["decoder.attention"][:, 0, :L]      # (B, target steps, S)

@@ -16,6 +16,19 @@ steps: the embeddings' share of the decoder GRU's input projection (one GEMM bef
 the output layer and its backward (one GEMM each), the GRU weights' gradients (one GEMM each
 after the backward loop). Dropout (cfg.dropout) acts on both embeddings and on h̃_t before the
 output layer (the fed-back h̃_t is not dropped).
+
+The parameters are a tree shaped like the model (config/tree.py):
+
+    params.encoder.embedding.weight                       E_src
+    params.encoder.gru.kernel, .recurrent_kernel, .bias   Keras' GRU layout (ops/gru.py)
+    params.decoder.embedding.weight                       E_tgt
+    params.decoder.gru.kernel, .recurrent_kernel, .bias   kernel (E + H, 3H): rows [emb; h̃]
+    params.decoder.attention.W_a [, .v_a]                 the score's weights (absent for "dot")
+    params.decoder.attentional.W_c                        eq. 5
+    params.output.weight, .bias                           eq. 6
+
+backward returns a gradient tree of the same shape; flatten(params) gives state_dict()'s dotted
+names (`decoder.gru.kernel`, …), which only checkpoints, Adam's state and the tests read.
 """
 from __future__ import annotations
 
@@ -24,7 +37,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import RNNTranslatorConfig, check_ids, parameter_shapes
+from ..config import RNNTranslatorConfig, check_ids, check_state_dict, parameter_shapes
+from ..config.tree import Tree, flatten, tree_map, unflatten
 from ..ops.dropout import dropout_backward, dropout_forward
 from ..ops.embedding import embedding_backward
 from ..ops.gru import gru_backward, gru_forward, gru_step, gru_step_backward
@@ -38,23 +52,32 @@ from .params import ParameterModel
 def init_rnn_translator_params(cfg: RNNTranslatorConfig, seed=0):
     """Keras' defaults: Embedding U(−0.05, 0.05), Glorot-uniform kernels and attention
     weights, orthogonal recurrent kernels (per gate, as Keras' Orthogonal on an (H, 3H) matrix
-    gives orthonormal rows), zero biases. One generator, in parameter_shapes order."""
+    gives orthonormal rows), zero biases. One generator, in parameter_shapes order (the tree
+    of shapes is walked in that order)."""
     rng = np.random.default_rng(seed)
-    params = {}
-    for name, shape in parameter_shapes(cfg).items():
-        if name.endswith("embedding.weight"):
-            w = rng.uniform(-0.05, 0.05, shape)
-        elif name.endswith("recurrent_kernel"):
-            q, r = np.linalg.qr(rng.standard_normal((shape[1], shape[0])))
-            w = (q * np.sign(np.diag(r))).T                 # (H, 3H), orthonormal rows
-        elif name.endswith("bias"):
-            w = np.zeros(shape)
-        else:
-            fan_in, fan_out = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], 1)
-            limit = math.sqrt(6.0 / (fan_in + fan_out))
-            w = rng.uniform(-limit, limit, shape)
-        params[name] = w.astype(cfg.dtype)
-    return params
+    shape = unflatten(parameter_shapes(cfg))
+
+    def glorot(shape):
+        fan_in, fan_out = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], 1)
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, shape)
+
+    def orthogonal(shape):
+        q, r = np.linalg.qr(rng.standard_normal((shape[1], shape[0])))
+        return (q * np.sign(np.diag(r))).T                  # (H, 3H), orthonormal rows
+
+    def embedding_gru(s):
+        return Tree(embedding=Tree(weight=rng.uniform(-0.05, 0.05, s.embedding.weight)),
+                    gru=Tree(kernel=glorot(s.gru.kernel), recurrent_kernel=orthogonal(s.gru.recurrent_kernel),
+                             bias=np.zeros(s.gru.bias)))
+
+    p = Tree(encoder=embedding_gru(shape.encoder))
+    p.decoder = embedding_gru(shape.decoder)
+    if "attention" in shape.decoder:                        # the general and concat scores
+        p.decoder.attention = Tree((k, glorot(v)) for k, v in shape.decoder.attention.items())
+    p.decoder.attentional = Tree(W_c=glorot(shape.decoder.attentional.W_c))
+    p.output = Tree(weight=glorot(shape.output.weight), bias=np.zeros(shape.output.bias))
+    return tree_map(lambda w: w.astype(cfg.dtype), p)
 
 
 class StepCache(NamedTuple):
@@ -95,23 +118,34 @@ class RNNDecoderState:
 class RNNTranslator(ParameterModel):
     """GRU encoder, GRU decoder with Luong attention and input feeding (see the module
     docstring). forward(src_ids, tgt_ids) → logits (B, T, tgt_vocab), tgt_ids the decoder input
-    (<start>-prefixed); backward(dlogits) → grads under state_dict() names."""
+    (<start>-prefixed); backward(dlogits) → the gradient tree (the shape of `params`)."""
 
     def __init__(self, cfg: RNNTranslatorConfig, seed=0):
         self._setup(cfg, RNNTranslatorConfig, init_rnn_translator_params, seed)
 
+    # ParameterModel's state methods read a flat {name: array}; the tree is flattened here
+    def state_dict(self):
+        return {k: v.copy() for k, v in flatten(self.params).items()}    # copies, the tree's order
+
+    def load_state_dict(self, state):
+        """Strict (ParameterModel's checks); nothing is changed if a check fails."""
+        check_state_dict(state, self.cfg)
+        self.params = unflatten({k: np.array(state[k], dtype=self.dtype) for k in parameter_shapes(self.cfg)})
+
+    def num_parameters(self):
+        return sum(v.size for v in flatten(self.params).values())
+
     def _attn_params(self):
-        return {k: self.params[f"decoder.attention.{k}"] for k in ("W_a", "v_a")
-                if f"decoder.attention.{k}" in self.params}
+        """The score's weights ({} for "dot", which has none)."""
+        return self.params.decoder.get("attention", Tree())
 
     # ------------------------------------------------------------------ forward
     def encode(self, src_ids, rng=None, training=False):
         """Encoder states (B, S, H), the source mask (True = a real token), dropout mask, GRU cache."""
-        p = self.params
+        p = self.params.encoder
         src_mask = src_ids != self.cfg.pad_id
-        x, drop = dropout_forward(p["encoder.embedding.weight"][src_ids], self.cfg.dropout, rng, training)
-        h, cache = gru_forward(x, None, p["encoder.gru.kernel"], p["encoder.gru.recurrent_kernel"],
-                               p["encoder.gru.bias"], src_mask)
+        x, drop = dropout_forward(p.embedding.weight[src_ids], self.cfg.dropout, rng, training)
+        h, cache = gru_forward(x, None, p.gru.kernel, p.gru.recurrent_kernel, p.gru.bias, src_mask)
         return h, src_mask, drop, cache
 
     def _check_attention(self, memory, src_mask):
@@ -121,16 +155,16 @@ class RNNTranslator(ParameterModel):
         by tanh and convex sums)."""
         h_0 = memory[:, -1]
         check_luong_attention(h_0, memory, self.cfg.score, self._attn_params(), src_mask)
-        check_attentional_hidden(h_0, h_0, self.params["decoder.attentional.W_c"])   # c_t is (B, H) too
+        check_attentional_hidden(h_0, h_0, self.params.decoder.attentional.W_c)   # c_t is (B, H) too
 
     def _step(self, xe_t, state_h, h_tilde, memory, src_mask, attn):
         """One decoder step from the embeddings' share of the input projection xe_t (B, 3H), the
         attention's params `attn`: returns h_t, h̃_t, α_t and the step's caches."""
-        p, E = self.params, self.cfg.embed_dim
-        xw = xe_t + h_tilde @ p["decoder.gru.kernel"][E:]          # input feeding: [emb; h̃_{t−1}] W
-        h, gc = gru_step(xw, state_h, p["decoder.gru.recurrent_kernel"], p["decoder.gru.bias"][1])
+        p, E = self.params.decoder, self.cfg.embed_dim
+        xw = xe_t + h_tilde @ p.gru.kernel[E:]                      # input feeding: [emb; h̃_{t−1}] W
+        h, gc = gru_step(xw, state_h, p.gru.recurrent_kernel, p.gru.bias[1])
         c, alpha, ac = luong_attention_unchecked(h, memory, self.cfg.score, attn, src_mask)
-        h_tilde, hc = attentional_hidden_unchecked(c, h, p["decoder.attentional.W_c"])
+        h_tilde, hc = attentional_hidden_unchecked(c, h, p.attentional.W_c)
         return h, h_tilde, alpha, StepCache(gc, ac, hc)
 
     def _check_src(self, src_ids):
@@ -152,15 +186,15 @@ class RNNTranslator(ParameterModel):
         """Logits (B, T, tgt_vocab), teacher forcing. training=True: dropout on, masks from `rng`
         (default: the model's own generator)."""
         src_ids, tgt_ids = self._check(src_ids, tgt_ids)
-        cfg, p, E = self.cfg, self.params, self.cfg.embed_dim
+        cfg, p, pd, E = self.cfg, self.params, self.params.decoder, self.cfg.embed_dim
         if training and rng is None:
             rng = self.rng
         memory, src_mask, enc_drop, enc_cache = self.encode(src_ids, rng, training)
         self._check_attention(memory, src_mask)
         attn = self._attn_params()
-        emb, dec_drop = dropout_forward(p["decoder.embedding.weight"][tgt_ids], cfg.dropout, rng, training)
-        xe = matmul2d(emb, p["decoder.gru.kernel"][:E])            # every step's embedding share, one GEMM
-        xe += p["decoder.gru.bias"][0]
+        emb, dec_drop = dropout_forward(pd.embedding.weight[tgt_ids], cfg.dropout, rng, training)
+        xe = matmul2d(emb, pd.gru.kernel[:E])                       # every step's embedding share, one GEMM
+        xe += pd.gru.bias[0]
         B, T = tgt_ids.shape
         h, h_tilde = memory[:, -1], np.zeros((B, cfg.hidden), self.dtype)
         H_tilde, steps, alphas = np.empty((B, T, cfg.hidden), self.dtype), [], np.empty((B, T, memory.shape[1]), self.dtype)
@@ -169,7 +203,7 @@ class RNNTranslator(ParameterModel):
             H_tilde[:, t] = h_tilde
             steps.append(c)
         out_in, out_drop = dropout_forward(H_tilde, cfg.dropout, rng, training)
-        logits = linear_forward(out_in, p["output.weight"], p["output.bias"])[0]
+        logits = linear_forward(out_in, p.output.weight, p.output.bias)[0]
         self._cache = ForwardCache(src_ids, tgt_ids, enc_drop, enc_cache, emb, dec_drop, steps, H_tilde,
                                    out_drop, out_in, logits.shape)
         self._alphas = alphas
@@ -186,9 +220,9 @@ class RNNTranslator(ParameterModel):
 
     # ------------------------------------------------------------------ backward
     def backward(self, dlogits):
-        """Gradients of a scalar loss w.r.t. every parameter, given dloss/dlogits of the last
-        forward; keys and shapes of state_dict(). The decoder's steps run backwards: the
-        gradient of h̃_t is the output layer's plus what step t+1's input feeding sends back
+        """The gradient tree (the shape of `params`) of a scalar loss, given dloss/dlogits of
+        the last forward. The decoder's steps run backwards: the gradient of h̃_t is the
+        output layer's plus what step t+1's input feeding sends back
         (dxw_{t+1} W_fᵀ); that of h_t is the attentional state's, the attention query's and the
         recurrence's (gru_step_backward); the attention's gradient w.r.t. the encoder states is
         summed over steps, plus the decoder's initial state at the last position."""
@@ -198,48 +232,47 @@ class RNNTranslator(ParameterModel):
         dlogits = np.asarray(dlogits)
         if dlogits.shape != c.logits_shape:
             raise ValueError(f"dlogits has shape {dlogits.shape}, the last logits had {c.logits_shape}")
-        cfg, p, E, dt = self.cfg, self.params, self.cfg.embed_dim, self.dtype
+        cfg, p, pd, E, dt = self.cfg, self.params, self.params.decoder, self.cfg.embed_dim, self.dtype
         dlogits = dlogits.astype(dt, copy=False)
-        g = {}
-        dout, g["output.weight"], g["output.bias"] = linear_backward(dlogits, c.out_in, p["output.weight"])
+        dout, dW_out, db_out = linear_backward(dlogits, c.out_in, p.output.weight)
         dH_tilde = dropout_backward(dout, c.out_drop)
         B, T, H = c.h_tilde.shape
-        memory = c.encoder.h
-        dmemory = np.zeros_like(memory)
-        W_f, W_hT = p["decoder.gru.kernel"][E:], np.ascontiguousarray(p["decoder.gru.recurrent_kernel"].T)
+        dmemory = np.zeros_like(c.encoder.h)
+        W_f, W_hT = pd.gru.kernel[E:], np.ascontiguousarray(pd.gru.recurrent_kernel.T)
         dxw, du = np.empty((B, T, 3 * H), dt), np.empty((B, T, 3 * H), dt)
-        g["decoder.attentional.W_c"] = np.zeros_like(p["decoder.attentional.W_c"])
-        attn = {k: np.zeros_like(v) for k, v in self._attn_params().items()}
+        dW_c = np.zeros_like(pd.attentional.W_c)
+        attn = tree_map(np.zeros_like, self._attn_params())
         g_h, g_tilde = np.zeros((B, H), dt), np.zeros((B, H), dt)
         for t in range(T - 1, -1, -1):
             s = c.steps[t]
             hb = attentional_hidden_backward(dH_tilde[:, t] + g_tilde, s.hidden)
-            g["decoder.attentional.W_c"] += hb["W_c"]
+            dW_c += hb["W_c"]
             ab = luong_attention_backward(hb["c_t"], s.attention)
-            dmemory += ab.pop("h_s")
-            dh = g_h + hb["h_t"] + ab.pop("h_t")
-            for k, v in ab.items():
-                attn[k] += v
+            dmemory += ab["h_s"]
+            dh = g_h + hb["h_t"] + ab["h_t"]
+            for k in attn:
+                attn[k] += ab[k]
             dxw[:, t], du[:, t], g_h = gru_step_backward(dh, s.gru, W_hT)
             g_tilde = dxw[:, t] @ W_f.T
         # the shared weights: one GEMM each over all B·T rows
         tilde_prev = np.concatenate([np.zeros((B, 1, H), dt), c.h_tilde[:, :-1]], axis=1)
         h_prev = np.stack([s.gru.h_prev for s in c.steps], axis=1)
         dxw2, du2 = dxw.reshape(B * T, 3 * H), du.reshape(B * T, 3 * H)
-        g["decoder.gru.kernel"] = np.concatenate([c.dec_emb.reshape(B * T, E).T @ dxw2,
-                                                  tilde_prev.reshape(B * T, H).T @ dxw2])
-        g["decoder.gru.recurrent_kernel"] = h_prev.reshape(B * T, H).T @ du2
-        g["decoder.gru.bias"] = np.stack([dxw2.sum(axis=0), du2.sum(axis=0)])
-        demb = dropout_backward(matmul2d(dxw, p["decoder.gru.kernel"][:E].T), c.dec_drop)
-        g["decoder.embedding.weight"] = embedding_backward(demb, c.tgt_ids, cfg.tgt_vocab_size)
-        g.update({f"decoder.attention.{k}": v for k, v in attn.items()})
+        dec_gru = Tree(kernel=np.concatenate([c.dec_emb.reshape(B * T, E).T @ dxw2,
+                                              tilde_prev.reshape(B * T, H).T @ dxw2]),
+                       recurrent_kernel=h_prev.reshape(B * T, H).T @ du2,
+                       bias=np.stack([dxw2.sum(axis=0), du2.sum(axis=0)]))
+        demb = dropout_backward(matmul2d(dxw, pd.gru.kernel[:E].T), c.dec_drop)
+        decoder = Tree(embedding=Tree(weight=embedding_backward(demb, c.tgt_ids, cfg.tgt_vocab_size)), gru=dec_gru)
+        if attn:
+            decoder.attention = attn
+        decoder.attentional = Tree(W_c=dW_c)
         dmemory[:, -1] += g_h                                  # h_0 = h̄ at the last position
         ge = gru_backward(dmemory, c.encoder)
-        g.update({"encoder.gru.kernel": ge["W_x"], "encoder.gru.recurrent_kernel": ge["W_h"],
-                  "encoder.gru.bias": ge["b"]})
-        g["encoder.embedding.weight"] = embedding_backward(dropout_backward(ge["x"], c.enc_drop), c.src_ids,
-                                                           cfg.src_vocab_size)
-        return {name: g[name] for name in self.params}
+        encoder = Tree(embedding=Tree(weight=embedding_backward(dropout_backward(ge["x"], c.enc_drop), c.src_ids,
+                                                                cfg.src_vocab_size)),
+                       gru=Tree(kernel=ge["W_x"], recurrent_kernel=ge["W_h"], bias=ge["b"]))
+        return Tree(encoder=encoder, decoder=decoder, output=Tree(weight=dW_out, bias=db_out))
 
     # ------------------------------------------------------------------ decoding
     def start_decoding(self, src_ids, max_len):
@@ -258,9 +291,9 @@ class RNNTranslator(ParameterModel):
             raise ValueError(f"decode_step past the state's max_len={state.max_len}")
         token_ids = check_ids(np.asarray(token_ids)[:, None], self.cfg.tgt_vocab_size, 1, "token_ids")[:, 0]
         p, E = self.params, self.cfg.embed_dim
-        xe = p["decoder.embedding.weight"][token_ids] @ p["decoder.gru.kernel"][:E] + p["decoder.gru.bias"][0]
+        xe = p.decoder.embedding.weight[token_ids] @ p.decoder.gru.kernel[:E] + p.decoder.gru.bias[0]
         state.h, state.h_tilde, alpha, _ = self._step(xe, state.h, state.h_tilde, state.memory, state.src_mask,
                                                       self._attn_params())
         state.weights.append(alpha)
         state.t += 1
-        return linear_forward(state.h_tilde, p["output.weight"], p["output.bias"])[0]
+        return linear_forward(state.h_tilde, p.output.weight, p.output.bias)[0]

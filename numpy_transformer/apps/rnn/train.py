@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from ...config.tree import flatten
 from ...models import RNNRegressor, mse_loss
 from ...ops import Adam
 from ...training.keras_import import quiet_tensorflow
@@ -22,7 +23,8 @@ class NumpyRNN:
 
     def train_step(self, x, y):
         loss, dy = mse_loss(self.model.forward(x), y)
-        self.opt.step(self.model.params, self.model.backward(dy))
+        # Adam works on {dotted name: array}: flatten's arrays are the tree's own, updated in place
+        self.opt.step(flatten(self.model.params), flatten(self.model.backward(dy)))
         return loss
 
     def predict(self, x):
