@@ -37,8 +37,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import RNNTranslatorConfig, check_ids, check_state_dict, parameter_shapes
-from ..config.tree import Tree, flatten, tree_map, unflatten
+from ..config import RNNTranslatorConfig, check_ids, parameter_shapes
+from ..config.tree import Tree, tree_map, unflatten
 from ..ops.dropout import dropout_backward, dropout_forward
 from ..ops.embedding import embedding_backward
 from ..ops.gru import gru_backward, gru_forward, gru_step, gru_step_backward
@@ -122,18 +122,6 @@ class RNNTranslator(ParameterModel):
 
     def __init__(self, cfg: RNNTranslatorConfig, seed=0):
         self._setup(cfg, RNNTranslatorConfig, init_rnn_translator_params, seed)
-
-    # ParameterModel's state methods read a flat {name: array}; the tree is flattened here
-    def state_dict(self):
-        return {k: v.copy() for k, v in flatten(self.params).items()}    # copies, the tree's order
-
-    def load_state_dict(self, state):
-        """Strict (ParameterModel's checks); nothing is changed if a check fails."""
-        check_state_dict(state, self.cfg)
-        self.params = unflatten({k: np.array(state[k], dtype=self.dtype) for k in parameter_shapes(self.cfg)})
-
-    def num_parameters(self):
-        return sum(v.size for v in flatten(self.params).values())
 
     def _attn_params(self):
         """The score's weights ({} for "dot", which has none)."""

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 
-from ...config.tree import flatten
 from ...models import RNNRegressor, mse_loss
 from ...ops import Adam
 from ...training.keras_import import quiet_tensorflow
@@ -23,8 +22,7 @@ class NumpyRNN:
 
     def train_step(self, x, y):
         loss, dy = mse_loss(self.model.forward(x), y)
-        # Adam works on {dotted name: array}: flatten's arrays are the tree's own, updated in place
-        self.opt.step(flatten(self.model.params), flatten(self.model.backward(dy)))
+        self.opt.step(self.model.params, self.model.backward(dy))   # Adam reads trees by name
         return loss
 
     def predict(self, x):

@@ -18,7 +18,6 @@ import numpy as np
 
 from ...training.checkpoint import NumpyCheckpointState, load_checkpoint
 from ...config import schedule_width
-from ...config.tree import Tree, flatten
 from .batching import encode_source, encode_target, make_batches
 from ...models.decoding import beam_search, greedy_decode
 from ...fast import ThreadedAdam, masked_cross_entropy
@@ -53,10 +52,7 @@ class NumpyBackend(NumpyCheckpointState):
         n = int((batch.tgt_out != self.cfg.pad_id).sum())
         if not math.isfinite(loss):
             return loss, 0, n                    # no update from a NaN step
-        params, grads = self.model.params, self.model.backward(dlogits)
-        if isinstance(params, Tree):             # a parameter tree (the RNN translator): Adam keys its
-            params, grads = flatten(params), flatten(grads)   # state by the dotted names; same arrays
-        self.opt.step(params, grads)
+        self.opt.step(self.model.params, self.model.backward(dlogits))   # Adam reads trees by name
         return loss, round(masked_accuracy(logits, batch.tgt_out, self.cfg.pad_id) * n), n
 
     def eval_step(self, batch):
