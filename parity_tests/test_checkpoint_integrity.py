@@ -74,7 +74,8 @@ def strip_checksums(path):
     from safetensors.numpy import load_file, save_file
     with safe_open(str(path), framework="numpy") as fh:
         metadata = fh.metadata()
-    save_file(load_file(str(path)), str(path), metadata={k: metadata[k] for k in ("format", "version", "config", "meta")})
+    old_keys = ("format", "version", "config", "meta")
+    save_file(load_file(str(path)), str(path), metadata={k: metadata[k] for k in old_keys})
 
 
 def copy_run(src, dst):

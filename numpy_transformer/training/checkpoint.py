@@ -104,7 +104,8 @@ def verify_checksums(file, tensors, metadata):
         stored = json.loads(metadata[CHECKSUMS])
         assert isinstance(stored, dict)
     except (ValueError, AssertionError):
-        raise CheckpointError(f"{file}: the checksums in its metadata are unreadable: the checkpoint is corrupt") from None
+        raise CheckpointError(f"{file}: the checksums in its metadata are unreadable: the checkpoint is "
+                              f"corrupt") from None
     present = set(tensors) | {f"__metadata__.{k}" for k in CHECKED_METADATA if k in metadata}
     actual = checksums(tensors, {k: metadata.get(k, "") for k in CHECKED_METADATA})
     bad = [k for k in sorted(present | set(stored)) if k not in present or stored.get(k) != actual[k]]
