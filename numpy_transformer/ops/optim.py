@@ -143,8 +143,57 @@ class Adam:
         return sd
 
     def load_state_dict(self, sd):
+        """The inverse of state_dict(), after check_adam_state (a ValueError naming the tensor)."""
+        check_adam_state(sd)
         self.t = int(np.asarray(sd["t"]).reshape(()))   # safetensors stores scalars as (1,)
         self.m = {k[2:]: np.array(a) for k, a in sd.items() if k.startswith("m.")}
         self.v = {k[2:]: np.array(a) for k, a in sd.items() if k.startswith("v.")}
-        if set(self.m) != set(self.v):
-            raise ValueError("optimizer state has mismatched m./v. keys")
+
+
+# more updates than any run takes (a year at 30,000 updates a second): a larger step count is a
+# corrupt one, e.g. a flipped high byte of the int64
+MAX_STEPS = 2 ** 40
+
+
+def check_adam_state(sd, shapes=None, prefix=""):
+    """Refuse optimizer state that no Adam run can produce, with a ValueError naming the tensor
+    (under `prefix` + its state_dict() name, e.g. "optim." for a checkpoint's): a step count `t`
+    that is not one non-negative integer up to MAX_STEPS; m./v. keys that do not pair up (or,
+    with `shapes` {param: shape}, do not cover exactly those parameters in their shapes, where
+    there are any: Adam.state_dict() before the first step has none); moments that are not
+    finite floats; a negative second moment (v is a running mean of squared gradients: a
+    negative entry is corruption, and its square root the NaN that the next step's loss would
+    otherwise report as a learning rate too high)."""
+    if "t" not in sd:
+        raise ValueError(f"{prefix}t (the step count) is missing from the optimizer state")
+    t = np.asarray(sd["t"])
+    if t.size != 1 or not np.issubdtype(t.dtype, np.integer) or not 0 <= int(t.reshape(())) <= MAX_STEPS:
+        shown = t.reshape(-1)[:3].tolist() if t.size else "empty"
+        raise ValueError(f"{prefix}t: the step count must be one integer in [0, 2**40], got {shown} "
+                         f"({t.dtype}, shape {t.shape}): the optimizer state is corrupt")
+    moments = {p: {k[2:] for k in sd if k.startswith(p + ".")} for p in "mv"}
+    extra = [prefix + k for k in sd if k != "t" and k[:2] not in ("m.", "v.")]
+    unpaired = [f"{prefix}{q}.{k}" for p, q in ("mv", "vm") for k in sorted(moments[p] - moments[q])]
+    if shapes is not None and (moments["m"] or moments["v"]):   # none yet: Adam starts them at zero
+        unpaired += [f"{prefix}{p}.{k}" for p in "mv" for k in shapes if k not in moments[p]]
+        extra += [f"{prefix}{p}.{k}" for p in "mv" for k in sorted(moments[p]) if k not in shapes]
+    if extra or unpaired:
+        what = "; ".join(s for s in (f"unexpected {extra[:3]}" if extra else "",
+                                     f"missing {unpaired[:3]}" if unpaired else "") if s)
+        raise ValueError(f"optimizer state does not match the parameters: {what}"
+                         + (" (and more)" if len(extra) > 3 or len(unpaired) > 3 else ""))
+    for k in sd:
+        if k == "t":
+            continue
+        a, name = np.asarray(sd[k]), prefix + k
+        if shapes is not None and a.shape != tuple(shapes[k[2:]]):
+            raise ValueError(f"{name}: shape {a.shape}, but the parameter has {tuple(shapes[k[2:]])}")
+        if not np.issubdtype(a.dtype, np.floating):
+            raise ValueError(f"{name}: expected a floating-point array, got dtype {a.dtype}")
+        bad = a.size - int(np.count_nonzero(np.isfinite(a)))
+        if bad:
+            raise ValueError(f"{name}: {bad} of its {a.size} entries NaN or inf: the optimizer state is corrupt")
+        if k.startswith("v.") and a.size and a.min() < 0:
+            raise ValueError(f"{name}: {int(np.count_nonzero(a < 0))} of its {a.size} entries negative (as low "
+                             f"as {float(a.min()):.3g}), but Adam's second moment is a running mean of squared "
+                             f"gradients: the optimizer state is corrupt")
