@@ -84,7 +84,7 @@ def shared_state(cfg, seed=0):
     """Initial weights shared by every backend: the NumPy initialiser, with the output bias of
     <eos> set to -1e4 so greedy decoding always runs the full target length (comparable work
     across backends, independent of what an untrained model happens to emit)."""
-    from numpy_transformer.models import init_params
-    state = init_params(cfg, seed)
+    from numpy_transformer import Transformer
+    state = Transformer(cfg, seed=seed).state_dict()
     state["output.bias"][EOS_ID] = -1e4
     return state

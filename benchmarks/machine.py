@@ -186,4 +186,11 @@ def unpin():
         _limiter.restore_original_limits()
         _limiter = None
     _threads = None
-_threads = None   # what pin_numpy_threads set: NumPy-side threads (BLAS pools and Adam's pool)
+
+
+def set_gpu_precision(tf32):
+    """Before CuPy or a Keras backend is imported (they read these at import; the keras-jax and
+    keras-torch children inherit them): TF32 everywhere, or strict float32 everywhere."""
+    os.environ["CUPY_TF32"] = "1" if tf32 else "0"
+    os.environ["JAX_DEFAULT_MATMUL_PRECISION"] = "default" if tf32 else "highest"
+    os.environ["NT_BENCH_TF32"] = "1" if tf32 else "0"     # read by the keras-torch child
