@@ -70,7 +70,7 @@ def out_dir(p, a, name, stored):
     """Where this run writes: --out, the stored results with --save, else a folder of its own;
     created and checked writable before any work."""
     if getattr(a, "save", False) and a.out:
-        p.error("--save and --out exclude each other (--save writes to " + os.path.relpath(stored) + ")")
+        p.error(f"--save and --out exclude each other (--save writes to {_show(stored)})")
     out = stored if getattr(a, "save", False) else a.out or os.path.join(
         HERE, "runs", time.strftime("%Y%m%d-%H%M%S") + f"-{name}")
     try:
@@ -83,12 +83,16 @@ def out_dir(p, a, name, stored):
     return out
 
 
+def _show(path):
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def closing(out, stored, saved):
     """Where the results went, and what happened to the stored ones."""
-    where = os.path.relpath(out)
     if saved:
-        return f"replaced the stored results in {where}/"
-    return (f"results in {where}/ (a run of its own: the stored results in {os.path.relpath(stored)}/ are "
+        return f"replaced the stored results in {_show(out)}/"
+    return (f"results in {_show(out)}/ (a run of its own: the stored results in {_show(stored)}/ are "
             "unchanged; --save replaces them)")
 
 

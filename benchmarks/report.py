@@ -116,7 +116,7 @@ def target_lines(targets):
     measured (once, when that is the same for all)."""
     why = {t["why_not_measured"] for t in targets}
     if len(why) == 1 and None not in why:
-        return [f"  targets: not measured: {why.pop()}"]
+        return [f"  target {', '.join(t['key'] for t in targets)}: not measured: {why.pop()}"]
     return [target_line(t) for t in targets]
 
 

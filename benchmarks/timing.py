@@ -106,7 +106,7 @@ def paired_ratio(num, den):
     return {"median": float(med), "q1": float(q1), "q3": float(q3), "n": int(n)}
 
 
-def compare(f, g, reps=20, warmup=2, names=("f", "g")):
+def compare(f, g, reps=20, warmup=2, names=("f", "g"), clock=time.perf_counter):
     """Time zero-argument callables `f` and `g` against each other: `warmup` untimed calls of
     each, then `reps` rounds that call both, in alternating order, so a busy machine slows both
     alike. Returns {names[0]: {"median_s", "times_s", ...}, names[1]: {...}, "ratio": the median
@@ -114,7 +114,7 @@ def compare(f, g, reps=20, warmup=2, names=("f", "g")):
     either callable raised."""
     if not (isinstance(reps, int) and reps >= 1):
         raise ValueError(f"reps must be a whole number >= 1, not {reps!r}")
-    res = run_interleaved(dict(zip(names, (f, g))), reps, warmup)
+    res = run_interleaved(dict(zip(names, (f, g))), reps, warmup, clock=clock)
     for name in names:
         if res[name]["status"] != "ok":
             raise RuntimeError(f"{name}: {res[name]['status']}")
