@@ -1,4 +1,4 @@
-"""python -m benchmarks.bert: the BERT-style encoder's training steps, NumPy vs Keras on every
+"""python -m benchmarks bert: the BERT-style encoder's training steps, NumPy vs Keras on every
 installed Keras backend (TensorFlow, JAX, PyTorch).
 
 Workloads: `pretrain_step` (masked-language model: forward with the MLM head at the chosen
@@ -9,27 +9,24 @@ keras_transformer/bert_training.py's compiled `train_on_batch`), from the same w
 same synthetic batch (15 % of the tokens chosen, BERT's 80/10/10). Keras fixes its backend at
 import, so each Keras backend runs in a subprocess of its own, where its steps are interleaved
 with the NumPy backend's (benchmarks/timing.py): every row has a NumPy time measured beside it.
-Results: benchmarks/results/bert/results.json and results.md.
+Stored results (--save): benchmarks/results/bert/.
 
 Presets: `default` is the model `bert pretrain` trains by default (vocabulary 8,000, d_model 128,
 4 heads, d_ff 512, 4 layers), batch 128 of 32 tokens; `tiny` is for tests."""
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 
 from numpy_transformer.config import BertConfig
 
 from . import machine
-from .timing import run_interleaved, small_run
+from .cli import csv
+from .report import app_targets_markdown, header, table, target_entry
+from .timing import in_subprocess, jsonable, row, run_interleaved
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+STORED, REPS = "bert", 10
 WORKLOADS = {"pretrain_step": "mlm", "finetune_step": "cls"}
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 PRESETS = {
@@ -86,47 +83,35 @@ def worker(spec):
     backends = {"numpy": make_backend("numpy", cfg, task, args, 1000, weights=weights),
                 f"keras-{spec['backend']}": make_backend("keras", cfg, task, args, 1000, weights=weights)}
     rng = np.random.default_rng(0)
-    res = run_interleaved({k: (lambda b=b: b.train_step(batch, rng)) for k, b in backends.items()},
-                          spec["reps"], warmup=2, cooldown=0.02)
-    res.pop("_order", None)
-    for r in res.values():
-        r.pop("output", None)
-    print(json.dumps(res))
+    return jsonable(run_interleaved({k: (lambda b=b: b.train_step(batch, rng)) for k, b in backends.items()},
+                                    spec["reps"], warmup=2, cooldown=0.02))
 
 
-def run(presets, workloads, keras_backends, reps, threads, log=print):
+def run(a, log, meta):
+    meta["machine"] = machine.machine_info(with_tf=False)
     rows = []
-    for name in presets:
+    for name in a.configs:
         cfg, B, T = PRESETS[name]
-        for workload in workloads:
+        for workload in a.workloads:
             fl = step_flops(cfg, make_batch(cfg, B, T, WORKLOADS[workload]), WORKLOADS[workload])
-            for kb in keras_backends:
-                spec = {"backend": kb, "preset": name, "workload": workload, "reps": reps, "threads": threads}
-                env = {**os.environ, "KERAS_BACKEND": kb, "TF_CPP_MIN_LOG_LEVEL": "3"}
-                p = subprocess.run([sys.executable, "-m", "benchmarks.bert", "--worker", json.dumps(spec)],
-                                   capture_output=True, text=True, env=env, cwd=os.path.dirname(HERE))
-                try:
-                    res = json.loads(p.stdout.strip().splitlines()[-1])
-                except (IndexError, json.JSONDecodeError):
-                    res = {f"keras-{kb}": {"status": f"failed: {p.stderr.strip().splitlines()[-1:]}"}}
-                for impl, r in res.items():
-                    row = {"config": name, "workload": workload, "impl": impl, "keras_backend": kb, "batch": B,
-                           "tokens": T, "flops": fl, "status": r.get("status", "failed"),
-                           **{k: r[k] for k in ("median_s", "iqr_s", "min_s", "times_s", "first_call_s") if k in r}}
-                    if row["status"] == "ok":
-                        row["gflops_per_s"] = fl / r["median_s"] / 1e9
+            for kb in a.keras_backends:
+                spec = {"backend": kb, "preset": name, "workload": workload, "reps": a.reps, "threads": a.threads}
+                res = in_subprocess("bert.worker", spec, {"KERAS_BACKEND": kb})
+                for impl, r in (res.items() if "status" not in res else [(f"keras-{kb}", res)]):
+                    rows.append(row(r, config=name, workload=workload, impl=impl, keras_backend=kb, batch=B, tokens=T,
+                                    flops=fl))
+                    if rows[-1]["status"] == "ok":
+                        rows[-1]["gflops_per_s"] = fl / r["median_s"] / 1e9
                         log(f"  {name:>8} {workload:<14} {impl:<17} (beside keras-{kb:<10}) median "
                             f"{r['median_s'] * 1e3:8.2f} ms  IQR {r['iqr_s'] * 1e3:6.2f} ms  "
-                            f"{row['gflops_per_s']:6.2f} GFLOP/s")
-                    rows.append(row)
-    return rows
+                            f"{rows[-1]['gflops_per_s']:6.2f} GFLOP/s")
+    return {"rows": rows, "targets": targets(rows)}
 
 
 def targets(rows):
     """Per preset and workload: NumPy's step over the fastest Keras backend's, from the subprocess
     where that backend ran (NumPy was timed beside it there, interleaved: the median of
     per-repetition ratios); the issue's target is <= 1.0."""
-    from .report import target_entry
     out = []
     for key in dict.fromkeys((r["config"], r["workload"]) for r in rows):
         ok = [r for r in rows if (r["config"], r["workload"]) == key and r["status"] == "ok"]
@@ -140,63 +125,31 @@ def targets(rows):
     return out
 
 
-def markdown(rows, meta):
-    from .vit import targets_markdown
-    lines = ["# BERT benchmark: NumPy vs Keras, training steps", "",
-             f"`{meta['command']}` — git {meta.get('git')}, {meta['threads']} thread(s), {meta['cpu']}, load average "
-             f"before/after {meta['load_before']} / {meta['load_after']}.", ""]
-    ts = targets(rows)
-    if ts:
-        lines += targets_markdown(ts, "Keras backend (compiled `train_on_batch`, NumPy timed beside it in that "
-                                      "backend's subprocess)")
-    lines += ["## Results", "",
-             "| config | workload | Keras backend | NumPy median ms (IQR) | Keras median ms (IQR) | NumPy ÷ Keras |",
-             "|---|---|---|---|---|---|"]
+def markdown(result):
+    rows = result["rows"]
+    lines = ["# BERT benchmark: NumPy vs Keras, training steps", "", header(result["meta"]), ""]
+    lines += app_targets_markdown(targets(rows), "Keras backend (compiled `train_on_batch`, NumPy timed beside it "
+                                  "in that backend's subprocess)")
     by = {}
     for r in rows:
-        by.setdefault((r["config"], r["workload"], r["keras_backend"]), {})[
-            "numpy" if r["impl"] == "numpy" else "keras"] = r
-    for (cfg, wl, kb), pair in by.items():
-        n, k = pair.get("numpy", {}), pair.get("keras", {})
-
-        def cell(r):
-            return (f"{r['median_s'] * 1e3:.1f} ({r['iqr_s'] * 1e3:.1f})" if r.get("status") == "ok"
-                    else r.get("status", "—"))
-        ratio = (f"{n['median_s'] / k['median_s']:.2f}×" if n.get("status") == "ok" and k.get("status") == "ok"
-                 else "")
-        lines.append(f"| {cfg} | {wl} | {kb} | {cell(n)} | {cell(k)} | {ratio} |")
-    lines += ["", "NumPy ÷ Keras below 1: NumPy is faster. Each row's two times come from the same subprocess, "
+        by.setdefault((r["config"], r["workload"], r["keras_backend"]), {})["numpy" if r["impl"] == "numpy" else "keras"] = r
+    cell = lambda r: (f"{r['median_s'] * 1e3:.1f} ({r['iqr_s'] * 1e3:.1f})" if r.get("status") == "ok"  # noqa: E731
+                      else r.get("status", "—"))
+    ok = lambda n, k: n.get("status") == "ok" and k.get("status") == "ok"  # noqa: E731
+    cells = [[*key, cell(p.get("numpy", {})), cell(p.get("keras", {})),
+              f"{p['numpy']['median_s'] / p['keras']['median_s']:.2f}×" if ok(p.get("numpy", {}), p.get("keras", {}))
+              else ""] for key, p in by.items()]
+    lines += ["## Results", "", *table(("config", "workload", "Keras backend", "NumPy median ms (IQR)",
+                                        "Keras median ms (IQR)", "NumPy ÷ Keras"), cells),
+              "", "NumPy ÷ Keras below 1: NumPy is faster. Each row's two times come from the same subprocess, "
               "interleaved."]
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.bert", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", default="default", help=f"comma list of {','.join(PRESETS)}")
-    p.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma list of {','.join(WORKLOADS)}")
-    p.add_argument("--keras-backends", default="installed",
-                   help="comma list of tensorflow,jax,torch, or 'installed' (every one that imports)")
-    p.add_argument("--reps", type=int, default=10, help="timed steps per implementation")
-    p.add_argument("--threads", type=int, default=machine.available_cores(), help="BLAS / framework threads")
-    p.add_argument("--out", default=os.path.join(HERE, "results", "bert"), help="where results.json/.md go")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
-    a = p.parse_args(argv)
-    if a.worker:
-        return worker(json.loads(a.worker))
-    presets, workloads = a.configs.split(","), a.workloads.split(",")
-    kbs = ([b for b in KERAS_BACKENDS if importlib.util.find_spec(b) is not None]
-           if a.keras_backends == "installed" else a.keras_backends.split(","))
-    for items, allowed, what in ((presets, PRESETS, "config"), (workloads, WORKLOADS, "workload"),
-                                 (kbs, KERAS_BACKENDS, "Keras backend")):
-        bad = [x for x in items if x not in allowed]
-        if bad:
-            p.error(f"unknown {what}(s) {bad}; choose from {list(allowed)}")
-    command = "python -m benchmarks.bert " + " ".join(sys.argv[1:] if argv is None else argv)
-    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    return small_run(command, a.threads, lambda: run(presets, workloads, kbs, a.reps, a.threads, log=log), a.out,
-                     markdown, targets)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def options(p):
+    installed = ",".join(b for b in KERAS_BACKENDS if importlib.util.find_spec(b) is not None)
+    p.add_argument("--configs", type=csv(tuple(PRESETS)), default="default", help=f"comma list of {','.join(PRESETS)}")
+    p.add_argument("--workloads", type=csv(tuple(WORKLOADS)), default=",".join(WORKLOADS),
+                   help=f"comma list of {','.join(WORKLOADS)}")
+    p.add_argument("--keras-backends", type=csv(KERAS_BACKENDS), default=installed,
+                   help=f"comma list of tensorflow,jax,torch (default: those installed, {installed})")

@@ -1,4 +1,4 @@
-"""python -m benchmarks.breakdown: where each model's NumPy training step spends its time.
+"""python -m benchmarks breakdown: where each model's NumPy training step spends its time.
 
 For the translation model at the book config, ViT `cifar-tiny` and BERT `default` (pre-training
 and fine-tuning), the step the harnesses time (benchmarks/np_backend.py, benchmarks/vit.py,
@@ -8,22 +8,26 @@ Beside it: the step's matmul FLOPs at the GEMM peak NumPy's BLAS measures here (
 2048×2048 products), i.e. the least time any implementation with these GEMMs could take on
 this machine; what the step takes above that is what is left to win.
 
-Results: benchmarks/results/breakdown/results.json and results.md."""
+Stored results (--save): benchmarks/results/breakdown/. Also here: the cProfile text of the
+translation harness's NumPy training step (`python -m benchmarks --profile book`)."""
 from __future__ import annotations
 
-import argparse
 import cProfile
+import io
 import os
 import pstats
 import resource
-import sys
 import time
 
 import numpy as np
 
-from . import machine
+from numpy_transformer.cli.options import positive_int
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from . import machine
+from .cli import csv
+from .report import header
+
+STORED, REPS = "breakdown", 10
 MODELS = ("translation-book", "vit-cifar-tiny", "bert-pretrain", "bert-finetune")
 
 # (category, predicate on (file tail "dir/file.py", function name)); the first that matches wins
@@ -91,12 +95,7 @@ def breakdown(model, reps, profiled, peak_gflops):
         step()
         times.append(time.perf_counter() - t0)
     r1 = resource.getrusage(resource.RUSAGE_SELF)
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(profiled):
-        step()
-    prof.disable()
-    stats = pstats.Stats(prof)
+    stats = _profile(step, profiled)
     cats = {name: 0.0 for name, _ in CATEGORIES}
     for (path, _line, fn), v in stats.stats.items():
         tail = _tail(path)
@@ -115,63 +114,78 @@ def breakdown(model, reps, profiled, peak_gflops):
             "categories_share": {k: v / total for k, v in cats.items()}}
 
 
-def markdown(rows, meta):
-    lines = ["# Where the NumPy training step's time goes", "",
-             f"`{meta['command']}` — git {meta['git']}, {meta['threads']} thread(s), {meta['cpu']}, NumPy GEMM peak "
-             f"{meta['peak_gflops']:.1f} GFLOP/s (best of 10 2048² float32 products), load average before/after "
-             f"{meta['load_before']} / {meta['load_after']}.", "",
+def _profile(step, steps):
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(steps):
+        step()
+    prof.disable()
+    return pstats.Stats(prof)
+
+
+def _label(key):
+    path, line, func = key
+    return func if path == "~" else f"{_tail(path)}:{line}({func})"     # "~": builtins and C functions
+
+
+def profile_train_step(preset_name="book", steps=3, path=None, top=25):
+    """cProfile of the translation harness's NumPy training step at a preset: the hot functions
+    by self time per step, and the whole listing in the text file `path`."""
+    from . import configs, np_backend
+    preset = configs.PRESETS[preset_name]
+    model = np_backend.make_model(preset.cfg, configs.shared_state(preset.cfg))
+    step = np_backend.workloads(model, "train_step", preset.shape, configs.make_batch(preset.cfg, preset.shape))["numpy"]
+    step()   # warm-up: Adam's moment buffers
+    stats = _profile(step, steps)
+    total = stats.total_tt
+    hot = [{"function": _label(k), "tottime_s": v[2] / steps, "cumtime_s": v[3] / steps, "calls": v[1] // steps,
+            "share": v[2] / total if total else None} for k, v in sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]]
+    text = io.StringIO()
+    text.write(f"NumPy training step at the {preset_name} config ({preset.cfg.to_dict()}, shape "
+               f"{preset.shape.to_dict()}), {steps} profiled steps after 1 warm-up, cProfile; times per step.\n\n"
+               f"total per step (under cProfile): {total / steps:.3f} s\n\nTop functions by self time (tottime):\n"
+               f"{'tottime s':>10} {'share':>7} {'cumtime s':>10} {'calls':>7}  function\n")
+    for h in hot:
+        text.write(f"{h['tottime_s']:10.4f} {100 * h['share']:6.1f}% {h['cumtime_s']:10.4f} {h['calls']:7d}  "
+                   f"{h['function']}\n")
+    stats.stream = text
+    text.write("\nBy cumulative time (cProfile, totals over all profiled steps):\n")
+    stats.sort_stats("cumulative").print_stats(30)
+    if path:
+        with open(path, "w") as f:
+            f.write(text.getvalue())
+    return {"config": preset_name, "steps": steps, "tool": "cProfile", "total_s_per_step": total / steps, "top": hot,
+            "file": os.path.basename(path) if path else None}
+
+
+def run(a, log, meta):
+    meta["machine"] = machine.machine_info(with_tf=False)
+    meta["peak_gflops"] = peak = machine.gemm_peak(with_tf=False)["numpy_gflops"]
+    rows = []
+    for m in a.models:
+        rows.append(breakdown(m, a.reps, a.profiled, peak))
+        log(f"  {m:<18} step {rows[-1]['median_s'] * 1e3:7.1f} ms, GEMM floor {rows[-1]['gemm_floor_s'] * 1e3:6.1f} ms")
+    return {"rows": rows}
+
+
+def markdown(result):
+    rows, meta = result["rows"], result["meta"]
+    lines = ["# Where the NumPy training step's time goes", "", header(meta), "",
+             f"NumPy GEMM peak {meta['peak_gflops']:.1f} GFLOP/s (best of 10 2048² float32 products). "
              "Step: median without a profiler. GEMM floor: the step's matmul FLOPs at that peak. Page faults "
              "and system time: per unprofiled step (getrusage). The categories are cProfile self times per step, "
              "scaled to the unprofiled median (cProfile adds its own overhead to every Python call).", ""]
-    names = [name for name, _ in CATEGORIES]
-    lines += ["| | " + " | ".join(r["model"] for r in rows) + " |", "|---|" + "---|" * len(rows)]
-    lines.append("| step (median ms) | " + " | ".join(f"{r['median_s'] * 1e3:.0f}" for r in rows) + " |")
-    lines.append("| GEMM floor at the peak (ms) | " + " | ".join(f"{r['gemm_floor_s'] * 1e3:.0f}" for r in rows) + " |")
-    lines.append("| page faults per step | " + " | ".join(f"{r['page_faults_per_step']:.0f}" for r in rows) + " |")
-    lines.append("| system (kernel) time per step (ms) | " + " | ".join(
-        f"{r['system_s_per_step'] * 1e3:.0f}" for r in rows) + " |")
-    for n in names:
-        lines.append(f"| {n} | " + " | ".join(
-            f"{r['categories_share'][n] * r['median_s'] * 1e3:.0f} ({100 * r['categories_share'][n]:.0f} %)"
-            for r in rows) + " |")
-    lines += ["", "; ".join(f"{r['model']}: {r['what']}" for r in rows) + "."]
-    return "\n".join(lines) + "\n"
+    col = lambda f: " | ".join(f(r) for r in rows) + " |"  # noqa: E731
+    lines += ["| | " + col(lambda r: r["model"]), "|---|" + "---|" * len(rows),
+              "| step (median ms) | " + col(lambda r: f"{r['median_s'] * 1e3:.0f}"),
+              "| GEMM floor at the peak (ms) | " + col(lambda r: f"{r['gemm_floor_s'] * 1e3:.0f}"),
+              "| page faults per step | " + col(lambda r: f"{r['page_faults_per_step']:.0f}"),
+              "| system (kernel) time per step (ms) | " + col(lambda r: f"{r['system_s_per_step'] * 1e3:.0f}")]
+    lines += [f"| {n} | " + col(lambda r: f"{r['categories_share'][n] * r['median_s'] * 1e3:.0f} "
+                                           f"({100 * r['categories_share'][n]:.0f} %)") for n, _ in CATEGORIES]
+    return "\n".join(lines + ["", "; ".join(f"{r['model']}: {r['what']}" for r in rows) + "."]) + "\n"
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.breakdown", description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", default=",".join(MODELS), help=f"comma list of {','.join(MODELS)}")
-    p.add_argument("--reps", type=int, default=10, help="unprofiled steps timed per model")
-    p.add_argument("--profiled", type=int, default=3, help="steps under cProfile per model")
-    p.add_argument("--threads", type=int, default=machine.available_cores())
-    p.add_argument("--out", default=os.path.join(HERE, "results", "breakdown"))
-    a = p.parse_args(argv)
-    models = a.models.split(",")
-    bad = [m for m in models if m not in MODELS]
-    if bad:
-        p.error(f"unknown model(s) {bad}; choose from {list(MODELS)}")
-    import json
-    machine.pin_numpy_threads(a.threads)
-    peak = machine.gemm_peak(with_tf=False)["numpy_gflops"]
-    meta = {"command": "python -m benchmarks.breakdown " + " ".join(sys.argv[1:] if argv is None else argv),
-            "git": machine.machine_info(with_tf=False)["git_head"], "threads": a.threads,
-            "cpu": machine.machine_info(with_tf=False)["cpu_model"], "peak_gflops": peak,
-            "load_before": [round(x, 2) for x in machine.loadavg()]}
-    rows = []
-    for m in models:
-        rows.append(breakdown(m, a.reps, a.profiled, peak))
-        r = rows[-1]
-        print(f"  {m:<18} step {r['median_s'] * 1e3:7.1f} ms, GEMM floor {r['gemm_floor_s'] * 1e3:6.1f} ms",
-              file=sys.stderr, flush=True)
-    meta["load_after"] = [round(x, 2) for x in machine.loadavg()]
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1)
-    with open(os.path.join(a.out, "results.md"), "w") as f:
-        f.write(markdown(rows, meta))
-    print(f"wrote {a.out}/results.json and results.md", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def options(p):
+    p.add_argument("--models", type=csv(MODELS), default=",".join(MODELS), help=f"comma list of {','.join(MODELS)}")
+    p.add_argument("--profiled", type=positive_int, default=3, help="steps under cProfile per model")

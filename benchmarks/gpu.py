@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from numpy_transformer.training.keras_import import quiet_tensorflow
 
-from .timing import Skip
+from .timing import skipper
 
 
 def tf_gpus():
@@ -31,15 +31,9 @@ def cupy_status():
     return status()
 
 
-def _skipper(reason):
-    def run():
-        raise Skip(reason)
-    return run
-
-
 def keras_gpu(cfg, state, workload, shape, data):
     if not tf_gpus():
-        return {"keras-gpu": _skipper("no GPU")}
+        return {"keras-gpu": skipper("no GPU")}
     from . import keras_backend
     km = keras_backend.make_model(cfg, state, device="/GPU:0")
     fns = keras_backend.workloads(km, workload, shape, data, modes=("keras-graph",), device="/GPU:0")
@@ -50,7 +44,7 @@ def numpy_cupy(cfg, state, workload, shape, data):
     names = ["numpy-cupy"] + (["numpy-cupy-graph"] if workload == "train_step" else [])
     reason = cupy_status()
     if reason:
-        return {n: _skipper(reason) for n in names}
+        return {n: skipper(reason) for n in names}
     import cupy
 
     from numpy_transformer.gpu import DeviceTrainer, GraphedStep, cupy_module, numpy_is, to_device

@@ -1,22 +1,18 @@
 """keras-jax and keras-torch rows: the Keras model on the JAX or PyTorch backend, timed in a
-subprocess of its own (Keras fixes its backend at import), interleaved there with the NumPy
-model so that each row also has a NumPy time measured under the same conditions.
-
-    python -m benchmarks.keras_portable '{"backend": "jax", "preset": "book", "workload": ...}'
-
-prints one JSON object {impl: timing result} on its last line. The parent (runner.compare)
-builds the rows. Workloads as for the TensorFlow rows: forward (compiled inference), fwd_bwd
+subprocess of its own (Keras fixes its backend at import: timing.in_subprocess), interleaved
+there with the NumPy model so that each row also has a NumPy time measured under the same
+conditions. The parent (runner.compare) builds the rows. Workloads as for the TensorFlow rows: forward (compiled inference), fwd_bwd
 (training-mode forward + backward from a fixed dlogits), train_step (Keras' own compiled
 train_on_batch: masked loss, backward, Adam with the warm-up schedule), decode
 (keras_transformer.greedy_decode with its key/value cache, like NumPy's decoder)."""
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
-import subprocess
-import sys
 
 import numpy as np
+
+from .timing import in_subprocess, jsonable
 
 BACKENDS = {"keras-jax": "jax", "keras-torch": "torch"}
 
@@ -95,34 +91,22 @@ def child(args):
                                          preset.shape, data)["numpy"],
            args["impl"]: workloads(km, args["workload"], preset.shape, data)}
     res = run_interleaved(fns, args["reps"], args["warmup"], args["cooldown"])
-    out = {}
-    for name in fns:
-        r = dict(res[name])
-        o = r.pop("output", None)
-        if args["workload"] == "decode" and o is not None:
-            r["output"] = np.asarray(o).tolist()
-        out[name] = r
-    print(json.dumps(out))
+    out = jsonable(res)
+    for name in fns:          # the decoded tokens, to check they agree with NumPy's
+        if args["workload"] == "decode" and res[name]["output"] is not None:
+            out[name]["output"] = np.asarray(res[name]["output"]).tolist()
+    return out
 
 
 def run(impl, preset, workload, opts, extra=None):
     """In the parent: the subprocess's {impl: result, "numpy": result}, or a failure/skip."""
     backend = BACKENDS[impl]
-    import importlib.util
     if importlib.util.find_spec(backend) is None or importlib.util.find_spec("keras") is None:
         return {impl: {"status": f"skipped: {backend} not installed", "times_s": [], "first_call_s": None}}
     args = {"impl": impl, "preset": preset.name, "workload": workload, "reps": opts.reps, "warmup": opts.warmup,
             "cooldown": opts.cooldown, "threads": opts.threads, "quick": opts.quick, **(extra or {})}
-    env = {**os.environ, "KERAS_BACKEND": backend}
+    env = {"KERAS_BACKEND": backend}
     if backend == "torch":
-        env.setdefault("OMP_NUM_THREADS", str(opts.threads))
-    r = subprocess.run([sys.executable, "-m", "benchmarks.keras_portable", json.dumps(args)], env=env,
-                       capture_output=True, text=True, timeout=3600)
-    if r.returncode != 0:
-        msg = (r.stderr.strip().splitlines() or ["no output"])[-1]
-        return {impl: {"status": f"failed: {msg}", "times_s": [], "first_call_s": None}}
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-if __name__ == "__main__":
-    child(json.loads(sys.argv[1]))
+        env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", str(opts.threads))
+    res = in_subprocess("keras_portable.child", args, env)
+    return {impl: {**res, "times_s": [], "first_call_s": None}} if "status" in res else res

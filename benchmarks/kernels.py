@@ -1,24 +1,21 @@
-"""python -m benchmarks.kernels: each speed mechanism of numpy_transformer/fast/ against the plain
+"""python -m benchmarks kernels: each speed mechanism of numpy_transformer/fast/ against the plain
 op it replaces (ops/), at the shapes the models run it at, float32: the measured gain that
 docs/performance.md quotes.
 
-Each pair runs interleaved (benchmarks/timing.py: same rounds, rotated order), forward and
-backward together where the op has both; inputs the fast op overwrites are copied on both
-sides, so the copy costs the same. Results: benchmarks/results/kernels/results.json and .md."""
+Each pair runs interleaved (benchmarks/timing.py's compare: same rounds, alternating order),
+forward and backward together where the op has both; inputs the fast op overwrites are copied
+on both sides, so the copy costs the same. Stored results (--save): benchmarks/results/kernels/."""
 from __future__ import annotations
-
-import argparse
-import os
-import sys
 
 import numpy as np
 
 from numpy_transformer.config.tree import unflatten
 
 from . import machine
-from .timing import run_interleaved, small_run
+from .report import header, table
+from .timing import compare
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+STORED, REPS = "kernels", 20
 BOOK = dict(B=64, T=12, d=512, h=8, f=2048, V=3864)       # the book config's decoder, batch 64
 VIT = dict(B=64, T=65, d=192, h=3, f=768)                 # ViT cifar-tiny (benchmarks/vit.py)
 ADAM = dict(src_vocab_size=2404, tgt_vocab_size=3864, d_model=512, num_heads=8, d_ff=2048, num_layers=6,
@@ -128,52 +125,34 @@ def pairs():
             ffn_pair(VIT, "gelu"), *gelu_pairs(), loss_pair(), adam_pair()]
 
 
-def run(reps, log=print):
+def run(a, log, meta):
+    meta["machine"] = machine.machine_info(with_tf=False)
     rows = []
-    from .report import paired_ratio
     for name, where, what, plain, fast in pairs():
-        res = run_interleaved({"plain": plain, "fast": fast}, reps, warmup=2)
-        row = {"mechanism": name, "file": where, "workload": what,
-               **{f"{k}_status": res[k]["status"] for k in ("plain", "fast")}}
-        if all(res[k]["status"] == "ok" for k in ("plain", "fast")):
-            d = paired_ratio(res["plain"], res["fast"])
-            row.update(plain_median_s=res["plain"]["median_s"], fast_median_s=res["fast"]["median_s"],
-                       plain_times_s=res["plain"]["times_s"], fast_times_s=res["fast"]["times_s"],
-                       speedup=d["median"], speedup_q1=d["q1"], speedup_q3=d["q3"], n=d["n"])
-            log(f"  {name:<50} plain {row['plain_median_s'] * 1e3:8.2f} ms  fast {row['fast_median_s'] * 1e3:8.2f} ms"
-                f"  {row['speedup']:.2f}×")
-        rows.append(row)
-    return rows
-
-
-def markdown(rows, meta):
-    lines = ["# fast/ against the plain ops", "",
-             f"`{meta['command']}` — git {meta.get('git')}, {meta['threads']} thread(s), {meta['cpu']}, load average "
-             f"before/after {meta['load_before']} / {meta['load_after']}. float32, medians; speed-up = plain ÷ fast, "
-             "the median of per-round ratios (the two ran interleaved).", "",
-             "| mechanism | file | workload | plain ms | fast ms | speed-up (IQR) |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        if "speedup" not in r:
-            lines.append(f"| {r['mechanism']} | `{r['file']}` | {r['workload']} | {r['plain_status']} | "
-                         f"{r['fast_status']} | |")
+        row = {"mechanism": name, "file": where, "workload": what}
+        try:
+            r = compare(plain, fast, a.reps, warmup=2, names=("plain", "fast"))
+        except RuntimeError as e:
+            rows.append({**row, "status": f"failed: {e}"})
             continue
-        lines.append(f"| {r['mechanism']} | `{r['file']}` | {r['workload']} | {r['plain_median_s'] * 1e3:.2f} | "
-                     f"{r['fast_median_s'] * 1e3:.2f} | {r['speedup']:.2f}× ({r['speedup_q1']:.2f}–"
-                     f"{r['speedup_q3']:.2f}) |")
-    return "\n".join(lines) + "\n"
+        row.update(status="ok", plain_median_s=r["plain"]["median_s"], fast_median_s=r["fast"]["median_s"],
+                   plain_times_s=r["plain"]["times_s"], fast_times_s=r["fast"]["times_s"], speedup=r["ratio"],
+                   speedup_q1=r["ratio_q1"], speedup_q3=r["ratio_q3"], n=r["n"])
+        log(f"  {name:<50} plain {row['plain_median_s'] * 1e3:8.2f} ms  fast {row['fast_median_s'] * 1e3:8.2f} ms"
+            f"  {row['speedup']:.2f}×")
+        rows.append(row)
+    return {"rows": rows}
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__.split("\n\n")[0])
-    p.add_argument("--reps", type=int, default=20, help="timed calls of each implementation")
-    p.add_argument("--threads", type=int, default=machine.available_cores(), help="BLAS threads")
-    p.add_argument("--out", default=os.path.join(HERE, "results", "kernels"), help="where results.json/.md go")
-    a = p.parse_args(argv)
-    machine.pin_numpy_threads(a.threads)
-    command = "python -m benchmarks.kernels " + " ".join(sys.argv[1:] if argv is None else argv)
-    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    return small_run(command, a.threads, lambda: run(a.reps, log=log), a.out, markdown)
+def markdown(result):
+    cells = [[r["mechanism"], f"`{r['file']}`", r["workload"], r["status"], "", ""] if "speedup" not in r else
+             [r["mechanism"], f"`{r['file']}`", r["workload"], f"{r['plain_median_s'] * 1e3:.2f}",
+              f"{r['fast_median_s'] * 1e3:.2f}", f"{r['speedup']:.2f}× ({r['speedup_q1']:.2f}–{r['speedup_q3']:.2f})"]
+             for r in result["rows"]]
+    return "\n".join(["# fast/ against the plain ops", "", header(result["meta"]) + " float32, medians; speed-up = "
+                      "plain ÷ fast, the median of per-round ratios (the two ran interleaved).", "",
+                      *table(("mechanism", "file", "workload", "plain ms", "fast ms", "speed-up (IQR)"), cells)]) + "\n"
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def options(p):
+    pass

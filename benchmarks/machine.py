@@ -109,20 +109,12 @@ def _git(*args):
         return None
 
 
-def _numpy_blas():
-    try:
-        cfg = np.show_config(mode="dicts")
-        return cfg.get("Build Dependencies", {}).get("blas", {})
-    except Exception as e:  # noqa: BLE001 - older numpy: no dict mode
-        return {"error": str(e)}
-
-
 def machine_info(with_tf=True):
     info = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "cpu_model": _cpu_model(), "logical_cpus": os.cpu_count(), "cores_available": available_cores(),
         "mem_total_gb": _mem_total_gb(), "platform": platform.platform(),
-        "python": sys.version.split()[0], "numpy": np.__version__, "numpy_blas_build": _numpy_blas(),
+        "python": sys.version.split()[0], "numpy": np.__version__,
         "loadavg_at_start": loadavg(),
         "git_head": _git("rev-parse", "--short", "HEAD"),
         "numpy_transformer_dirty": bool(_git("status", "--porcelain", "numpy_transformer")),
@@ -186,4 +178,11 @@ def unpin():
         _limiter.restore_original_limits()
         _limiter = None
     _threads = None
-_threads = None   # what pin_numpy_threads set: NumPy-side threads (BLAS pools and Adam's pool)
+
+
+def set_gpu_precision(tf32):
+    """Before CuPy or a Keras backend is imported (they read these at import; the keras-jax and
+    keras-torch children inherit them): TF32 everywhere, or strict float32 everywhere."""
+    os.environ["CUPY_TF32"] = "1" if tf32 else "0"
+    os.environ["JAX_DEFAULT_MATMUL_PRECISION"] = "default" if tf32 else "highest"
+    os.environ["NT_BENCH_TF32"] = "1" if tf32 else "0"     # read by the keras-torch child

@@ -17,13 +17,9 @@ compare between backends) and step_peak_mb = peak − rss_ready (transient memor
 Without clear_refs (non-Linux) ru_maxrss is used and the reset is skipped (noted)."""
 from __future__ import annotations
 
-import json
-import os
 import resource
-import subprocess
-import sys
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .timing import in_subprocess
 
 
 def _status_kb(key):
@@ -46,7 +42,7 @@ def _reset_peak():
         return False
 
 
-def _child(spec):
+def child(spec):
     from . import configs, machine
     machine.pin_numpy_threads(spec["threads"])
     impl, workload = spec["impl"], spec["workload"]
@@ -85,19 +81,5 @@ def measure(cfg, shape, workload, impl, threads, steps=2, timeout=600):
     """Run the child for one implementation; returns its dict, or {"status": "failed: ..."}."""
     spec = {"cfg": cfg.to_dict(), "shape": shape.to_dict(), "workload": workload, "impl": impl,
             "threads": threads, "steps": steps}
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONPATH=os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
-    try:
-        p = subprocess.run([sys.executable, "-m", "benchmarks.memory", json.dumps(spec)], cwd=_ROOT, env=env,
-                           capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"status": f"failed: timeout after {timeout} s"}
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
-    if p.returncode != 0 or not lines:
-        tail = (p.stderr.strip().splitlines() or ["?"])[-1]
-        return {"status": f"failed: exit {p.returncode}: {tail[:200]}"}
-    return {"status": "ok", **json.loads(lines[-1])}
-
-
-if __name__ == "__main__":
-    print(json.dumps(_child(json.loads(sys.argv[1]))))
+    res = in_subprocess("memory.child", spec, {"TF_CPP_MIN_LOG_LEVEL": "2"}, timeout)
+    return res if "status" in res else {"status": "ok", **res}

@@ -3,14 +3,13 @@ error bars = interquartile range), and an overview of the main comparison. Each 
 the configuration and the machine; the legends sit outside the axes. Bare `Figure`s (no
 pyplot): plotting never switches the process's matplotlib backend.
 
-`python -m benchmarks.plots [results.json]` draws them again from a stored run's JSON (default
+`python -m benchmarks plot [results.json]` draws them again from a stored run's JSON (default
 benchmarks/results/results.json), beside it, without timing anything."""
 from __future__ import annotations
 
 import json
 import math
 import os
-import sys
 import textwrap
 
 STYLE = {"numpy": ("C0", "o"), "numpy-nocache": ("C5", "v"), "keras-eager": ("C1", "s"), "keras-graph": ("C2", "^"),
@@ -172,8 +171,3 @@ def replot(results_path, sweeps=None):
     written = [overview_plot(rows, os.path.join(out, "overview.png"), meta)]
     written += [sweep_plot(rows, s, os.path.join(out, f"sweep_{s}.png"), meta) for s in sweeps]
     return [w for w in written if w]
-
-
-if __name__ == "__main__":
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "results", "results.json")
-    print("wrote", ", ".join(replot(path)), "beside", path)

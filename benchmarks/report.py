@@ -1,7 +1,9 @@
-"""Targets (measured, with pass/fail against stated thresholds) and the markdown report."""
+"""Targets (measured, with pass/fail against stated thresholds) and the markdown reports."""
 from __future__ import annotations
 
 import numpy as np
+
+from .timing import paired_ratio
 
 TARGET_CONFIG = "book"
 # (key, description, comparison, threshold, unit); the thresholds are the project's targets
@@ -77,18 +79,7 @@ def _find(rows, config, workload, impl):
     return None
 
 
-def paired_ratio(num, den):
-    """Median and quartiles of per-repetition time ratios num/den. Repetition r of both ran in
-    the same round of the interleaved loop, so the pairs share the machine's state."""
-    a, b = np.asarray(num["times_s"]), np.asarray(den["times_s"])
-    n = min(a.size, b.size)
-    if n == 0:
-        return None
-    q1, med, q3 = np.percentile(a[:n] / b[:n], [25, 50, 75])
-    return {"median": float(med), "q1": float(q1), "q3": float(q3), "n": int(n)}
-
-
-def compute_targets(rows, config=TARGET_CONFIG):
+def compute_targets(rows, config=TARGET_CONFIG, quick=False):
     ok = lambda r: r is not None and r["status"] == "ok"  # noqa: E731
     get = lambda w, i: _find(rows, config, w, i)  # noqa: E731
     out = []
@@ -116,14 +107,30 @@ def compute_targets(rows, config=TARGET_CONFIG):
         passed = None if value is None else (value <= thr if op == "<=" else value >= thr)
         out.append({"key": key, "description": desc, "op": op, "threshold": thr, "unit": unit,
                     "value": value, "detail": detail, "passed": passed, "config": config,
-                    "why_not_measured": None if value is not None else why_not_measured(rows, key, config)})
+                    "why_not_measured": None if value is not None else why_not_measured(rows, key, config, quick)})
     return out
 
 
-def why_not_measured(rows, key, config):
+def target_lines(targets):
+    """The targets in the closing lines: each one's value and pass/fail, or why it was not
+    measured (once, when that is the same for all)."""
+    why = {t["why_not_measured"] for t in targets}
+    if len(why) == 1 and None not in why:
+        return [f"  target {', '.join(t['key'] for t in targets)}: not measured: {why.pop()}"]
+    return [target_line(t) for t in targets]
+
+
+def target_line(t):
+    if t["value"] is None:
+        return f"  target {t['key']}: not measured: {t['why_not_measured']}"
+    return f"  target {t['key']}: {_fmt_val(t['value'], t['unit'])} ({'pass' if t['passed'] else 'fail'}: " \
+           f"{t['op']} {_fmt_val(t['threshold'], t['unit'])})"
+
+
+def why_not_measured(rows, key, config, quick=False):
     """Why a target has no value: which config, implementation, workload or measurement was not run."""
     if not any(r["config"] == config and "sweep" not in r for r in rows):
-        return (f"the {config} config was not run (--configs; --quick runs tiny,small only): "
+        return (f"the {config} config was not run ({'--quick runs tiny,small only' if quick else '--configs'}): "
                 f"run e.g. python -m benchmarks --configs {config}")
     if key in FASTEST:
         w, impls = FASTEST[key]
@@ -244,9 +251,7 @@ def markdown(result):
     blas = "; ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads, "
                      f"{p.get('architecture')})" for p in meta["numpy_threadpools"])
     tf = meta.get("tf_threads") or {}
-    L = [f"# numpy-transformer benchmarks ({'quick' if meta['quick'] else 'full'} run)", "",
-         f"`{meta['command']}` — {mi['date']}, {meta['duration_s']:.0f} s, git {mi['git_head']}"
-         + (" (numpy_transformer had uncommitted changes)" if mi.get("numpy_transformer_dirty") else ""), "",
+    L = [f"# numpy-transformer benchmarks ({'quick' if meta['quick'] else 'full'} run)", "", header(meta), "",
          "## Machine", "",
          f"- CPU: {mi['cpu_model']}, {mi['cores_available']} cores available ({mi['logical_cpus']} logical), "
          f"{mi['mem_total_gb']} GiB",
@@ -258,9 +263,8 @@ def markdown(result):
          f"- float32 GEMM peak ({gemm['method']}): NumPy {gemm['numpy_gflops']:.1f} GFLOP/s"
          + (f", TensorFlow {gemm['tf_gflops']:.1f} GFLOP/s" if "tf_gflops" in gemm else "")
          + f"; MFU below is against {gemm['peak_gflops']:.1f} GFLOP/s",
-         f"- load average (1/5/15 min) at start {mi['loadavg_at_start']}, at end {meta['loadavg_at_end']}"
-         " (other processes share this machine: compare ratios within one table, not absolute times"
-         " across runs)", *_contention_lines(result["rows"], mi["cores_available"]), "",
+         "- other processes may share this machine: compare ratios within one table, not absolute times across"
+         " runs", *_contention_lines(result["rows"], mi["cores_available"]), "",
          f"## Targets ({TARGET_CONFIG} config, float32, {meta['threads']} threads)", "",
          *targets_markdown(result["targets"]), "",
          "Ratios of times are medians of per-repetition ratios (interleaved repetitions are paired).", "",
@@ -274,9 +278,37 @@ def markdown(result):
         p = result["profile"]
         L += ["## Profile of the NumPy training step", "",
               f"{p['config']} config, {p['steps']} steps, {p['tool']}; full output in `{p['file']}`.", "",
-              "| function | tottime s | cumtime s | calls |", "|---|---|---|---|"]
-        L += [f"| `{h['function']}` | {h['tottime_s']:.3f} | {h['cumtime_s']:.3f} | {h['calls']} |"
-              for h in p["top"][:10]]
-        L.append("")
-    L += ["## Method", "", *(f"- {m}" for m in result["method"]), ""]
-    return "\n".join(L)
+              *table(("function", "tottime s", "cumtime s", "calls"), ([f"`{h['function']}`", f"{h['tottime_s']:.3f}",
+                     f"{h['cumtime_s']:.3f}", h["calls"]] for h in p["top"][:10])), ""]
+    return "\n".join(L + ["## Method", "", "How each number is made: docs/benchmarks.md, section Method.", ""])
+
+
+def header(meta):
+    """The line under a report's title: the command, when, how long, at which commit, on what."""
+    mi = meta.get("machine", {})
+    return (f"`{meta['command']}` — {mi.get('date')}, {meta.get('duration_s', 0):.0f} s, git {mi.get('git_head')}"
+            + (" (numpy_transformer had uncommitted changes)" if mi.get("numpy_transformer_dirty") else "")
+            + f"; {meta['threads']} thread(s), {mi.get('cpu_model')}, load average at start / end "
+              f"{_round(mi.get('loadavg_at_start'))} / {_round(meta.get('loadavg_at_end'))}.")
+
+
+def _round(load):
+    return [round(x, 2) for x in load] if load else load
+
+
+def table(head, lines):
+    """A markdown table: `head` the column names, `lines` lists of cells."""
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(map(str, c)) + " |"
+                                                                         for c in lines)]
+
+
+def app_targets_markdown(ts, what):
+    """The targets of the ViT and BERT harnesses (target_entry rows): NumPy over the fastest `what`."""
+    if not ts:
+        return []
+    cells = [[t["config"], t["workload"], f"{t['numpy_median_s'] * 1e3:.1f}", t["fastest"],
+              f"{t['fastest_median_s'] * 1e3:.1f}", f"{t['value']:.2f}× ({t['q1']:.2f}–{t['q3']:.2f}, n={t['n']})",
+              f"<= {t['threshold']:.2f}×", "✅ met" if t["passed"] else "❌ not met"] for t in ts]
+    return ["## Targets", "", f"NumPy's training step over the fastest {what}'s, same run, same machine.", "",
+            *table(("config", "workload", "NumPy ms", "fastest Keras", "its ms", "NumPy ÷ fastest (paired IQR)",
+                    "target", "result"), cells), ""]

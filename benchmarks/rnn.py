@@ -1,4 +1,4 @@
-"""python -m benchmarks.rnn: the road-to-attention layers, NumPy vs Keras on the CPU.
+"""python -m benchmarks rnn: the road-to-attention layers, NumPy vs Keras on the CPU.
 
 Layers: the simple RNN over T steps (NumPy ops/rnn.py vs stock keras.layers.SimpleRNN with
 return_sequences=True) and Bahdanau attention of one decoder state over T encoder states
@@ -6,21 +6,22 @@ return_sequences=True) and Bahdanau attention of one decoder state over T encode
 backward from a fixed upstream gradient (Keras: GradientTape of Σ y·dy, gradients of the
 inputs and every weight). Keras runs eager and as a tf.function graph. Default shape B=64,
 T=50, H=128 (Bahdanau: d_s = d_h = d_a = H). Timing as in the main harness: warm-up first,
-then repetitions interleaved round-robin (timing.run_interleaved)."""
+then repetitions interleaved round-robin (timing.run_interleaved). Stored results (--save):
+benchmarks/results/rnn/."""
 from __future__ import annotations
-
-import argparse
-import json
-import os
 
 import numpy as np
 
+from numpy_transformer.cli.options import nonneg_float, positive_int
 from numpy_transformer.training.keras_import import quiet_tensorflow
 
 from . import machine
+from .cli import csv
+from .report import header, table
 from .timing import run_interleaved
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+STORED, REPS = "rnn", 10
+BACKENDS = ("numpy", "keras-eager", "keras-graph")
 
 
 def _data(B, T, H, dtype, seed=0):
@@ -106,24 +107,18 @@ def keras_fns(d, mode):
     return {k: on_cpu(f) for k, f in fns.items()}
 
 
-def run(B=64, T=50, H=128, dtype="float32", reps=10, warmup=2, threads=None, backends=("numpy", "keras-eager",
-        "keras-graph"), out=None, log=print, cooldown=0.02):
-    threads = threads or machine.available_cores()
-    machine.pin_numpy_threads(threads)
-    if any(b.startswith("keras") for b in backends):
-        machine.pin_tf_threads(threads)
-    d = _data(B, T, H, dtype)
-    impls = {}
-    if "numpy" in backends:
-        impls["numpy"] = numpy_fns(d)
-    for mode in ("keras-eager", "keras-graph"):
-        if mode in backends:
-            impls[mode] = keras_fns(d, mode)
+def run(a, log, meta):
+    if any(b.startswith("keras") for b in a.backends):
+        meta["tf_threads"] = machine.pin_tf_threads(a.threads)
+    meta["machine"] = machine.machine_info(with_tf=any(b.startswith("keras") for b in a.backends))
+    d = _data(a.batch, a.steps, a.hidden, a.dtype)
+    impls = {"numpy": numpy_fns(d)} if "numpy" in a.backends else {}
+    impls.update({mode: keras_fns(d, mode) for mode in BACKENDS[1:] if mode in a.backends})
     rows = []
     for layer in ("rnn", "bahdanau"):
         for workload in ("forward", "fwd_bwd"):
-            res = run_interleaved({name: fns[(layer, workload)] for name, fns in impls.items()}, reps, warmup,
-                                  cooldown=cooldown)
+            res = run_interleaved({name: fns[(layer, workload)] for name, fns in impls.items()}, a.reps, a.warmup,
+                                  cooldown=a.cooldown)
             res.pop("_order")
             for name, r in res.items():
                 rows.append({"layer": layer, "workload": workload, "impl": name, "status": r["status"],
@@ -132,60 +127,29 @@ def run(B=64, T=50, H=128, dtype="float32", reps=10, warmup=2, threads=None, bac
                              "first_call_ms": 1e3 * (r["first_call_s"] or float("nan"))})
             log(f"  {layer:9s} {workload:8s} " + "  ".join(
                 f"{r['impl']} {r['median_ms']:.2f} ms" for r in rows if r["layer"] == layer and r["workload"] == workload))
-    result = {"shape": {"B": B, "T": T, "H": H}, "dtype": dtype, "threads": threads, "reps": reps, "rows": rows,
-              "loadavg": machine.loadavg(),
-              "machine": machine.machine_info(with_tf=any(b.startswith("keras") for b in backends))}
-    if out:
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "rnn_results.json"), "w") as f:
-            json.dump(result, f, indent=1, default=str)
-        with open(os.path.join(out, "rnn_results.md"), "w") as f:
-            f.write(markdown(result))
-    return result
+    return {"shape": {"B": a.batch, "T": a.steps, "H": a.hidden}, "dtype": a.dtype, "reps": a.reps, "rows": rows}
 
 
 def markdown(result):
-    s = result["shape"]
+    s, meta = result["shape"], result["meta"]
     impls = list(dict.fromkeys(r["impl"] for r in result["rows"]))
-    load = [round(x, 1) for x in result.get("loadavg") or []]
-    lines = [f"# Road-to-attention layers: NumPy vs Keras (CPU, {result['threads']} threads, {result['dtype']})", "",
-             f"B={s['B']}, T={s['T']}, H={s['H']} (Bahdanau: d_s = d_h = d_a = H); median of {result['reps']} "
-             f"interleaved repetitions (q1–q3); load average before the run {load}.", "",
-             "| layer | workload | " + " | ".join(impls) + " |", "|---|---|" + "---|" * len(impls)]
-    for layer in ("rnn", "bahdanau"):
-        for wl in ("forward", "fwd_bwd"):
-            cells = []
-            for impl in impls:
-                r = next(r for r in result["rows"] if (r["layer"], r["workload"], r["impl"]) == (layer, wl, impl))
-                cells.append(f"{r['median_ms']:.2f} ms ({r['q1_ms']:.2f}–{r['q3_ms']:.2f})" if r["status"] == "ok"
-                             else r["status"])
-            lines.append(f"| {layer} | {wl} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    cell = lambda r: (f"{r['median_ms']:.2f} ms ({r['q1_ms']:.2f}–{r['q3_ms']:.2f})" if r["status"] == "ok"  # noqa: E731
+                      else r["status"])
+    cells = [[layer, wl, *(cell(next(r for r in result["rows"] if (r["layer"], r["workload"], r["impl"]) ==
+                                     (layer, wl, impl))) for impl in impls)]
+             for layer in ("rnn", "bahdanau") for wl in ("forward", "fwd_bwd")]
+    return "\n".join([f"# Road-to-attention layers: NumPy vs Keras (CPU, {meta['threads']} threads, {result['dtype']})",
+                      "", header(meta), "", f"B={s['B']}, T={s['T']}, H={s['H']} (Bahdanau: d_s = d_h = d_a = H); "
+                      f"median of {result['reps']} interleaved repetitions (q1–q3).", "",
+                      *table(("layer", "workload", *impls), cells)]) + "\n"
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.rnn", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--steps", type=int, default=50, help="T")
-    p.add_argument("--hidden", type=int, default=128, help="H")
+def options(p):
+    p.add_argument("--batch", type=positive_int, default=64)
+    p.add_argument("--steps", type=positive_int, default=50, help="T")
+    p.add_argument("--hidden", type=positive_int, default=128, help="H")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--reps", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=None, help="BLAS and TF threads (default: every core)")
-    p.add_argument("--cooldown", type=float, default=0.02, help="seconds of idle before each timed call (lets "
+    p.add_argument("--warmup", type=positive_int, default=2)
+    p.add_argument("--cooldown", type=nonneg_float, default=0.02, help="seconds of idle before each timed call (lets "
                    "the other runtime's spinning threads go idle)")
-    p.add_argument("--backends", default="numpy,keras-eager,keras-graph")
-    p.add_argument("--out", default=os.path.join(HERE, "results"))
-    a = p.parse_args(argv)
-    backends = tuple(x.strip() for x in a.backends.split(",") if x.strip())
-    bad = [b for b in backends if b not in ("numpy", "keras-eager", "keras-graph")]
-    if bad:
-        raise SystemExit(f"unknown backend(s) {bad}: choose from numpy, keras-eager, keras-graph")
-    r = run(a.batch, a.steps, a.hidden, a.dtype, a.reps, a.warmup, a.threads, backends, a.out, cooldown=a.cooldown)
-    print(markdown(r))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    p.add_argument("--backends", type=csv(BACKENDS), default=",".join(BACKENDS))

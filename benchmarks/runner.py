@@ -1,5 +1,6 @@
-"""Runs the comparisons: every selected implementation of one (config, workload) interleaved
-in one process, then the scaling sweeps, then per-implementation memory in subprocesses."""
+"""The translation harness (`python -m benchmarks`): every selected implementation of one
+(config, workload) interleaved in one process, then per-implementation memory in subprocesses,
+the scaling sweeps and a profile of the NumPy training step; the targets and plots of the run."""
 from __future__ import annotations
 
 import gc
@@ -11,7 +12,7 @@ import numpy as np
 from numpy_transformer.training.keras_import import quiet_tensorflow
 
 from . import configs, flops, gpu, machine, memory
-from .timing import run_interleaved
+from .timing import row as timing_row, run_interleaved, skipper
 
 CPU_KERAS = ("keras-eager", "keras-graph", "keras-xla")
 PORTABLE_KERAS = ("keras-jax", "keras-torch")   # other Keras backends: a subprocess each (keras_portable.py)
@@ -23,11 +24,8 @@ DECODE_MODE = {"numpy": "cache", "numpy-cupy": "cache", "numpy-nocache": "nocach
                "keras-torch": "cache_slots", "keras-graph-cache": "cache_slots"}
 
 
-_T0 = time.time()
-
-
-def log(msg):
-    print(f"[{time.time() - _T0:6.0f} s] {msg}", file=sys.stderr, flush=True)
+def log(msg):           # run() replaces it with the entry point's timestamped log
+    print(msg, file=sys.stderr, flush=True)
 
 
 def keras_missing():
@@ -61,14 +59,6 @@ class Models:
         return self._keras
 
 
-def _skip(reason):
-    from .timing import Skip
-
-    def run():
-        raise Skip(reason)
-    return run
-
-
 def implementations(models, workload, backends, data):
     """{impl name: callable} for the selected backends (decode's numpy gives two)."""
     preset, fns = models.preset, {}
@@ -79,7 +69,7 @@ def implementations(models, workload, backends, data):
     if modes:
         reason = keras_missing()
         if reason:
-            fns.update({m: _skip(reason) for m in modes})
+            fns.update({m: skipper(reason) for m in modes})
         else:
             from . import keras_backend
             fns.update(keras_backend.workloads(models.keras(), workload, preset.shape, data, modes=modes))
@@ -116,9 +106,9 @@ def compare(models, workload, backends, opts, peak_gflops, extra=None):
     paired_numpy = {}
     for impl in (b for b in PORTABLE_KERAS if b in backends):
         from . import keras_portable
-        sub = keras_portable.run(impl, preset, workload, opts, {k: extra[k] for k in ("sweep", "x")} if extra else None)
+        sub = keras_portable.run(impl, preset, workload, opts, extra)
         res[impl] = {"output": None, **sub[impl]}
-        if "numpy" in sub and sub["numpy"].get("median_s"):
+        if sub.get("numpy", {}).get("median_s"):
             paired_numpy[impl] = sub["numpy"]["median_s"]   # NumPy timed beside it, in that process
         fns[impl] = None
     other = machine.foreign_cpu(cpu0, machine.cpu_sample(), time.time() - t0)
@@ -126,12 +116,9 @@ def compare(models, workload, backends, opts, peak_gflops, extra=None):
     rows = []
     for impl in fns:
         r = res[impl]
-        row = {"config": preset.name, "workload": workload, "impl": impl, **shape.to_dict(),
-               "d_model": cfg.d_model, "num_layers": cfg.num_layers, "status": r["status"],
-               "first_call_s": r["first_call_s"], "times_s": r["times_s"],
-               "loadavg_before": load_before, "loadavg_after": machine.loadavg(),
-               "other_processes_cores": other, **(extra or {})}
-        row.update({k: v for k, v in r.items() if k.endswith("_s") and k not in row or k in ("n", "rel_iqr")})
+        row = timing_row(r, config=preset.name, workload=workload, impl=impl, **shape.to_dict(), d_model=cfg.d_model,
+                         num_layers=cfg.num_layers, loadavg_before=load_before, loadavg_after=machine.loadavg(),
+                         other_processes_cores=other, **(extra or {}))
         fl = flops.workload_flops(workload, cfg, shape, DECODE_MODE.get(impl, "cache"))
         row["flops"] = fl
         if r["status"] == "ok" and r.get("median_s"):
@@ -206,3 +193,32 @@ def add_memory(rows, opts):
             + (f"model+step peak {m['model_peak_mb']:8.1f} MB (process {m['peak_rss_mb']:.0f} MB)"
                if m["status"] == "ok" else m["status"]))
     return rows
+
+
+def run(a, logger, meta):
+    """The whole run: its rows, targets, GEMM peak, profile and plots (cli.py writes them)."""
+    global log
+    log = logger
+    from . import plots, report
+    uses_keras = any(b.startswith("keras") for b in a.backends + a.sweep_backends + a.decode_backends)
+    meta["tf_threads"] = machine.pin_tf_threads(a.threads) if uses_keras and not keras_missing() else None
+    meta["machine"] = info = machine.machine_info(with_tf=uses_keras)
+    log(f"benchmarks: {info['cpu_model']}, {a.threads} threads, configs {a.configs}, backends {a.backends}, "
+        f"{a.reps} reps")
+    gemm = machine.gemm_peak(repeats=5 if a.quick else 10, with_tf=meta["tf_threads"] is not None)
+    log(f"GEMM peak: {gemm['peak_gflops']:.1f} GFLOP/s ({gemm})")
+    rows = run_main(a, gemm["peak_gflops"])
+    if a.memory_workloads:
+        log("peak memory (one subprocess per implementation)")
+        add_memory(rows, a)
+    rows += run_sweeps(a, gemm["peak_gflops"])
+    prof = None
+    if a.profile:
+        log(f"profiling the NumPy training step ({a.profile})")
+        from .breakdown import profile_train_step
+        prof = profile_train_step(a.profile, 2 if a.quick else 3, f"{a.out}/profile_numpy_{a.profile}_train_step.txt")
+    targets = report.compute_targets(rows, quick=a.quick)
+    pngs = [plots.overview_plot(rows, f"{a.out}/overview.png", meta)]
+    pngs += [plots.sweep_plot(rows, s, f"{a.out}/sweep_{s}.png", meta) for s in a.sweeps]
+    return {"gemm_peak": gemm, "rows": rows, "targets": targets, "profile": prof, "files": [f for f in pngs if f],
+            "closing": report.target_lines(targets)}

@@ -1,19 +1,39 @@
-"""Interleaved timing of several implementations of one workload, and summary statistics.
+"""Interleaved timing: several implementations of one workload measured in the same process and
+the same time window. After their warm-up calls, repetition r runs every implementation once, in
+an order rotated by r (round-robin), so slow drifts of the machine (other processes, thermal
+state) hit all of them alike and their ratios stay meaningful on a noisy machine.
 
-All implementations of a comparison are measured in the same process and the same time
-window: after their warm-up calls, repetition r runs every implementation once, in an order
-rotated by r (round-robin), so slow drifts of the machine (other processes, thermal state)
-hit all of them alike and their ratios stay meaningful on a noisy machine."""
+To time any callable against another, `compare`:
+
+    >>> from benchmarks.timing import compare
+    >>> r = compare(lambda: a @ b, lambda: np.dot(a, b), reps=30)
+    >>> r["f"]["median_s"], r["g"]["median_s"], r["ratio"]      # ratio: f's time over g's
+
+`in_subprocess` runs a function of this package in a fresh interpreter (a Keras backend of its
+own, untouched malloc state) and returns its JSON result."""
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 class Skip(Exception):
     """An implementation that cannot run here (no GPU, package missing); the message says why."""
+
+
+def skipper(reason):
+    """A callable that skips with `reason` (a row that says why it has no time)."""
+    def run():
+        raise Skip(reason)
+    return run
 
 
 def summarize(times):
@@ -34,8 +54,8 @@ def run_interleaved(fns, reps, warmup=1, cooldown=0.0, clock=time.perf_counter, 
     with status 'failed: ...' (or 'skipped: ...' for Skip). `cooldown` seconds of sleep
     before each timed call let other runtimes' spinning worker threads go idle.
 
-    Returns {name: {"status", "times_s", "first_call_s", "output", "order"...}} where output is
-    the return value of the last warm-up call."""
+    Returns {name: {"status", "times_s", "first_call_s", "output", summary...}, "_order": [...]}
+    where output is the return value of the last warm-up call."""
     res = {name: {"status": "ok", "times_s": [], "first_call_s": None, "output": None} for name in fns}
     live = []
     for name, fn in fns.items():
@@ -75,26 +95,56 @@ def run_interleaved(fns, reps, warmup=1, cooldown=0.0, clock=time.perf_counter, 
     return res
 
 
-def small_run(command, threads, run_rows, out, markdown, targets=None):
-    """A workload harness's main (benchmarks/vit.py, bert.py): the machine and load around
-    `run_rows()`, then results.json (with `targets(rows)` where given) and results.md
-    (`markdown(rows, meta)`) in `out`."""
-    import json
-    import os
-    import sys
+def paired_ratio(num, den):
+    """Median and quartiles of per-repetition time ratios num/den. Repetition r of both ran in
+    the same round of the interleaved loop, so the pairs share the machine's state."""
+    a, b = np.asarray(num["times_s"]), np.asarray(den["times_s"])
+    n = min(a.size, b.size)
+    if n == 0:
+        return None
+    q1, med, q3 = np.percentile(a[:n] / b[:n], [25, 50, 75])
+    return {"median": float(med), "q1": float(q1), "q3": float(q3), "n": int(n)}
 
-    from . import machine
-    info = machine.machine_info(with_tf=False)
-    meta = {"command": command, "threads": threads, "cpu": info.get("cpu_model"), "git": info.get("git_head"),
-            "numpy_transformer_dirty": info.get("numpy_transformer_dirty"),
-            "load_before": [round(x, 2) for x in machine.loadavg()]}
-    rows = run_rows()
-    meta["load_after"] = [round(x, 2) for x in machine.loadavg()]
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "rows": rows, **({"targets": targets(rows)} if targets else {})},
-                  f, indent=1, default=str)
-    with open(os.path.join(out, "results.md"), "w") as f:
-        f.write(markdown(rows, meta))
-    print(f"wrote {out}/results.json and results.md", file=sys.stderr)
-    return 0
+
+def compare(f, g, reps=20, warmup=2, names=("f", "g"), clock=time.perf_counter):
+    """Time zero-argument callables `f` and `g` against each other: `warmup` untimed calls of
+    each, then `reps` rounds that call both, in alternating order, so a busy machine slows both
+    alike. Returns {names[0]: {"median_s", "times_s", ...}, names[1]: {...}, "ratio": the median
+    of the per-round ratios f/g (below 1: f is faster), "ratio_q1", "ratio_q3", "n"}. Raises what
+    either callable raised."""
+    if not (isinstance(reps, int) and reps >= 1):
+        raise ValueError(f"reps must be a whole number >= 1, not {reps!r}")
+    res = run_interleaved(dict(zip(names, (f, g))), reps, warmup, clock=clock)
+    for name in names:
+        if res[name]["status"] != "ok":
+            raise RuntimeError(f"{name}: {res[name]['status']}")
+    d = paired_ratio(res[names[0]], res[names[1]])
+    out = {name: {k: v for k, v in res[name].items() if k != "output"} for name in names}
+    return {**out, "ratio": d["median"], "ratio_q1": d["q1"], "ratio_q3": d["q3"], "n": d["n"]}
+
+
+def jsonable(res):
+    """A run_interleaved result without the outputs and the order: what a subprocess prints."""
+    return {k: {f: v for f, v in r.items() if f != "output"} for k, r in res.items() if k != "_order"}
+
+
+def row(r, **fields):
+    """A result row: `fields` (config, workload, impl, ...) and the timing of run_interleaved's `r`."""
+    keep = ("status", "first_call_s", "times_s", "n", "median_s", "q1_s", "q3_s", "iqr_s", "min_s", "max_s")
+    return {**fields, **{k: r[k] for k in keep if k in r}, "status": r.get("status", "failed: no result")}
+
+
+def in_subprocess(target, spec, env=None, timeout=3600):
+    """benchmarks.<module>.<function>(spec) ("vit.worker") in a fresh interpreter, through
+    `python -m benchmarks _child`; its JSON result, or {"status": "failed: ..."}."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {}),
+           "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
+    try:
+        p = subprocess.run([sys.executable, "-m", "benchmarks", "_child", target, json.dumps(spec)], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": f"failed: timeout after {timeout} s"}
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not lines:
+        return {"status": f"failed: exit {p.returncode}: {(p.stderr.strip().splitlines() or ['?'])[-1][:200]}"}
+    return json.loads(lines[-1])

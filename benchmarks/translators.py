@@ -1,4 +1,4 @@
-"""python -m benchmarks.translators --minutes 8: the attentional RNN translator vs the Transformer,
+"""python -m benchmarks translators --minutes 8: the attentional RNN translator vs the Transformer,
 trained on the same split of the same data for the same wall-clock budget, then compared on
 best validation accuracy, test BLEU and chrF (greedy), training time, parameters, greedy decoding
 speed (measured after both runs, the models taking turns), three example sentences and one
@@ -8,10 +8,10 @@ Each model is trained by the project's own command (`python -m numpy_transformer
 --time-budget M`, in a subprocess, exactly as a user would run it), then scored in this process.
 The machine's load average is sampled every 10 s during each run and recorded, because on a
 shared machine a wall-clock budget buys less work when other jobs hold the cores. Writes
-results.json, results.md, curves.png and attention-<model>.png to --out, the runs (checkpoints) to --runs."""
+results.json, results.md, curves.png and attention-<model>.png to a folder of its own (or --out; --save
+replaces the stored docs/results/translators/), the runs (checkpoints) to --runs."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from numpy_transformer.cli.options import positive_float, positive_int
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "deu-eng-50k.tsv"
@@ -159,24 +161,25 @@ def markdown(results, meta):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.translators", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--minutes", type=float, default=8.0, help="training budget per model (default: 8)")
+    from .cli import Parser, closing, out_dir
+    ap = Parser(prog="python -m benchmarks translators", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=positive_float, default=8.0, help="training budget per model (default: 8)")
     ap.add_argument("--data", type=Path, default=DATA, help="deu.txt-style file (default: ../shared/data/deu-eng-50k.tsv)")
-    ap.add_argument("--n", type=int, default=50000, help="first N pairs (default: 50000, all of the shared file)")
-    ap.add_argument("--max-epochs", type=int, default=200, help="epoch cap; the budget normally stops first")
+    ap.add_argument("--n", type=positive_int, default=50000, help="first N pairs (default: 50000, all of the shared file)")
+    ap.add_argument("--max-epochs", type=positive_int, default=200, help="epoch cap; the budget normally stops first")
     ap.add_argument("--threads", default="auto", help="BLAS threads for both runs (default: auto)")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--tiny", action="store_true", help="tiny models: a quick check that the script runs")
-    ap.add_argument("--decode-reps", type=int, default=3, help="rounds of the decoding-speed measurement")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "translators",
-                    help="results.json, results.md and the attention maps")
+    ap.add_argument("--decode-reps", type=positive_int, default=3, help="rounds of the decoding-speed measurement")
+    ap.add_argument("--out", help="results.json, results.md and the attention maps (default: "
+                    "benchmarks/runs/<time>-translators/)")
+    ap.add_argument("--save", action="store_true", help="replace the stored results, docs/results/translators/")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "translators", help="the two runs' directories")
     a = ap.parse_args(argv)
     if not a.data.exists():
-        raise SystemExit(f"no data at {a.data}: pass --data (a deu.txt-style English<TAB>German file)")
-    if not a.minutes > 0:
-        raise SystemExit("--minutes must be > 0")
-    a.out.mkdir(parents=True, exist_ok=True)
+        ap.error(f"no data at {a.data}: pass --data (a deu.txt-style English<TAB>German file)")
+    stored = str(ROOT / "docs" / "results" / "translators")
+    a.out = Path(out_dir(ap, a, "translators", stored))
     meta = {"minutes": a.minutes, "data": str(a.data.resolve()), "n": a.n, "threads": a.threads,
             "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "load_average_at_start": os.getloadavg()}
@@ -194,8 +197,5 @@ def main(argv=None):
     (a.out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     (a.out / "results.md").write_text(markdown(results, meta))
     print(markdown(results, meta))
+    print(closing(str(a.out), stored, a.save))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

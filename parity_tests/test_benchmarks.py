@@ -1,7 +1,9 @@
 """Tests of the benchmark harness (benchmarks/): the analytic FLOP counter against a hand
-count and against the matmuls the NumPy model actually performs, the statistics and the
-interleaving, the targets, and end-to-end runs on the tiny config writing JSON/markdown."""
+count and against the matmuls the NumPy model actually performs, the statistics, the
+interleaving and timing.compare, the targets, the one entry point's options, errors and output
+folders, and end-to-end runs on the tiny config writing JSON/markdown."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +13,8 @@ from requires import require
 for _mod in ("matplotlib", "threadpoolctl", "psutil"):
     require(_mod)
 
-from benchmarks import cli, configs, flops, gpu, machine, plots, report  # noqa: E402
-from benchmarks.timing import Skip, run_interleaved, summarize  # noqa: E402
+from benchmarks import cli, configs, flops, gpu, plots, report  # noqa: E402
+from benchmarks.timing import Skip, compare, run_interleaved, summarize  # noqa: E402
 from numpy_transformer import Transformer, TransformerConfig  # noqa: E402
 from numpy_transformer.models.decoding import greedy_decode  # noqa: E402
 
@@ -116,6 +118,24 @@ def test_interleaving_is_round_robin_and_isolates_failures():
     assert res["gpu"]["status"] == "skipped: no GPU"
 
 
+def test_compare_times_two_callables_interleaved():
+    now, calls = [0.0], []
+
+    def costs(name, seconds):          # a fake clock: each call "takes" its seconds, exactly
+        return lambda: calls.append(name) or now.__setitem__(0, now[0] + seconds)
+    r = compare(costs("f", 3.0), costs("g", 1.0), reps=4, warmup=1, clock=lambda: now[0])
+    assert (r["f"]["median_s"], r["g"]["median_s"], r["ratio"], r["n"]) == (3.0, 1.0, 3.0, 4)
+    assert r["ratio_q1"] == r["ratio_q3"] == 3.0 and r["f"]["times_s"] == [3.0] * 4
+    assert calls == ["f", "g", "f", "g", "g", "f", "f", "g", "g", "f"]   # warm-up, then alternating order
+    # on the real clock: summing 200 000 numbers takes longer than summing 2 000
+    big, small = list(range(200_000)), list(range(2_000))
+    assert compare(lambda: sum(big), lambda: sum(small), reps=5)["ratio"] > 5
+    with pytest.raises(ValueError, match="reps must be a whole number >= 1, not 0"):
+        compare(lambda: None, lambda: None, reps=0)
+    with pytest.raises(RuntimeError, match="g: failed: ZeroDivisionError"):
+        compare(lambda: None, lambda: 1 / 0, reps=2)
+
+
 def _row(impl, workload, times, **kw):
     return {"config": "book", "workload": workload, "impl": impl, "status": "ok", "times_s": times,
             "median_s": float(np.median(times)), **kw}
@@ -152,6 +172,10 @@ def test_targets_ratios_and_pass_fail():
     assert why["train_vs_keras_graph"].startswith("keras-graph train_step was not run on book")
     assert why["kv_cache_speedup"].startswith("numpy-nocache decode was not run on book")
     assert why["train_memory_vs_keras"].startswith("keras-graph train_step was not run on book")
+    # --quick is named only where it was given
+    assert "--quick" not in report.compute_targets(rows[:1], config="small")[0]["why_not_measured"]
+    assert "--quick runs tiny,small only" in report.compute_targets(rows[:1], config="small", quick=True)[0][
+        "why_not_measured"]
 
 
 def test_fastest_keras_may_be_a_subprocess_backend():
@@ -177,21 +201,81 @@ def test_sweep_plot_writes_a_png(tmp_path):
     assert plots.sweep_plot(rows, "seq", str(tmp_path / "none.png")) is None
 
 
+def parse(*argv):
+    p = cli.translation_parser()
+    return cli.translation_options(p, p.parse_args(list(argv)))
+
+
 def test_quick_defaults():
-    o = cli.parse_args(["--quick"])
+    o = parse("--quick")
     assert o.configs == ["tiny", "small"] and o.reps == 3 and o.sweep_backends == ["numpy", "keras-graph"]
-    o = cli.parse_args(["--backends", "numpy,keras", "--reps", "12"])
+    assert o.profile == "small" and o.memory_configs == ["small"]
+    o = parse("--backends", "numpy,keras", "--reps", "12")
     assert o.backends == ["numpy", "keras-eager", "keras-graph", "keras-xla"] and o.reps == 12
-    with pytest.raises(SystemExit):
-        cli.parse_args(["--backends", "torch"])
+    assert o.decode_backends == ["numpy", "keras-graph"] and o.configs == ["tiny", "small", "book"]
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch):
+    """The entry point's folders moved to tmp_path: runs/ (a run of its own) and stored/ (--save)."""
+    monkeypatch.setattr(cli, "HERE", str(tmp_path))
+    monkeypatch.setattr(cli, "RESULTS", str(tmp_path / "stored"))
+    return tmp_path
+
+
+BAD = [(["--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
+       (["--reps", "-3"], "argument --reps: must be a whole number >= 1, not -3"),
+       (["--configs", "huge"], "argument --configs: unknown value(s) huge; choose from tiny, small, book, gpu"),
+       (["--backends", "torch"], "argument --backends: unknown value(s) torch; choose from numpy, keras-eager"),
+       (["--save", "--out", "x"], "--save and --out exclude each other"),
+       (["--cooldown", "-1"], "argument --cooldown: must be >= 0"),
+       (["vit", "--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
+       (["vit", "--configs", "huge"], "unknown value(s) huge; choose from tiny, digits, digits-p2, cifar-tiny"),
+       (["bert", "--configs", "huge"], "unknown value(s) huge; choose from tiny, default"),
+       (["bert", "--keras-backends", "mxnet"], "unknown value(s) mxnet; choose from tensorflow, jax, torch"),
+       (["rnn", "--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
+       (["rnn", "--backends", "keras-xla"], "unknown value(s) keras-xla; choose from numpy, keras-eager, keras-graph"),
+       (["kernels", "--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
+       (["breakdown", "--models", "gpt"], "unknown value(s) gpt; choose from translation-book, vit-cifar-tiny"),
+       (["translators", "--minutes", "0"], "argument --minutes: must be > 0, not 0"),
+       (["translators", "--data", __file__, "--save", "--out", "x"], "--save and --out exclude each other"),
+       (["translators", "--data", "/nonexistent.tsv"], "no data at /nonexistent.tsv")]
+
+
+@pytest.mark.parametrize("argv,message", BAD, ids=[" ".join(a[:3]) for a, _ in BAD])
+def test_a_bad_option_is_one_error_line_before_any_work(folders, capsys, argv, message):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert not (folders / "runs").exists() and not (folders / "stored").exists()     # nothing was written
+
+
+def _quick_run(*args):
+    return cli.main(["--configs", "tiny", "--workloads", "forward", "--backends", "numpy", "--reps", "1",
+                     "--sweeps", "none", "--memory-workloads", "none", "--profile", "none", *args])
+
+
+def test_a_run_writes_a_folder_of_its_own_and_replaces_the_stored_results_only_with_save(folders, capsys):
+    assert _quick_run() == 0
+    [run] = (folders / "runs").iterdir()
+    assert run.name.endswith("-translation") and (run / "results.json").is_file() and (run / "results.md").is_file()
+    err = capsys.readouterr().err
+    assert f"results in {run}/ (a run of its own: the stored results in {folders}/stored/ are unchanged" in err
+    assert "--save replaces them" in err and not (folders / "stored").exists()
+    assert "--quick" not in err                                    # it was not given
+    assert _quick_run("--save") == 0
+    assert (folders / "stored" / "results.json").is_file() and len(list((folders / "runs").iterdir())) == 1
+    assert "replaced the stored results in" in capsys.readouterr().err
+    (folders / "stored" / "overview.png").unlink()
+    assert cli.main(["plot", str(folders / "stored" / "results.json")]) == 0      # redrawn from the JSON alone
+    assert (folders / "stored" / "overview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _run(tmp_path, *args):
-    try:
-        assert cli.main(["--configs", "tiny", "--reps", "2", "--warmup", "1", "--sweeps", "none",
-                         "--out", str(tmp_path), *args]) == 0
-    finally:
-        machine.unpin()
+    assert cli.main(["--configs", "tiny", "--reps", "2", "--warmup", "1", "--sweeps", "none",
+                     "--out", str(tmp_path), *args]) == 0
     result = json.loads((tmp_path / "results.json").read_text())
     md = (tmp_path / "results.md").read_text()
     return result, md
@@ -267,10 +351,20 @@ def test_keras_on_jax_rows_run_in_their_own_process(tmp_path):
 
 
 def test_gpu_flag_selects_the_gpu_presets_and_backends():
-    opts = cli.parse_args(["--gpu"])
+    opts = parse("--gpu")
     assert opts.configs == ["book", "gpu"] and opts.sweeps == [] and opts.memory_workloads == []
     assert {"numpy", "numpy-cupy", "keras-gpu", "keras-jax", "keras-torch"} <= set(opts.backends)
     gpu_preset = configs.PRESETS["gpu"]
     assert (gpu_preset.shape.batch, gpu_preset.shape.src_len, gpu_preset.shape.tgt_len) == (256, 64, 64)
     assert gpu_preset.cfg.max_len >= 64 and gpu_preset.cfg.d_model == 512
-    assert "keras-jax" not in cli.parse_args(["--quick"]).backends   # no subprocess rows unless named
+    assert opts.reps == 5 and opts.profile is None and opts.decode_backends == opts.backends
+    assert "keras-jax" not in parse("--quick").backends   # no subprocess rows unless named
+
+
+def test_the_docs_example_of_compare_runs(capsys):
+    """docs/benchmarks.md's example of timing.compare, as printed there."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md").read_text()
+    [code] = [b.split("\n", 1)[1] for b in text.split("```python")[1:] if "compare(" in b.split("```")[0]]
+    exec(code.split("```")[0], {})
+    out = capsys.readouterr().out
+    assert " ms vs " in out and "n=30)" in out

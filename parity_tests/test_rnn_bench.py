@@ -1,4 +1,4 @@
-"""benchmarks/rnn.py (python -m benchmarks.rnn): a tiny end-to-end run of every layer, workload
+"""benchmarks/rnn.py (python -m benchmarks rnn): a tiny end-to-end run of every layer, workload
 and implementation, writing JSON and markdown; the timed callables compute what they claim."""
 import json
 
@@ -7,7 +7,7 @@ import pytest
 
 from requires import require
 
-from benchmarks import rnn
+from benchmarks import cli, rnn
 
 
 def test_numpy_callables_compute_the_ops():
@@ -22,15 +22,13 @@ def test_numpy_callables_compute_the_ops():
 @pytest.mark.slow
 def test_tiny_run_writes_results(tmp_path):
     require("keras")
-    from benchmarks import machine
-    try:
-        r = rnn.run(B=2, T=3, H=4, reps=1, warmup=1, threads=1, out=str(tmp_path), log=lambda s: None, cooldown=0)
-    finally:
-        machine.unpin()   # run() pins the BLAS for the rest of the process: give the next tests theirs back
+    assert cli.main(["rnn", "--batch", "2", "--steps", "3", "--hidden", "4", "--reps", "1", "--warmup", "1",
+                     "--threads", "1", "--cooldown", "0", "--out", str(tmp_path)]) == 0
+    r = json.loads((tmp_path / "results.json").read_text())
     assert {(x["layer"], x["workload"], x["impl"]) for x in r["rows"]} == {
         (lay, wl, impl) for lay in ("rnn", "bahdanau") for wl in ("forward", "fwd_bwd")
         for impl in ("numpy", "keras-eager", "keras-graph")}
     assert all(x["status"] == "ok" and x["median_ms"] > 0 for x in r["rows"]), r["rows"]
-    assert json.loads((tmp_path / "rnn_results.json").read_text())["shape"] == {"B": 2, "T": 3, "H": 4}
-    md = (tmp_path / "rnn_results.md").read_text()
+    assert r["shape"] == {"B": 2, "T": 3, "H": 4} and r["meta"]["threads"] == 1
+    md = (tmp_path / "results.md").read_text()
     assert "| rnn | fwd_bwd |" in md and "| bahdanau | forward |" in md

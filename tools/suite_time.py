@@ -1,4 +1,4 @@
-"""How long the test suite takes here: `python -m benchmarks.suite_time [--quick] [--out FILE]`.
+"""How long the test suite takes here: `python tools/suite_time.py [--quick] [--out FILE]`.
 
 Runs `python -m pytest` (or `-m "not slow"` with --quick) in a subprocess from the repository
 root, as the README says, and writes the wall time, the counts from pytest's closing line, the
@@ -29,7 +29,7 @@ def _busy_seconds():
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.suite_time", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python tools/suite_time.py", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help='only -m "not slow" (the inner loop)')
     ap.add_argument("--out", help="the JSON file; default docs/results/suite-time[-quick].json")
     a = ap.parse_args(argv)
