@@ -1,14 +1,11 @@
 """python -m benchmarks [COMMAND] [options]: the one entry point of the benchmark harness.
 
-Without a command: the translation model, NumPy against Keras (eager / graph / XLA, JAX and
-PyTorch in subprocesses, GPU rows where there is one): timing, FLOPs, MFU, memory, scaling
-sweeps, plots, a profile. Commands:
+Without a command: the translation model, NumPy against Keras (runner.py). Commands:
   vit          the Vision Transformer's workloads, NumPy against Keras
   bert         BERT's pre-training and fine-tuning steps against every installed Keras backend
   rnn          the road-to-attention layers (simple RNN, Bahdanau attention) against Keras
   kernels      each fast/ mechanism against the plain op it replaces
   breakdown    where each model's NumPy training step spends its time
-  translators  the attentional RNN translator against the Transformer at equal wall-clock time
   plot         redraw a stored run's plots from its results.json
 `python -m benchmarks COMMAND --help` gives each one's options. Every run writes to a folder of
 its own, benchmarks/runs/<time>-<command>/ (or --out DIR); --save replaces the stored results in
@@ -28,7 +25,8 @@ from . import machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
-COMMANDS = ("vit", "bert", "rnn", "kernels", "breakdown", "translators", "plot")
+COMMANDS = ("vit", "bert", "rnn", "kernels", "breakdown", "plot")
+MOVED = {"translators": "python tools/translators.py"}      # finished comparisons, out of the harness
 
 
 class Parser(argparse.ArgumentParser):
@@ -39,14 +37,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def parser(prog, doc, save=True):
+def parser(prog, doc):
     p = Parser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=positive_int, help="timed repetitions per implementation")
     p.add_argument("--threads", type=positive_int, default=machine.available_cores(),
                    help="threads for BLAS and the Keras backends (default: every core)")
     p.add_argument("--out", help="the folder results go to (default: benchmarks/runs/<time>-<command>/)")
-    if save:
-        p.add_argument("--save", action="store_true", help="replace the stored results that the docs quote")
+    p.add_argument("--save", action="store_true", help="replace the stored results that the docs quote")
     return p
 
 
@@ -69,10 +66,9 @@ def csv(allowed, aliases=None):
 def out_dir(p, a, name, stored):
     """Where this run writes: --out, the stored results with --save, else a folder of its own;
     created and checked writable before any work."""
-    if getattr(a, "save", False) and a.out:
+    if a.save and a.out:
         p.error(f"--save and --out exclude each other (--save writes to {_show(stored)})")
-    out = stored if getattr(a, "save", False) else a.out or os.path.join(
-        HERE, "runs", time.strftime("%Y%m%d-%H%M%S") + f"-{name}")
+    out = stored if a.save else a.out or os.path.join(HERE, "runs", time.strftime("%Y%m%d-%H%M%S") + f"-{name}")
     try:
         os.makedirs(out, exist_ok=True)
         probe = os.path.join(out, f".probe-{os.getpid()}")
@@ -94,6 +90,19 @@ def closing(out, stored, saved):
         return f"replaced the stored results in {_show(out)}/"
     return (f"results in {_show(out)}/ (a run of its own: the stored results in {_show(stored)}/ are "
             "unchanged; --save replaces them)")
+
+
+# The translation run's defaults that depend on --quick / --gpu: option -> (default, --quick, --gpu).
+# A list that was given is taken as it is; the two marked * default to their part of --backends.
+_ALL = "forward,fwd_bwd,train_step,decode"
+DEFAULTS = {"configs": ("tiny,small,book", "tiny,small", "book,gpu"),
+            "backends": ("all", "numpy,keras,gpu", "numpy,numpy-cupy,keras-gpu,portable"),  # --quick: no subprocess
+            "workloads": (_ALL, "forward,train_step,decode", _ALL),
+            "sweep_workloads": ("train_step", "forward", "train_step"),
+            "memory_workloads": ("train_step,decode", "train_step", "none"),
+            "memory_configs": ("tiny,small,book", "small", "none"),
+            "sweep_backends": ("numpy,keras-graph,keras-xla,gpu", "numpy,keras-graph", "none"),          # *
+            "decode_backends": ("numpy,keras-graph,portable,gpu", "numpy,keras-graph,keras-xla,gpu", "all")}  # *
 
 
 def translation_parser():
@@ -126,26 +135,17 @@ def translation_parser():
 
 
 def translation_options(p, a):
-    """The defaults that depend on --quick / --gpu / --backends."""
-    from . import runner
-    q, g = a.quick, a.gpu
-    given, types = {k: v for k, v in vars(a).items() if v is not None}, {x.dest: x.type for x in p._actions}
-    d = (lambda name, text: given[name] if name in given else types[name](text))  # noqa: E731
-    a.configs = d("configs", "book,gpu" if g else "tiny,small" if q else "tiny,small,book")
-    a.backends = d("backends", "numpy,numpy-cupy,keras-gpu,portable" if g else ",".join(
-        b for b in runner.ALL_BACKENDS if not (q and b in runner.PORTABLE_KERAS)))   # --quick: no subprocess rows
-    a.workloads = d("workloads", "forward,train_step,decode" if q else ",".join(runner.WORKLOADS))
-    a.reps = a.reps or (5 if g else 3 if q else 10)
-    a.sweeps = [] if g else a.sweeps
-    a.sweep_workloads = d("sweep_workloads", "forward" if q else "train_step")
-    a.memory_workloads = d("memory_workloads", "none" if g else "train_step" if q else "train_step,decode")
-    a.memory_configs = d("memory_configs", "small" if q else "tiny,small,book")
-    # defaults are limited to --backends; lists that were given are taken as they are
-    for name, text in (("sweep_backends", "numpy,keras-graph" if q else "numpy,keras-graph,keras-xla,gpu"),
-                       ("decode_backends", ",".join(a.backends) if g else "numpy,keras-graph,keras-xla,gpu" if q
-                        else "numpy,keras-graph,portable,gpu")):
-        setattr(a, name, given[name] if name in given else [b for b in types[name](text) if b in a.backends])
-    a.profile = None if g or a.profile == "none" else ("small" if q and a.profile == "book" else a.profile)
+    """Fill in the defaults of DEFAULTS (--gpu's where both --gpu and --quick are given)."""
+    mode = 2 if a.gpu else 1 if a.quick else 0
+    types = {x.dest: x.type for x in p._actions}
+    for name, texts in DEFAULTS.items():
+        if getattr(a, name) is None:
+            value = types[name](texts[mode])
+            limited = name in ("sweep_backends", "decode_backends")
+            setattr(a, name, [b for b in a.backends if b in value] if limited else value)
+    a.reps = a.reps or (10, 3, 5)[mode]
+    a.sweeps = [] if a.gpu else a.sweeps
+    a.profile = None if a.gpu or a.profile == "none" else ("small" if a.quick and a.profile == "book" else a.profile)
     return a
 
 
@@ -155,10 +155,10 @@ def main(argv=None):
         module, fn = argv[1].split(".")
         print(json.dumps(getattr(importlib.import_module(f"benchmarks.{module}"), fn)(json.loads(argv[2])), default=str))
         return 0
+    if argv[:1] and argv[0] in MOVED:
+        print(f"error: `python -m benchmarks {argv[0]}` is now `{MOVED[argv[0]]}`", file=sys.stderr)
+        return 2
     name = argv.pop(0) if argv[:1] and argv[0] in COMMANDS else "translation"
-    if name == "translators":
-        from .translators import main as translators
-        return translators(argv)
     if name == "plot":
         from .plots import replot
         path = argv[0] if argv else os.path.join(RESULTS, "results.json")
@@ -175,16 +175,12 @@ def main(argv=None):
     else:
         module = importlib.import_module(f"benchmarks.{name}")
         p = parser(f"python -m benchmarks {name}", module.__doc__)
-        module.options(p)
+        getattr(module, "options", lambda p: None)(p)
         a = p.parse_args(argv)
         a.reps = a.reps or module.REPS
         run, stored = module.run, os.path.join(RESULTS, module.STORED)
     a.out = out_dir(p, a, name, stored)
     command = " ".join(["python -m benchmarks", *([] if name == "translation" else [name]), *argv])
-    return _run(command, a, run, module.markdown, stored)
-
-
-def _run(command, a, run, markdown, stored):
     t0 = time.time()
     log = lambda s: print(f"[{time.time() - t0:6.0f} s] {s}", file=sys.stderr, flush=True)  # noqa: E731
     machine.set_gpu_precision(getattr(a, "tf32", False))
@@ -197,12 +193,12 @@ def _run(command, a, run, markdown, stored):
         with open(os.path.join(a.out, "results.json"), "w") as f:
             json.dump(result, f, indent=1, default=str)
         with open(os.path.join(a.out, "results.md"), "w") as f:
-            f.write(markdown(result))
+            f.write(module.markdown(result))
     finally:
         machine.unpin()     # the process's own thread limits back (tests run several harnesses in one)
     log(f"wrote results.json, results.md{''.join(', ' + x for x in result.get('files', []))} "
         f"in {result['meta']['duration_s']:.0f} s")
     for line in result.get("closing", []):
         log(line)
-    log(closing(a.out, stored, getattr(a, "save", False)))
+    log(closing(a.out, stored, a.save))
     return 0

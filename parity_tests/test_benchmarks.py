@@ -3,6 +3,9 @@ count and against the matmuls the NumPy model actually performs, the statistics,
 interleaving and timing.compare, the targets, the one entry point's options, errors and output
 folders, and end-to-end runs on the tiny config writing JSON/markdown."""
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -237,19 +240,31 @@ BAD = [(["--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
        (["rnn", "--backends", "keras-xla"], "unknown value(s) keras-xla; choose from numpy, keras-eager, keras-graph"),
        (["kernels", "--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
        (["breakdown", "--models", "gpt"], "unknown value(s) gpt; choose from translation-book, vit-cifar-tiny"),
-       (["translators", "--minutes", "0"], "argument --minutes: must be > 0, not 0"),
-       (["translators", "--data", __file__, "--save", "--out", "x"], "--save and --out exclude each other"),
-       (["translators", "--data", "/nonexistent.tsv"], "no data at /nonexistent.tsv")]
+       (["translators", "--minutes", "8"], "`python -m benchmarks translators` is now `python tools/translators.py`")]
 
 
 @pytest.mark.parametrize("argv,message", BAD, ids=[" ".join(a[:3]) for a, _ in BAD])
 def test_a_bad_option_is_one_error_line_before_any_work(folders, capsys, argv, message):
-    with pytest.raises(SystemExit) as e:
-        cli.main(argv)
-    assert e.value.code == 2
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:
+        code = e.code
+    assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
     assert not (folders / "runs").exists() and not (folders / "stored").exists()     # nothing was written
+
+
+@pytest.mark.parametrize("module,command", [("vit", "python -m benchmarks vit"), ("plots", "python -m benchmarks plot"),
+                                            ("runner", "python -m benchmarks --help"),
+                                            ("translators", "python tools/translators.py")])
+def test_an_old_module_entry_point_names_the_command_and_exits_2(module, command):
+    """`python -m benchmarks.vit` used to be the command; run now, it must not exit 0 having done nothing."""
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", "--reps", "1"], cwd=root, capture_output=True,
+                       text=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == f"error: `python -m benchmarks.{module}` is not a command; run `{command}`\n"
 
 
 def _quick_run(*args):

@@ -1,7 +1,9 @@
 """`train --model rnn-attention` end to end: the run directory, bit-for-bit --resume, translate
 (greedy, beam, --plot-attention), evaluate, the Keras backend, --time-budget, and the errors for
 options that do not apply to the chosen model, given before any data is read."""
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,10 +129,33 @@ def test_resume_and_init_from_refuse_the_other_model(rnn_run, tmp_path, capsys, 
     assert f"error: --init-from {rnn_run} is another model (--hidden 12 (this run: 8))" in capsys.readouterr().err
 
 
+def _translators():
+    """tools/translators.py, a script (tools/ is no package), loaded by its path."""
+    spec = importlib.util.spec_from_file_location("translators", Path(__file__).resolve().parents[1] / "tools"
+                                                  / "translators.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv,message", [(["--minutes", "0"], "argument --minutes: must be > 0, not 0"),
+                                          (["--data", __file__, "--save", "--out", "x"], "--save and --out exclude"),
+                                          (["--data", "/nonexistent.tsv"], "no data at /nonexistent.tsv")])
+def test_the_comparison_script_rejects_bad_options_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
+    from benchmarks import cli
+    monkeypatch.setattr(cli, "HERE", str(tmp_path))       # a run folder would land here: none must
+    with pytest.raises(SystemExit) as e:
+        _translators().main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_the_comparison_script_runs_end_to_end(tmp_path, small_tsv):
-    """benchmarks/translators.py on 300 pairs and a budget of one epoch: both rows, every column."""
-    from benchmarks.translators import SENTENCES, main as compare
+    """tools/translators.py on 300 pairs and a budget of one epoch: both rows, every column."""
+    t = _translators()
+    SENTENCES, compare = t.SENTENCES, t.main
     assert compare(["--minutes", "0.0001", "--data", str(small_tsv), "--n", "300", "--threads", "1",
                     "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--decode-reps", "1", "--tiny"]) == 0
     res = json.loads((tmp_path / "out" / "results.json").read_text())

@@ -1,4 +1,4 @@
-"""python -m benchmarks translators --minutes 8: the attentional RNN translator vs the Transformer,
+"""python tools/translators.py --minutes 8: the attentional RNN translator vs the Transformer,
 trained on the same split of the same data for the same wall-clock budget, then compared on
 best validation accuracy, test BLEU and chrF (greedy), training time, parameters, greedy decoding
 speed (measured after both runs, the models taking turns), three example sentences and one
@@ -20,9 +20,10 @@ import threading
 import time
 from pathlib import Path
 
-from numpy_transformer.cli.options import positive_float, positive_int
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))     # run as a script from anywhere: the package and benchmarks/ (its --out/--save)
+
+from numpy_transformer.cli.options import positive_float, positive_int  # noqa: E402
 DATA = ROOT / ".." / "shared" / "data" / "deu-eng-50k.tsv"
 SENTENCES = ["i'm thirsty", "are we done", "we won"]
 COMMON = ["--max-len", "16", "--batch-size", "64", "--dropout", "0.1", "--warmup", "1000", "--seed", "0"]
@@ -161,8 +162,8 @@ def markdown(results, meta):
 
 
 def main(argv=None):
-    from .cli import Parser, closing, out_dir
-    ap = Parser(prog="python -m benchmarks translators", description=__doc__.split("\n\n")[0])
+    from benchmarks.cli import Parser, closing, out_dir
+    ap = Parser(prog="python tools/translators.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=positive_float, default=8.0, help="training budget per model (default: 8)")
     ap.add_argument("--data", type=Path, default=DATA, help="deu.txt-style file (default: ../shared/data/deu-eng-50k.tsv)")
     ap.add_argument("--n", type=positive_int, default=50000, help="first N pairs (default: 50000, all of the shared file)")
@@ -199,3 +200,7 @@ def main(argv=None):
     print(markdown(results, meta))
     print(closing(str(a.out), stored, a.save))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
