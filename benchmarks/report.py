@@ -6,34 +6,31 @@ import numpy as np
 from .timing import paired_ratio
 
 TARGET_CONFIG = "book"
-# (key, description, comparison, threshold, unit); the thresholds are the project's targets
-# (issue "Benchmarks"), measured here and reported as pass/fail, never asserted in tests
+NUMPY_TRAIN, KERAS_TRAIN = ("train_step", "numpy"), ("train_step", "keras-graph")
+# (key, description, comparison, threshold, unit, what it is computed from); the thresholds are the
+# project's targets (issue "Benchmarks"), measured here and reported as pass/fail, never asserted in tests.
+# Computed from: ("paired", numerator, denominator): the time ratio of two (workload, impl) rows timed in
+# the same rounds; ("fastest", workload, impls): NumPy over the fastest of impls (versus_fastest; eager is
+# never the fastest); ("mfu", row): that row's MFU; ("memory", a, b): the rows' peak memory ratio.
 TARGETS = (
     ("train_vs_keras_graph", "NumPy training step time / Keras graph (tf.function) training step time",
-     "<=", 1.0, "x"),
+     "<=", 1.0, "x", ("paired", NUMPY_TRAIN, KERAS_TRAIN)),
     ("train_vs_fastest_keras", "NumPy training step time / the fastest Keras CPU mode's (graph, XLA, JAX, PyTorch)",
-     "<=", 1.0, "x"),
+     "<=", 1.0, "x", ("fastest", "train_step", ("keras-graph", "keras-xla", "keras-jax", "keras-torch"))),
     ("numpy_train_mfu", "NumPy training step model FLOP utilisation vs the measured float32 GEMM peak",
-     ">=", 0.60, "%"),
-    ("kv_cache_speedup", "NumPy greedy decoding (12 tokens): no-cache time / KV-cache time", ">=", 5.0, "x"),
+     ">=", 0.60, "%", ("mfu", NUMPY_TRAIN)),
+    ("kv_cache_speedup", "NumPy greedy decoding (12 tokens): no-cache time / KV-cache time", ">=", 5.0, "x",
+     ("paired", ("decode", "numpy-nocache"), ("decode", "numpy"))),
     ("kv_cache_vs_keras", "Keras graph greedy decoding time (no cache, the book's way) / NumPy KV-cache decoding "
-     "time", ">=", 1.0, "x"),
+     "time", ">=", 1.0, "x", ("paired", ("decode", "keras-graph"), ("decode", "numpy"))),
     ("cached_decode_vs_keras", "like with like: Keras graph KV-cache decoding time / NumPy KV-cache decoding time",
-     ">=", 1.0, "x"),
+     ">=", 1.0, "x", ("paired", ("decode", "keras-graph-cache"), ("decode", "numpy"))),
     ("decode_vs_fastest_keras", "NumPy KV-cache decoding time / the fastest Keras CPU KV-cache decoding's "
-     "(graph with cache, JAX, PyTorch)", "<=", 1.0, "x"),
-    ("train_memory_vs_keras", "NumPy / Keras graph training-step peak memory (model_peak_mb)", "<=", 1.0, "x"),
+     "(graph with cache, JAX, PyTorch)", "<=", 1.0, "x", ("fastest", "decode", ("keras-graph-cache", "keras-jax",
+                                                                                 "keras-torch"))),
+    ("train_memory_vs_keras", "NumPy / Keras graph training-step peak memory (model_peak_mb)", "<=", 1.0, "x",
+     ("memory", NUMPY_TRAIN, KERAS_TRAIN)),
 )
-
-
-# ratio targets: numerator (workload, impl) / denominator (workload, impl)
-PAIRED = {"train_vs_keras_graph": (("train_step", "numpy"), ("train_step", "keras-graph")),
-          "kv_cache_speedup": (("decode", "numpy-nocache"), ("decode", "numpy")),
-          "kv_cache_vs_keras": (("decode", "keras-graph"), ("decode", "numpy")),
-          "cached_decode_vs_keras": (("decode", "keras-graph-cache"), ("decode", "numpy"))}
-# NumPy against whichever of these ran fastest (CPU modes; eager is never the fastest)
-FASTEST = {"train_vs_fastest_keras": ("train_step", ("keras-graph", "keras-xla", "keras-jax", "keras-torch")),
-           "decode_vs_fastest_keras": ("decode", ("keras-graph-cache", "keras-jax", "keras-torch"))}
 
 
 def versus_fastest(numpy, candidates):
@@ -62,53 +59,71 @@ def target_entry(config, workload, numpy, candidates, threshold=1.0):
             "numpy_median_s": d["numpy_median_s"], "fastest_median_s": d["fastest_median_s"]}
 
 
-def fastest_keras_ratio(rows, config, workload, impls):
-    """NumPy's time over the fastest of `impls` (versus_fastest), or (None, None)."""
-    ok = [r for r in (_find(rows, config, workload, i) for i in impls) if r is not None and r["status"] == "ok"]
-    numpy = _find(rows, config, workload, "numpy")
-    if not ok or numpy is None or numpy["status"] != "ok":
-        return None, None
-    _, detail = versus_fastest(numpy, ok)
-    return detail["median"], detail
-
-
 def _find(rows, config, workload, impl):
-    for r in rows:
-        if (r["config"], r["workload"], r["impl"]) == (config, workload, impl) and "sweep" not in r:
-            return r
-    return None
+    return next((r for r in rows if (r["config"], r["workload"], r["impl"]) == (config, workload, impl)
+                 and "sweep" not in r), None)
+
+
+def _measure(rows, config, kind, args):
+    """(value, detail) of one target from the rows, or (None, None) when they lack it."""
+    ok = lambda r: r is not None and r["status"] == "ok"  # noqa: E731
+    if kind == "fastest":
+        w, impls = args
+        numpy, found = _find(rows, config, w, "numpy"), [_find(rows, config, w, i) for i in impls]
+        if not ok(numpy) or not any(map(ok, found)):
+            return None, None
+        _, detail = versus_fastest(numpy, [r for r in found if ok(r)])
+        return detail["median"], detail
+    found = [_find(rows, config, *w_i) for w_i in args]
+    if not all(map(ok, found)):
+        return None, None
+    if kind == "paired":
+        detail = paired_ratio(*found)
+        return detail["median"], detail
+    if kind == "mfu":
+        return found[0].get("mfu"), {"gflops_per_s": found[0].get("gflops_per_s")}
+    ma, mb = (r.get("memory") or {} for r in found)
+    if ma.get("status") != "ok" or mb.get("status") != "ok":
+        return None, None
+    return ma["model_peak_mb"] / mb["model_peak_mb"], {
+        "numpy_mb": ma["model_peak_mb"], "keras_graph_mb": mb["model_peak_mb"],
+        "numpy_process_mb": ma["peak_rss_mb"], "keras_graph_process_mb": mb["peak_rss_mb"]}
 
 
 def compute_targets(rows, config=TARGET_CONFIG, quick=False):
-    ok = lambda r: r is not None and r["status"] == "ok"  # noqa: E731
-    get = lambda w, i: _find(rows, config, w, i)  # noqa: E731
     out = []
-    for key, desc, op, thr, unit in TARGETS:
-        value, detail = None, None
-        if key in FASTEST:
-            value, detail = fastest_keras_ratio(rows, config, *FASTEST[key])
-        elif key in PAIRED:   # a time ratio of two implementations measured in the same rounds
-            a, b = (get(*w_i) for w_i in PAIRED[key])
-            if ok(a) and ok(b):
-                detail = paired_ratio(a, b)
-                value = detail["median"]
-        elif key == "numpy_train_mfu":
-            a = get("train_step", "numpy")
-            if ok(a):
-                value = a.get("mfu")
-                detail = {"gflops_per_s": a.get("gflops_per_s")}
-        elif key == "train_memory_vs_keras":
-            a, b = get("train_step", "numpy"), get("train_step", "keras-graph")
-            ma, mb = (r.get("memory", {}) if r else {} for r in (a, b))
-            if ma.get("status") == "ok" and mb.get("status") == "ok":
-                value = ma["model_peak_mb"] / mb["model_peak_mb"]
-                detail = {"numpy_mb": ma["model_peak_mb"], "keras_graph_mb": mb["model_peak_mb"],
-                          "numpy_process_mb": ma["peak_rss_mb"], "keras_graph_process_mb": mb["peak_rss_mb"]}
+    for key, desc, op, thr, unit, (kind, *args) in TARGETS:
+        value, detail = _measure(rows, config, kind, args)
         passed = None if value is None else (value <= thr if op == "<=" else value >= thr)
         out.append({"key": key, "description": desc, "op": op, "threshold": thr, "unit": unit,
                     "value": value, "detail": detail, "passed": passed, "config": config,
-                    "why_not_measured": None if value is not None else why_not_measured(rows, key, config, quick)})
+                    "why_not_measured": None if value is not None else why_not_measured(rows, config, quick, kind,
+                                                                                        args)})
     return out
+
+
+def why_not_measured(rows, config, quick, kind, args):
+    """Why a target has no value: which config, implementation, workload or measurement was not run."""
+    if not any(r["config"] == config and "sweep" not in r for r in rows):
+        return (f"the {config} config was not run ({'--quick runs tiny,small only' if quick else '--configs'}): "
+                f"run e.g. python -m benchmarks --configs {config}")
+    if kind == "fastest":
+        w, impls = args
+        r = _find(rows, config, w, "numpy")
+        if r is None or r["status"] != "ok":
+            return f"numpy {w} on {config}: " + ("not run" if r is None else r["status"])
+        return f"none of {', '.join(impls)} ran {w} on {config} (--backends / --decode-backends)"
+    for w, i in args:
+        r = _find(rows, config, w, i)
+        if r is None:
+            return f"{i} {w} was not run on {config} (--backends / --workloads / --decode-backends)"
+        if r["status"] != "ok":
+            return f"{i} {w} on {config}: {r['status']}"
+        m = (r.get("memory") or {}).get("status")
+        if kind == "memory" and m != "ok":
+            return (f"peak memory of {i} {w} on {config} " + (f"failed: {m}" if m else "was not measured")
+                    + " (--memory-configs / --memory-backends / --memory-workloads)")
+    return "not computable from the rows"
 
 
 def target_lines(targets):
@@ -117,54 +132,29 @@ def target_lines(targets):
     why = {t["why_not_measured"] for t in targets}
     if len(why) == 1 and None not in why:
         return [f"  target {', '.join(t['key'] for t in targets)}: not measured: {why.pop()}"]
-    return [target_line(t) for t in targets]
-
-
-def target_line(t):
-    if t["value"] is None:
-        return f"  target {t['key']}: not measured: {t['why_not_measured']}"
-    return f"  target {t['key']}: {_fmt_val(t['value'], t['unit'])} ({'pass' if t['passed'] else 'fail'}: " \
-           f"{t['op']} {_fmt_val(t['threshold'], t['unit'])})"
-
-
-def why_not_measured(rows, key, config, quick=False):
-    """Why a target has no value: which config, implementation, workload or measurement was not run."""
-    if not any(r["config"] == config and "sweep" not in r for r in rows):
-        return (f"the {config} config was not run ({'--quick runs tiny,small only' if quick else '--configs'}): "
-                f"run e.g. python -m benchmarks --configs {config}")
-    if key in FASTEST:
-        w, impls = FASTEST[key]
-        r = _find(rows, config, w, "numpy")
-        if r is None or r["status"] != "ok":
-            return f"numpy {w} on {config}: " + ("not run" if r is None else r["status"])
-        return f"none of {', '.join(impls)} ran {w} on {config} (--backends / --decode-backends)"
-    needed = {"numpy_train_mfu": [("train_step", "numpy")],
-              "train_memory_vs_keras": [("train_step", "numpy"), ("train_step", "keras-graph")]}.get(key) or PAIRED[key]
-    for w, i in needed:
-        r = _find(rows, config, w, i)
-        if r is None:
-            return f"{i} {w} was not run on {config} (--backends / --workloads / --decode-backends)"
-        if r["status"] != "ok":
-            return f"{i} {w} on {config}: {r['status']}"
-        if key == "train_memory_vs_keras" and (r.get("memory") or {}).get("status") != "ok":
-            m = (r.get("memory") or {}).get("status")
-            return (f"peak memory of {i} {w} on {config} " + (f"failed: {m}" if m else "was not measured")
-                    + " (--memory-configs / --memory-backends / --memory-workloads)")
-    return "not computable from the rows"
+    return [f"  target {t['key']}: not measured: {t['why_not_measured']}" if t["value"] is None else
+            f"  target {t['key']}: {_fmt_val(t['value'], t['unit'])} ({'pass' if t['passed'] else 'fail'}: "
+            f"{t['op']} {_fmt_val(t['threshold'], t['unit'])})" for t in targets]
 
 
 def _fmt_val(v, unit):
-    if v is None:
-        return "n/a"
-    return f"{100 * v:.1f} %" if unit == "%" else f"{v:.2f}×"
+    return "n/a" if v is None else f"{100 * v:.1f} %" if unit == "%" else f"{v:.2f}×"
+
+
+def _ms(s):
+    return "" if s is None else (f"{s * 1e3:.1f}" if s < 10 else f"{s * 1e3:.0f}")
+
+
+def table(head, lines):
+    """A markdown table: `head` the column names, `lines` lists of cells."""
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(map(str, c)) + " |"
+                                                                         for c in lines)]
 
 
 def targets_markdown(targets):
-    lines = ["| target | measured | threshold | result |", "|---|---|---|---|"]
+    cells = []
     for t in targets:
-        thr = f"{t['op']} {_fmt_val(t['threshold'], t['unit'])}"
-        meas = _fmt_val(t["value"], t["unit"])
-        d = t["detail"] or {}
+        meas, d = _fmt_val(t["value"], t["unit"]), t["detail"] or {}
         if "fastest" in d:
             meas += f" vs {d['fastest']} ({_ms(d['numpy_median_s'])} vs {_ms(d['fastest_median_s'])} ms"
             meas += (f", paired IQR {d['q1']:.2f}–{d['q3']:.2f}, n={d['n']})" if "q1" in d
@@ -176,70 +166,48 @@ def targets_markdown(targets):
         elif d.get("gflops_per_s"):
             meas += f" ({d['gflops_per_s']:.1f} GFLOP/s)"
         res = f"— not measured: {t['why_not_measured']}" if t["passed"] is None else ("✅ pass" if t["passed"] else "❌ fail")
-        lines.append(f"| {t['description']} | {meas} | {thr} | {res} |")
-    return lines
-
-
-def _ms(s):
-    return "" if s is None else (f"{s * 1e3:.1f}" if s < 10 else f"{s * 1e3:.0f}")
-
-
-def _load(r):
-    o = r.get("other_processes_cores")
-    return "" if o is None else f"{o:.2f}"
-
-
-def contention(rows):
-    """Mean and max number of cores other processes kept busy during the comparisons."""
-    o = [r["other_processes_cores"] for r in rows if r.get("other_processes_cores") is not None]
-    return (float(np.mean(o)), float(np.max(o))) if o else (None, None)
+        cells.append([t["description"], meas, f"{t['op']} {_fmt_val(t['threshold'], t['unit'])}", res])
+    return table(("target", "measured", "threshold", "result"), cells)
 
 
 def results_table(rows):
-    lines = ["| config | workload | impl | median ms | IQR ms | min–max ms | first call s | GFLOP | GFLOP/s | MFU "
-             "| vs numpy | mem MB (model / process) | other load |", "|" + "---|" * 13]
+    cells = []
     for r in rows:
         if r["status"] != "ok":
-            lines.append(f"| {r['config']} | {r['workload']} | {r['impl']} | {r['status']} |" + " |" * 9)
+            cells.append([r["config"], r["workload"], r["impl"], r["status"], *[""] * 9])
             continue
-        ref = next((x for x in rows if x["status"] == "ok" and x["impl"] == "numpy"
-                    and (x["config"], x["workload"]) == (r["config"], r["workload"])), None)
-        rel = f"{r['median_s'] / ref['median_s']:.2f}×" if ref else ""
-        m = r.get("memory") or {}
-        mem = f"{m['model_peak_mb']:.0f} / {m['peak_rss_mb']:.0f}" if m.get("status") == "ok" else m.get("status", "")
-        lines.append(f"| {r['config']} | {r['workload']} | {r['impl']} | {_ms(r['median_s'])} | {_ms(r['iqr_s'])} | "
-                     f"{_ms(r['min_s'])}–{_ms(r['max_s'])} | {r['first_call_s']:.2f} | {r['flops'] / 1e9:.3g} | "
-                     f"{r['gflops_per_s']:.1f} | {100 * r['mfu']:.1f} % | {rel} | {mem} | {_load(r)} |")
-    return lines
+        ref = _find(rows, r["config"], r["workload"], "numpy")
+        rel = f"{r['median_s'] / ref['median_s']:.2f}×" if ref and ref["status"] == "ok" else ""
+        m, o = r.get("memory") or {}, r.get("other_processes_cores")
+        cells.append([r["config"], r["workload"], r["impl"], _ms(r["median_s"]), _ms(r["iqr_s"]),
+                      f"{_ms(r['min_s'])}–{_ms(r['max_s'])}", f"{r['first_call_s']:.2f}", f"{r['flops'] / 1e9:.3g}",
+                      f"{r['gflops_per_s']:.1f}", f"{100 * r['mfu']:.1f} %", rel,
+                      f"{m['model_peak_mb']:.0f} / {m['peak_rss_mb']:.0f}" if m.get("status") == "ok"
+                      else m.get("status", ""), "" if o is None else f"{o:.2f}"])
+    return table(("config", "workload", "impl", "median ms", "IQR ms", "min–max ms", "first call s", "GFLOP",
+                  "GFLOP/s", "MFU", "vs numpy", "mem MB (model / process)", "other load"), cells)
 
 
 def sweep_table(rows, sweep):
     rows = [r for r in rows if r.get("sweep") == sweep]
-    impls = list(dict.fromkeys(r["impl"] for r in rows))
-    xs = list(dict.fromkeys(r["x"] for r in rows))
-    wl = list(dict.fromkeys(r["workload"] for r in rows))
-    lines = []
-    for w in wl:
-        lines += [f"{w}, median ms (GFLOP/s):", "", "| " + sweep + " | " + " | ".join(impls) + " |",
-                  "|" + "---|" * (len(impls) + 1)]
-        for x in xs:
-            cells = []
-            for i in impls:
-                r = next((r for r in rows if (r["x"], r["impl"], r["workload"]) == (x, i, w)), None)
-                cells.append(f"{_ms(r['median_s'])} ({r['gflops_per_s']:.0f})" if r and r["status"] == "ok"
-                             else (r["status"] if r else ""))
-            lines.append(f"| {x} | " + " | ".join(cells) + " |")
-        lines.append("")
+    impls, lines = list(dict.fromkeys(r["impl"] for r in rows)), []
+    for w in dict.fromkeys(r["workload"] for r in rows):
+        at = {(r["x"], r["impl"]): r for r in rows if r["workload"] == w}
+        cell = lambda r: (f"{_ms(r['median_s'])} ({r['gflops_per_s']:.0f})" if r["status"] == "ok"  # noqa: E731
+                          else r["status"]) if r else ""
+        lines += [f"{w}, median ms (GFLOP/s):", "", *table((sweep, *impls), (
+            [x, *(cell(at.get((x, i))) for i in impls)] for x in dict.fromkeys(r["x"] for r in rows))), ""]
     return lines
 
 
 def _contention_lines(rows, cores):
-    mean, mx = contention(rows)
-    if mean is None:
+    """Mean and max number of cores other processes kept busy during the comparisons."""
+    o = [r["other_processes_cores"] for r in rows if r.get("other_processes_cores") is not None]
+    if not o:
         return []
-    line = (f"- other processes kept {mean:.2f} cores busy on average (max {mx:.2f}) during the timed comparisons "
-            "(from /proc/stat minus this process; column 'other load' per row)")
-    if mean > 0.2 * cores:
+    line = (f"- other processes kept {np.mean(o):.2f} cores busy on average (max {np.max(o):.2f}) during the timed "
+            "comparisons (from /proc/stat minus this process; column 'other load' per row)")
+    if np.mean(o) > 0.2 * cores:
         line += (f". **The machine was shared**: absolute times and the GEMM peak are lower than on an idle "
                  "machine, and multi-threaded OpenBLAS suffers more from oversubscription than TensorFlow")
     return [line]
@@ -285,21 +253,11 @@ def markdown(result):
 
 def header(meta):
     """The line under a report's title: the command, when, how long, at which commit, on what."""
-    mi = meta.get("machine", {})
+    mi, load = meta.get("machine", {}), lambda x: [round(v, 2) for v in x] if x else x  # noqa: E731
     return (f"`{meta['command']}` — {mi.get('date')}, {meta.get('duration_s', 0):.0f} s, git {mi.get('git_head')}"
             + (" (numpy_transformer had uncommitted changes)" if mi.get("numpy_transformer_dirty") else "")
             + f"; {meta['threads']} thread(s), {mi.get('cpu_model')}, load average at start / end "
-              f"{_round(mi.get('loadavg_at_start'))} / {_round(meta.get('loadavg_at_end'))}.")
-
-
-def _round(load):
-    return [round(x, 2) for x in load] if load else load
-
-
-def table(head, lines):
-    """A markdown table: `head` the column names, `lines` lists of cells."""
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(map(str, c)) + " |"
-                                                                         for c in lines)]
+              f"{load(mi.get('loadavg_at_start'))} / {load(meta.get('loadavg_at_end'))}.")
 
 
 def app_targets_markdown(ts, what):
