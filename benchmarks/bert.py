@@ -21,7 +21,7 @@ import numpy as np
 
 from numpy_transformer.config import BertConfig
 
-from . import machine
+from . import flops, machine
 from .cli import csv
 from .report import app_targets_markdown, header, table, target_entry
 from .timing import in_subprocess, jsonable, row, run_interleaved
@@ -39,8 +39,8 @@ def forward_flops(cfg, B, T, task, chosen):
     """Matmul FLOPs (2·m·n·k) of one forward: per layer the Q/K/V/output projections, scores and
     weighted values, the feed-forward; the MLM head (dense + the tied vocabulary projection) at
     the `chosen` positions, or the pooler and the classifier on [CLS]."""
-    d, f = cfg.d_model, cfg.d_ff
-    layer = 2 * B * T * d * d * 4 + 2 * B * T * T * d * 2 + 2 * B * T * d * f * 2
+    d = cfg.d_model
+    layer = flops.mha(B, T, T, d) + flops.ffn(B, T, d, cfg.d_ff)
     head = 2 * chosen * d * (d + cfg.vocab_size) if task == "mlm" else 2 * B * d * (d + cfg.num_classes)
     return cfg.num_layers * layer + head
 
@@ -69,12 +69,7 @@ def worker(spec):
     {impl: timing} as JSON on the last line."""
     from numpy_transformer.apps.bert.train import BertArgs, make_backend
     from numpy_transformer.models import BertEncoder
-    machine.pin_numpy_threads(spec["threads"])
-    if spec["backend"] == "tensorflow":
-        machine.pin_tf_threads(spec["threads"])
-    elif spec["backend"] == "torch":
-        import torch
-        torch.set_num_threads(spec["threads"])
+    machine.pin_subprocess(spec["threads"], spec["backend"])
     cfg, B, T = PRESETS[spec["preset"]]
     task = WORKLOADS[spec["workload"]]
     args = BertArgs(epochs=1, batch_size=B, warmup_steps=10)
@@ -97,14 +92,8 @@ def run(a, log, meta):
             for kb in a.keras_backends:
                 spec = {"backend": kb, "preset": name, "workload": workload, "reps": a.reps, "threads": a.threads}
                 res = in_subprocess("bert.worker", spec, {"KERAS_BACKEND": kb})
-                for impl, r in (res.items() if "status" not in res else [(f"keras-{kb}", res)]):
-                    rows.append(row(r, config=name, workload=workload, impl=impl, keras_backend=kb, batch=B, tokens=T,
-                                    flops=fl))
-                    if rows[-1]["status"] == "ok":
-                        rows[-1]["gflops_per_s"] = fl / r["median_s"] / 1e9
-                        log(f"  {name:>8} {workload:<14} {impl:<17} (beside keras-{kb:<10}) median "
-                            f"{r['median_s'] * 1e3:8.2f} ms  IQR {r['iqr_s'] * 1e3:6.2f} ms  "
-                            f"{rows[-1]['gflops_per_s']:6.2f} GFLOP/s")
+                rows += [row(r, log, config=name, workload=workload, impl=impl, keras_backend=kb, batch=B, tokens=T,
+                             flops=fl) for impl, r in (res.items() if "status" not in res else [(f"keras-{kb}", res)])]
     return {"rows": rows, "targets": targets(rows)}
 
 

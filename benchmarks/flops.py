@@ -91,7 +91,3 @@ def workload_flops(workload, cfg, shape, decode_mode="cache"):
         return decode(cfg, shape.batch, shape.src_len, shape.tgt_len, decode_mode)
     raise ValueError(f"unknown workload {workload!r}")
 
-
-def gemm_flops(n):
-    """FLOPs of one n×n by n×n matrix product."""
-    return 2 * n ** 3

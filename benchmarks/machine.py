@@ -53,6 +53,16 @@ def pin_tf_threads(n):
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(), "note": note}
 
 
+def pin_subprocess(n, keras_backend=None):
+    """A measuring subprocess's threads: NumPy's BLAS, and the pool of the Keras backend it runs."""
+    pin_numpy_threads(n)
+    if keras_backend == "tensorflow":
+        pin_tf_threads(n)
+    elif keras_backend == "torch":
+        import torch
+        torch.set_num_threads(n)
+
+
 def loadavg():
     try:
         return list(os.getloadavg())
@@ -80,23 +90,12 @@ def foreign_cpu(before, after, wall):
     return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / wall)
 
 
-def _cpu_model():
+def proc_field(path, key):
+    """The text after `key` on its line of a /proc file ("model name" in /proc/cpuinfo, "VmHWM" in
+    /proc/self/status), or None (not Linux, no such line)."""
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _mem_total_gb():
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal"):
-                    return round(int(line.split()[1]) / 2 ** 20, 1)
+        with open(path) as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith(key)), None)
     except OSError:
         return None
 
@@ -110,10 +109,12 @@ def _git(*args):
 
 
 def machine_info(with_tf=True):
+    mem = proc_field("/proc/meminfo", "MemTotal")
     info = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu_model": _cpu_model(), "logical_cpus": os.cpu_count(), "cores_available": available_cores(),
-        "mem_total_gb": _mem_total_gb(), "platform": platform.platform(),
+        "cpu_model": proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine(),
+        "logical_cpus": os.cpu_count(), "cores_available": available_cores(), "platform": platform.platform(),
+        "mem_total_gb": round(int(mem.split()[0]) / 2 ** 20, 1) if mem else None,
         "python": sys.version.split()[0], "numpy": np.__version__,
         "loadavg_at_start": loadavg(),
         "git_head": _git("rev-parse", "--short", "HEAD"),

@@ -23,14 +23,9 @@ from .timing import in_subprocess
 
 
 def _status_kb(key):
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
+    from .machine import proc_field
+    value = proc_field("/proc/self/status", key + ":")
+    return int(value.split()[0]) if value else None
 
 
 def _reset_peak():
@@ -44,11 +39,10 @@ def _reset_peak():
 
 def child(spec):
     from . import configs, machine
-    machine.pin_numpy_threads(spec["threads"])
     impl, workload = spec["impl"], spec["workload"]
     keras_impl = impl.startswith("keras")
+    machine.pin_subprocess(spec["threads"], "tensorflow" if keras_impl else None)
     if keras_impl:
-        machine.pin_tf_threads(spec["threads"])
         from . import keras_backend
         keras_backend._tf()   # TensorFlow, Keras and keras_transformer count as libraries
     from . import np_backend

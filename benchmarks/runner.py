@@ -116,13 +116,11 @@ def compare(models, workload, backends, opts, peak_gflops, extra=None):
     rows = []
     for impl in fns:
         r = res[impl]
-        row = timing_row(r, config=preset.name, workload=workload, impl=impl, **shape.to_dict(), d_model=cfg.d_model,
-                         num_layers=cfg.num_layers, loadavg_before=load_before, loadavg_after=machine.loadavg(),
-                         other_processes_cores=other, **(extra or {}))
-        fl = flops.workload_flops(workload, cfg, shape, DECODE_MODE.get(impl, "cache"))
-        row["flops"] = fl
-        if r["status"] == "ok" and r.get("median_s"):
-            row["gflops_per_s"] = fl / r["median_s"] / 1e9
+        row = timing_row(r, log, config=preset.name, workload=workload, impl=impl, **shape.to_dict(),
+                         d_model=cfg.d_model, num_layers=cfg.num_layers, loadavg_before=load_before,
+                         loadavg_after=machine.loadavg(), other_processes_cores=other, **(extra or {}),
+                         flops=flops.workload_flops(workload, cfg, shape, DECODE_MODE.get(impl, "cache")))
+        if "gflops_per_s" in row:
             row["mfu"] = row["gflops_per_s"] / peak_gflops
         if impl in agree:
             row["tokens_agree_with_numpy"] = agree[impl]
@@ -132,12 +130,6 @@ def compare(models, workload, backends, opts, peak_gflops, extra=None):
             row["decoded_len"] = int(np.asarray(r["output"] if not hasattr(r["output"], "get")
                                                 else r["output"].get()).shape[1])
         rows.append(row)
-        if r["status"] == "ok":
-            log(f"  {preset.name:>12} {workload:<10} {impl:<18} median {r['median_s'] * 1e3:9.2f} ms  "
-                f"IQR {r['iqr_s'] * 1e3:7.2f} ms  first {r['first_call_s']:.2f} s  "
-                f"{row['gflops_per_s']:.1f} GFLOP/s")
-        else:
-            log(f"  {preset.name:>12} {workload:<10} {impl:<18} {r['status']}")
     if other is not None and other > 0.25:
         log(f"  note: other processes used {other:.2f} cores on average during this comparison")
     del fns, res

@@ -128,10 +128,18 @@ def jsonable(res):
     return {k: {f: v for f, v in r.items() if f != "output"} for k, r in res.items() if k != "_order"}
 
 
-def row(r, **fields):
-    """A result row: `fields` (config, workload, impl, ...) and the timing of run_interleaved's `r`."""
+def row(r, log=None, **fields):
+    """A result row: `fields` (config, workload, impl, flops, ...) and the timing of run_interleaved's
+    `r`, with GFLOP/s where the fields give its FLOPs; `log` (if given) gets a line about it."""
     keep = ("status", "first_call_s", "times_s", "n", "median_s", "q1_s", "q3_s", "iqr_s", "min_s", "max_s")
-    return {**fields, **{k: r[k] for k in keep if k in r}, "status": r.get("status", "failed: no result")}
+    out = {**fields, **{k: r[k] for k in keep if k in r}, "status": r.get("status", "failed: no result")}
+    if out["status"] == "ok" and out.get("flops"):
+        out["gflops_per_s"] = out["flops"] / r["median_s"] / 1e9
+    if log:
+        log(f"  {out['config']:>12} {out['workload']:<14} {out['impl']:<18} " + (
+            f"median {r['median_s'] * 1e3:9.2f} ms  IQR {r['iqr_s'] * 1e3:7.2f} ms  first {r['first_call_s']:.2f} s  "
+            f"{out.get('gflops_per_s', 0):.1f} GFLOP/s" if out["status"] == "ok" else out["status"]))
+    return out
 
 
 def in_subprocess(target, spec, env=None, timeout=3600):

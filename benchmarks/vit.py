@@ -21,7 +21,7 @@ import numpy as np
 from numpy_transformer.config import ViTConfig
 from numpy_transformer.training.keras_import import quiet_tensorflow
 
-from . import machine
+from . import flops, machine
 from .cli import csv
 from .report import app_targets_markdown, header, table, target_entry
 from .timing import in_subprocess, jsonable, row, run_interleaved
@@ -43,8 +43,8 @@ PRESETS = {
 def forward_flops(cfg, B):
     """Matmul FLOPs (2·m·n·k) of one forward: patch embedding, per layer Q/K/V/output projections,
     scores and weighted values over T = N + 1 tokens and the MLP, the head on the class token."""
-    T, d, f = cfg.seq_len, cfg.d_model, cfg.d_ff
-    layer = 2 * B * T * d * d * 4 + 2 * B * T * T * d * 2 + 2 * B * T * d * f * 2
+    T, d = cfg.seq_len, cfg.d_model
+    layer = flops.mha(B, T, T, d) + flops.ffn(B, T, d, cfg.d_ff)
     return 2 * B * cfg.num_patches * cfg.patch_dim * d + cfg.num_layers * layer + 2 * B * d * cfg.num_classes
 
 
@@ -123,10 +123,7 @@ def worker(spec):
     """In a subprocess whose KERAS_BACKEND is set: the application's NumPy and Keras training steps
     interleaved on the preset's batch; prints {impl: timing} as JSON on the last line."""
     from numpy_transformer.apps.vit.train import ViTArgs, make_backend
-    machine.pin_numpy_threads(spec["threads"])
-    if spec["backend"] == "torch":
-        import torch
-        torch.set_num_threads(spec["threads"])
+    machine.pin_subprocess(spec["threads"], spec["backend"])
     cfg, B = PRESETS[spec["preset"]]
     images, labels, _ = make_data(cfg, B)
     args = ViTArgs(epochs=1, batch_size=B, warmup_epochs=0)
@@ -135,15 +132,6 @@ def worker(spec):
     rng = np.random.default_rng(0)
     return jsonable(run_interleaved({k: (lambda b=b: b.train_step(images, labels, rng)) for k, b in backends.items()},
                                     spec["reps"], warmup=2, cooldown=0.02))
-
-
-def _row(r, log, **fields):
-    out = row(r, **fields)
-    if out["status"] == "ok":
-        out["gflops_per_s"] = out["flops"] / r["median_s"] / 1e9
-        log(f"  {fields['config']:>10} {fields['workload']:<10} {fields['impl']:<12} median {r['median_s'] * 1e3:8.2f} "
-            f"ms  IQR {r['iqr_s'] * 1e3:6.2f} ms  {out['gflops_per_s']:6.2f} GFLOP/s")
-    return out
 
 
 def run(a, log, meta):
@@ -164,12 +152,12 @@ def run(a, log, meta):
             res = run_interleaved(fns, a.reps, 1, cooldown=0.02)
             same = dict(config=name, workload=workload, batch=B, tokens=cfg.seq_len, d_model=cfg.d_model,
                         num_layers=cfg.num_layers, flops=workload_flops(workload, cfg, B))
-            rows += [_row(res[impl], log, impl=impl, **same) for impl in fns]
+            rows += [row(res[impl], log, impl=impl, **same) for impl in fns]
             for impl in (b for b in OTHER_BACKENDS if b in a.backends and workload == "train_step"):
                 # in a subprocess per Keras backend, with the NumPy step timed beside it there
                 res = in_subprocess("vit.worker", {"backend": OTHER_BACKENDS[impl], "preset": name, "reps": a.reps,
                                                    "threads": a.threads}, {"KERAS_BACKEND": OTHER_BACKENDS[impl]})
-                rows.append(_row(res.get(impl, res), log, impl=impl, **same))
+                rows.append(row(res.get(impl, res), log, impl=impl, **same))
                 if rows[-1]["status"] == "ok" and res["numpy"].get("status") == "ok":
                     rows[-1].update(numpy_same_process_median_s=res["numpy"]["median_s"],
                                     numpy_same_process_times_s=res["numpy"]["times_s"])
