@@ -2,6 +2,7 @@
 (tf.function(jit_compile=True)); with a GPU also graph mode on the GPU."""
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -103,51 +104,61 @@ def _decoders(km, src, L, mode):
     return xla
 
 
-def workloads(km, workload, shape, data, modes=MODES, device=None):
-    """{mode: callable} for one workload; each callable returns once the result is computed
-    (TF on CPU executes synchronously; loss/tokens are fetched to the host)."""
-    tf, keras, kt = _tf()
-    src, tgt, lab, dlogits = data
-    cfg = km.cfg
-    with tf.device(device or "/CPU:0"):
-        s, t, y = (tf.constant(a, tf.int32) for a in (src, tgt, lab))
-        dl = tf.constant(dlogits)
-    variables = km.trainable_variables
-    out = {}
+def tf_workloads(km, workload, inputs, target, modes, loss=None, optimizer=None):
+    """{mode: callable} of one workload of a Keras model on TensorFlow (this harness's and the ViT
+    one's), each mode eager, a tf.function graph or XLA-compiled. `inputs`: the model's input
+    arrays (a list of them, or one); forward: inference; fwd_bwd: training-mode forward and the
+    gradients of Σ logits·target (target = a fixed dlogits, so dloss/dlogits = it); train_step:
+    `loss(target, logits)` (target = labels), backward, the update of a fresh `optimizer()`."""
+    tf, _, _ = _tf()
+    xs, y, variables = [tf.constant(a) for a in inputs], tf.constant(target), km.trainable_variables
+    model = lambda a, training: km(list(a) if len(a) > 1 else a[0], training=training)  # noqa: E731
+
+    def fwd_bwd(d, *a):
+        with tf.GradientTape() as tape:
+            out = tf.reduce_sum(model(a, True) * d)
+        return tape.gradient(out, variables)
+
+    def train_step(c, *a, opt=None):
+        with tf.GradientTape() as tape:
+            out = loss(c, model(a, True))
+        opt.apply_gradients(zip(tape.gradient(out, variables), variables))
+        return out
+    fns = {}
     for mode in modes:
         if workload == "forward":
-            f = _compile(lambda a, b: km([a, b], training=False), mode)
-            call = (lambda f=f: f(s, t))
+            f = _compile(lambda *a: model(a, False), mode)
+            fns[mode] = lambda f=f: f(*xs)
         elif workload == "fwd_bwd":
-            def fb(a, b, d):
-                with tf.GradientTape() as tape:
-                    loss = tf.reduce_sum(km([a, b], training=True) * d)   # dloss/dlogits = d
-                return tape.gradient(loss, variables)
-            f = _compile(fb, mode)
-            call = (lambda f=f: f(s, t, dl))
+            f = _compile(fwd_bwd, mode)
+            fns[mode] = lambda f=f: f(y, *xs)
         elif workload == "train_step":
-            opt = keras.optimizers.Adam(kt.WarmupSchedule(cfg.d_model, 4000), beta_1=0.9, beta_2=0.98,
-                                        epsilon=1e-9)
+            opt = optimizer()
             opt.build(variables)
-
-            def ts(a, b, c, opt=opt):
-                with tf.GradientTape() as tape:
-                    loss = kt.masked_loss(c, km([a, b], training=True), cfg.pad_id)
-                opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-                return loss
-            f = _compile(ts, mode)
-            call = (lambda f=f: float(f(s, t, y)))
-        elif workload == "decode":
-            call = _decoders(km, src, shape.tgt_len, mode)
-            if mode == "keras-graph":   # like with like for NumPy's cached decoder (as numpy-nocache is for Keras')
-                cached = _decoders(km, src, shape.tgt_len, "keras-graph-cache")
-                out["keras-graph-cache"] = _on_device(cached, device) if device else cached
+            f = _compile(functools.partial(train_step, opt=opt), mode)
+            fns[mode] = lambda f=f: float(f(y, *xs))       # the loss, to the host
         else:
             raise ValueError(f"unknown workload {workload!r}")
-        if device:
-            call = _on_device(call, device)
-        out[mode] = call
-    return out
+    return fns
+
+
+def workloads(km, workload, shape, data, modes=MODES, device=None):
+    """{mode: callable} for one workload of the translation model; each callable returns once the
+    result is computed (TF on CPU executes synchronously; loss/tokens are fetched to the host)."""
+    tf, keras, kt = _tf()
+    src, tgt, lab, dlogits = data
+    with tf.device(device or "/CPU:0"):
+        if workload != "decode":
+            out = tf_workloads(km, workload, [src.astype(np.int32), tgt.astype(np.int32)],
+                               dlogits if workload == "fwd_bwd" else lab.astype(np.int32), modes,
+                               lambda y, logits: kt.masked_loss(y, logits, km.cfg.pad_id),
+                               lambda: keras.optimizers.Adam(kt.WarmupSchedule(km.cfg.d_model, 4000), beta_1=0.9,
+                                                             beta_2=0.98, epsilon=1e-9))
+        else:
+            out = {mode: _decoders(km, src, shape.tgt_len, mode) for mode in modes}
+            if "keras-graph" in modes:   # like with like for NumPy's cached decoder (as numpy-nocache is for Keras')
+                out["keras-graph-cache"] = _decoders(km, src, shape.tgt_len, "keras-graph-cache")
+    return {m: _on_device(f, device) if device else f for m, f in out.items()}
 
 
 def _on_device(call, device):

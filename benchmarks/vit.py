@@ -19,7 +19,6 @@ import importlib.util
 import numpy as np
 
 from numpy_transformer.config import ViTConfig
-from numpy_transformer.training.keras_import import quiet_tensorflow
 
 from . import flops, machine
 from .cli import csv
@@ -81,42 +80,16 @@ def numpy_workloads(cfg, state, workload, data):
 
 
 def keras_workloads(cfg, state, workload, data, modes):
-    with quiet_tensorflow():
-        import keras
-        import tensorflow as tf   # the harness measures TF's graph and XLA modes explicitly
-        import keras_transformer as kt
+    from .keras_backend import _tf, tf_workloads
+    _, keras, kt = _tf()
     images, labels, dlogits = data
     km = kt.VisionTransformerModel(cfg)
     km.build()
     km.load_state_dict(state)
-    x, y, dl = tf.constant(images), tf.constant(labels), tf.constant(dlogits)
-    variables = km.trainable_variables
-    out = {}
-    for mode in modes:
-        wrap = (lambda f: f) if mode == "keras-eager" else (lambda f: tf.function(f, jit_compile=mode == "keras-xla"))
-        if workload == "forward":
-            f = wrap(lambda a: km(a, training=False))
-            out[mode] = lambda f=f: f(x).numpy()
-        elif workload == "fwd_bwd":
-            def fb(a, d):
-                with tf.GradientTape() as tape:
-                    loss = tf.reduce_sum(km(a, training=True) * d)
-                return tape.gradient(loss, variables)
-            f = wrap(fb)
-            out[mode] = lambda f=f: [g.numpy() for g in f(x, dl)][0]
-        else:
-            opt = keras.optimizers.Adam(1e-3)
-            opt.build(variables)
-
-            def ts(a, b, opt=opt):
-                with tf.GradientTape() as tape:
-                    loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                        b, km(a, training=True), from_logits=True))
-                opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-                return loss
-            f = wrap(ts)
-            out[mode] = lambda f=f: float(f(x, y))
-    return out
+    loss = lambda y, logits: keras.ops.mean(keras.losses.sparse_categorical_crossentropy(  # noqa: E731
+        y, logits, from_logits=True))
+    return tf_workloads(km, workload, [images], dlogits if workload == "fwd_bwd" else labels, modes, loss,
+                        lambda: keras.optimizers.Adam(1e-3))
 
 
 def worker(spec):
