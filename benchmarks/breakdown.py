@@ -54,16 +54,20 @@ def _tail(path):
     return "/".join(parts[-2:])
 
 
+def translation_step(preset_name):
+    """The translation harness's NumPy training step (np_backend.py) at a preset, its FLOPs, a description."""
+    from . import configs, flops, np_backend
+    preset = configs.PRESETS[preset_name]
+    m = np_backend.make_model(preset.cfg, configs.shared_state(preset.cfg))
+    step = np_backend.workloads(m, "train_step", preset.shape, configs.make_batch(preset.cfg, preset.shape))["numpy"]
+    return step, flops.workload_flops("train_step", preset.cfg, preset.shape), \
+        f"translation, {preset_name} config, batch {preset.shape.batch}"
+
+
 def step_for(model):
     """(zero-argument step, matmul FLOPs of one step, description) as the harnesses build them."""
     if model == "translation-book":
-        from . import configs, flops, np_backend
-        preset = configs.PRESETS["book"]
-        m = np_backend.make_model(preset.cfg, configs.shared_state(preset.cfg))
-        data = configs.make_batch(preset.cfg, preset.shape)
-        step = np_backend.workloads(m, "train_step", preset.shape, data)["numpy"]
-        return step, flops.workload_flops("train_step", preset.cfg, preset.shape), \
-            f"translation, book config, batch {preset.shape.batch}"
+        return translation_step("book")
     if model == "vit-cifar-tiny":
         from numpy_transformer import VisionTransformer
         from . import vit
@@ -84,37 +88,9 @@ def step_for(model):
         f"BERT default, {workload}, batch {B}×{T}"
 
 
-def breakdown(model, reps, profiled, peak_gflops):
-    step, flops, what = step_for(model)
-    for _ in range(2):
-        step()                                   # warm-up: Adam's moments, buffers
-    times = []
-    r0 = resource.getrusage(resource.RUSAGE_SELF)
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    r1 = resource.getrusage(resource.RUSAGE_SELF)
-    stats = _profile(step, profiled)
-    cats = {name: 0.0 for name, _ in CATEGORIES}
-    for (path, _line, fn), v in stats.stats.items():
-        tail = _tail(path)
-        for name, pred in CATEGORIES:
-            if pred(tail, fn):
-                cats[name] += v[2] / profiled
-                break
-    total = sum(cats.values())
-    median = float(np.median(times))
-    gemm_floor = flops / (peak_gflops * 1e9)
-    return {"model": model, "what": what, "median_s": median, "times_s": times, "flops": flops,
-            "gemm_floor_s": gemm_floor, "profiled_total_s": total,
-            "page_faults_per_step": (r1.ru_minflt - r0.ru_minflt) / reps,
-            "system_s_per_step": (r1.ru_stime - r0.ru_stime) / reps,
-            "categories_s": {k: v for k, v in cats.items()},
-            "categories_share": {k: v / total for k, v in cats.items()}}
-
-
-def _profile(step, steps):
+def _profile(step, steps, warmup=1):
+    for _ in range(warmup):
+        step()                                   # Adam's moments, buffers
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(steps):
@@ -123,22 +99,36 @@ def _profile(step, steps):
     return pstats.Stats(prof)
 
 
-def _label(key):
-    path, line, func = key
-    return func if path == "~" else f"{_tail(path)}:{line}({func})"     # "~": builtins and C functions
+def breakdown(model, reps, profiled, peak_gflops):
+    step, flops, what = step_for(model)
+    for _ in range(2):
+        step()                                   # warm-up: Adam's moments, buffers
+    r0, times = resource.getrusage(resource.RUSAGE_SELF), []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cats = dict.fromkeys((name for name, _ in CATEGORIES), 0.0)
+    for (path, _line, fn), v in _profile(step, profiled, warmup=0).stats.items():
+        cats[next(name for name, pred in CATEGORIES if pred(_tail(path), fn))] += v[2] / profiled
+    total = sum(cats.values())
+    return {"model": model, "what": what, "median_s": float(np.median(times)), "times_s": times, "flops": flops,
+            "gemm_floor_s": flops / (peak_gflops * 1e9), "profiled_total_s": total,
+            "page_faults_per_step": (r1.ru_minflt - r0.ru_minflt) / reps,
+            "system_s_per_step": (r1.ru_stime - r0.ru_stime) / reps,
+            "categories_s": cats, "categories_share": {k: v / total for k, v in cats.items()}}
 
 
 def profile_train_step(preset_name="book", steps=3, path=None, top=25):
     """cProfile of the translation harness's NumPy training step at a preset: the hot functions
     by self time per step, and the whole listing in the text file `path`."""
-    from . import configs, np_backend
-    preset = configs.PRESETS[preset_name]
-    model = np_backend.make_model(preset.cfg, configs.shared_state(preset.cfg))
-    step = np_backend.workloads(model, "train_step", preset.shape, configs.make_batch(preset.cfg, preset.shape))["numpy"]
-    step()   # warm-up: Adam's moment buffers
-    stats = _profile(step, steps)
+    from .configs import PRESETS
+    preset = PRESETS[preset_name]
+    stats = _profile(translation_step(preset_name)[0], steps)
     total = stats.total_tt
-    hot = [{"function": _label(k), "tottime_s": v[2] / steps, "cumtime_s": v[3] / steps, "calls": v[1] // steps,
+    label = lambda p, line, fn: fn if p == "~" else f"{_tail(p)}:{line}({fn})"  # noqa: E731  "~": builtins, C
+    hot = [{"function": label(*k), "tottime_s": v[2] / steps, "cumtime_s": v[3] / steps, "calls": v[1] // steps,
             "share": v[2] / total if total else None} for k, v in sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]]
     text = io.StringIO()
     text.write(f"NumPy training step at the {preset_name} config ({preset.cfg.to_dict()}, shape "

@@ -3,6 +3,7 @@
 the scaling sweeps and a profile of the NumPy training step; the targets and plots of the run."""
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import time
@@ -40,23 +41,20 @@ def keras_missing():
 
 
 class Models:
-    """One NumPy and one Keras model per preset, built from the same shared state."""
+    """One NumPy and one Keras model per preset, built from the same shared state when first asked for."""
 
     def __init__(self, preset):
         self.preset, self.state = preset, configs.shared_state(preset.cfg)
-        self._np = self._keras = None
 
+    @functools.cached_property
     def numpy(self):
-        if self._np is None:
-            from . import np_backend
-            self._np = np_backend.make_model(self.preset.cfg, self.state)
-        return self._np
+        from . import np_backend
+        return np_backend.make_model(self.preset.cfg, self.state)
 
+    @functools.cached_property
     def keras(self):
-        if self._keras is None:
-            from . import keras_backend
-            self._keras = keras_backend.make_model(self.preset.cfg, self.state)
-        return self._keras
+        from . import keras_backend
+        return keras_backend.make_model(self.preset.cfg, self.state)
 
 
 def implementations(models, workload, backends, data):
@@ -64,15 +62,13 @@ def implementations(models, workload, backends, data):
     preset, fns = models.preset, {}
     if "numpy" in backends:
         from . import np_backend
-        fns.update(np_backend.workloads(models.numpy(), workload, preset.shape, data))
+        fns.update(np_backend.workloads(models.numpy, workload, preset.shape, data))
     modes = [b for b in CPU_KERAS if b in backends]
-    if modes:
-        reason = keras_missing()
-        if reason:
-            fns.update({m: skipper(reason) for m in modes})
-        else:
-            from . import keras_backend
-            fns.update(keras_backend.workloads(models.keras(), workload, preset.shape, data, modes=modes))
+    if modes and keras_missing():
+        fns.update({m: skipper(keras_missing()) for m in modes})
+    elif modes:
+        from . import keras_backend
+        fns.update(keras_backend.workloads(models.keras, workload, preset.shape, data, modes=modes))
     if "keras-gpu" in backends:
         fns.update(gpu.keras_gpu(preset.cfg, models.state, workload, preset.shape, data))
     if "numpy-cupy" in backends:
@@ -80,19 +76,8 @@ def implementations(models, workload, backends, data):
     return fns
 
 
-def _agreement(outputs, ref="numpy"):
-    """Fraction of decoded tokens equal to the NumPy KV-cache decoder's, per implementation."""
-    r = outputs.get(ref)
-    if r is None:
-        return {}
-    r = np.asarray(r)
-    out = {}
-    for name, o in outputs.items():
-        if o is None or name == ref:
-            continue
-        o = np.asarray(o if not hasattr(o, "get") else o.get())
-        out[name] = float(np.mean(o == r)) if o.shape == r.shape else 0.0
-    return out
+def _host(tokens):
+    return np.asarray(tokens.get() if hasattr(tokens, "get") else tokens)      # CuPy's to the host
 
 
 def compare(models, workload, backends, opts, peak_gflops, extra=None):
@@ -112,7 +97,8 @@ def compare(models, workload, backends, opts, peak_gflops, extra=None):
             paired_numpy[impl] = sub["numpy"]["median_s"]   # NumPy timed beside it, in that process
         fns[impl] = None
     other = machine.foreign_cpu(cpu0, machine.cpu_sample(), time.time() - t0)
-    agree = _agreement({k: v["output"] for k, v in res.items() if k != "_order"}) if workload == "decode" else {}
+    ref = res.get("numpy", {}).get("output") if workload == "decode" else None
+    ref = None if ref is None else _host(ref)
     rows = []
     for impl in fns:
         r = res[impl]
@@ -122,13 +108,13 @@ def compare(models, workload, backends, opts, peak_gflops, extra=None):
                          flops=flops.workload_flops(workload, cfg, shape, DECODE_MODE.get(impl, "cache")))
         if "gflops_per_s" in row:
             row["mfu"] = row["gflops_per_s"] / peak_gflops
-        if impl in agree:
-            row["tokens_agree_with_numpy"] = agree[impl]
         if impl in paired_numpy:
             row["numpy_same_process_median_s"] = paired_numpy[impl]
         if workload == "decode" and r["output"] is not None:
-            row["decoded_len"] = int(np.asarray(r["output"] if not hasattr(r["output"], "get")
-                                                else r["output"].get()).shape[1])
+            tokens = _host(r["output"])
+            row["decoded_len"] = int(tokens.shape[1])
+            if ref is not None and impl != "numpy":     # the share of tokens equal to NumPy's KV-cache decoder's
+                row["tokens_agree_with_numpy"] = float(np.mean(tokens == ref)) if tokens.shape == ref.shape else 0.0
         rows.append(row)
     if other is not None and other > 0.25:
         log(f"  note: other processes used {other:.2f} cores on average during this comparison")
@@ -145,28 +131,19 @@ def _release():
         gc.collect()
 
 
-def run_main(opts, peak_gflops):
+def run_all(opts, peak_gflops):
+    """Every config's workloads, then the sweeps' points (presets of their own), a preset at a time."""
+    plan = [(configs.PRESETS[name], opts.workloads, None) for name in opts.configs]
+    plan += [(preset, opts.sweep_workloads, {"sweep": sweep, "x": x})
+             for sweep in opts.sweeps for x, preset in configs.sweep_points(sweep, opts.quick)]
     rows = []
-    for name in opts.configs:
-        models = Models(configs.PRESETS[name])
-        for workload in opts.workloads:
-            backends = opts.decode_backends if workload == "decode" else opts.backends
-            rows += compare(models, workload, backends, opts, peak_gflops)
+    for preset, workloads, extra in plan:
+        models = Models(preset)
+        for workload in workloads:
+            backends = opts.sweep_backends if extra else opts.decode_backends if workload == "decode" else opts.backends
+            rows += compare(models, workload, backends, opts, peak_gflops, extra)
         del models
         _release()
-    return rows
-
-
-def run_sweeps(opts, peak_gflops):
-    rows = []
-    for sweep in opts.sweeps:
-        for x, preset in configs.sweep_points(sweep, opts.quick):
-            models = Models(preset)
-            for workload in opts.sweep_workloads:
-                rows += compare(models, workload, opts.sweep_backends, opts, peak_gflops,
-                                extra={"sweep": sweep, "x": x})
-            del models
-            _release()
     return rows
 
 
@@ -199,11 +176,10 @@ def run(a, logger, meta):
         f"{a.reps} reps")
     gemm = machine.gemm_peak(repeats=5 if a.quick else 10, with_tf=meta["tf_threads"] is not None)
     log(f"GEMM peak: {gemm['peak_gflops']:.1f} GFLOP/s ({gemm})")
-    rows = run_main(a, gemm["peak_gflops"])
+    rows = run_all(a, gemm["peak_gflops"])
     if a.memory_workloads:
         log("peak memory (one subprocess per implementation)")
         add_memory(rows, a)
-    rows += run_sweeps(a, gemm["peak_gflops"])
     prof = None
     if a.profile:
         log(f"profiling the NumPy training step ({a.profile})")
