@@ -18,29 +18,36 @@ def make_model(cfg, state):
     return m
 
 
+def steps(model, workload, inputs, target, loss=None, optimizer=None):
+    """One workload of a NumPy model (this harness's and the ViT one's) as a callable, the mirror
+    of keras_backend.tf_workloads: forward (inference), fwd_bwd (training-mode forward and the
+    backward of a fixed dlogits = target), train_step (`loss(logits, target)` -> (loss, dlogits),
+    backward, a step of `optimizer()`)."""
+    forward = lambda training: model.forward(*inputs, training=training)  # noqa: E731
+    if workload == "forward":
+        return lambda: forward(False)
+    if workload == "fwd_bwd":
+        return lambda: (forward(True), model.backward(target))[1]
+    if workload != "train_step":
+        raise ValueError(f"unknown workload {workload!r}")
+    opt = optimizer()
+
+    def train_step():
+        value, d = loss(forward(True), target)
+        opt.step(model.params, model.backward(d))
+        return value
+    return train_step
+
+
 def workloads(model, workload, shape, data):
     """{impl name: callable} for one workload. decode gives two implementations: `numpy`
     (key/value cache) and `numpy-nocache` (the whole decoder re-run on the prefix per token)."""
     src, tgt, lab, dlogits = data
-    cfg = model.cfg
-    if workload == "forward":
-        return {"numpy": lambda: model.forward(src, tgt, training=False)}
-    if workload == "fwd_bwd":
-        def fwd_bwd():
-            model.forward(src, tgt, training=True)
-            return model.backward(dlogits)
-        return {"numpy": fwd_bwd}
-    if workload == "train_step":
-        from .machine import numpy_threads   # Adam's thread pool follows the pinned BLAS threads
-        opt = ThreadedAdam(WarmupSchedule(cfg.d_model, 4000), **ADAM, threads=numpy_threads())
-
-        def train_step():
-            loss, d = masked_cross_entropy(model.forward(src, tgt, training=True), lab, cfg.pad_id)
-            opt.step(model.params, model.backward(d))
-            return loss
-        return {"numpy": train_step}
     if workload == "decode":
         L = shape.tgt_len
         return {"numpy": lambda: greedy_decode(model, src, START_ID, EOS_ID, L, use_cache=True),
                 "numpy-nocache": lambda: greedy_decode(model, src, START_ID, EOS_ID, L, use_cache=False)}
-    raise ValueError(f"unknown workload {workload!r}")
+    from .machine import numpy_threads   # Adam's thread pool follows the pinned BLAS threads
+    return {"numpy": steps(model, workload, (src, tgt), dlogits if workload == "fwd_bwd" else lab,
+                           lambda logits, y: masked_cross_entropy(logits, y, model.cfg.pad_id),
+                           lambda: ThreadedAdam(WarmupSchedule(model.cfg.d_model, 4000), **ADAM, threads=numpy_threads()))}

@@ -63,20 +63,12 @@ def make_data(cfg, B, seed=0):
 def numpy_workloads(cfg, state, workload, data):
     from numpy_transformer import Adam, VisionTransformer
     from numpy_transformer.ops.loss import masked_cross_entropy
+    from .np_backend import steps
     images, labels, dlogits = data
     m = VisionTransformer(cfg, kernels="fast")
     m.load_state_dict(state)
-    if workload == "forward":
-        return {"numpy": lambda: m.forward(images)}
-    if workload == "fwd_bwd":
-        return {"numpy": lambda: (m.forward(images, training=True), m.backward(dlogits))}
-    opt = Adam(1e-3)
-
-    def train_step():
-        loss, d = masked_cross_entropy(m.forward(images, training=True), labels, pad_id=-1)
-        opt.step(m.params, m.backward(d))
-        return loss
-    return {"numpy": train_step}
+    return {"numpy": steps(m, workload, [images], dlogits if workload == "fwd_bwd" else labels,
+                           lambda logits, y: masked_cross_entropy(logits, y, pad_id=-1), lambda: Adam(1e-3))}
 
 
 def keras_workloads(cfg, state, workload, data, modes):
