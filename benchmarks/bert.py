@@ -1,18 +1,8 @@
-"""python -m benchmarks bert: the BERT-style encoder's training steps, NumPy vs Keras on every
-installed Keras backend (TensorFlow, JAX, PyTorch).
-
-Workloads: `pretrain_step` (masked-language model: forward with the MLM head at the chosen
-positions, masked cross-entropy, backward, Adam with warm-up + cosine) and `finetune_step` (the
-[CLS] head on the pair task). Each is the step `python -m numpy_transformer bert pretrain|finetune`
-runs: the application's own backends (apps/bert/train.py's NumPy backend with the fast kernels,
-keras_transformer/bert_training.py's compiled `train_on_batch`), from the same weights, on the
-same synthetic batch (15 % of the tokens chosen, BERT's 80/10/10). Keras fixes its backend at
-import, so each Keras backend runs in a subprocess of its own, where its steps are interleaved
-with the NumPy backend's (benchmarks/timing.py): every row has a NumPy time measured beside it.
-Stored results (--save): benchmarks/results/bert/.
-
-Presets: `default` is the model `bert pretrain` trains by default (vocabulary 8,000, d_model 128,
-4 heads, d_ff 512, 4 layers), batch 128 of 32 tokens; `tiny` is for tests."""
+"""python -m benchmarks bert: BERT's training steps, the ones `python -m numpy_transformer
+bert pretrain|finetune` runs (pretrain_step: masked-LM; finetune_step: the [CLS] pair head), the
+application's NumPy backend against its Keras one on every installed Keras backend. Keras fixes
+its backend at import: each runs in a subprocess of its own, the NumPy step interleaved beside it
+there. Presets: `default` (the default model, batch 128 × 32 tokens), `tiny` (tests). docs/bert.md."""
 from __future__ import annotations
 
 import importlib.util

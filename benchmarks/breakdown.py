@@ -1,15 +1,7 @@
-"""python -m benchmarks breakdown: where each model's NumPy training step spends its time.
-
-For the translation model at the book config, ViT `cifar-tiny` and BERT `default` (pre-training
-and fine-tuning), the step the harnesses time (benchmarks/np_backend.py, benchmarks/vit.py,
-benchmarks/bert.py: fast kernels, float32) is timed without a profiler (median of --reps), then
-profiled with cProfile, and each function's self time is put in one category (CATEGORIES).
-Beside it: the step's matmul FLOPs at the GEMM peak NumPy's BLAS measures here (best of 10
-2048×2048 products), i.e. the least time any implementation with these GEMMs could take on
-this machine; what the step takes above that is what is left to win.
-
-Stored results (--save): benchmarks/results/breakdown/. Also here: the cProfile text of the
-translation harness's NumPy training step (`python -m benchmarks --profile book`)."""
+"""python -m benchmarks breakdown: where each model's NumPy training step spends its time: the
+step the harnesses time (fast kernels, float32), timed without a profiler, then cProfile's self
+time of each function put in one of CATEGORIES, beside the step's GEMM floor (its matmul FLOPs at
+the GEMM peak NumPy's BLAS reaches here). Also the translation harness's `--profile` listing."""
 from __future__ import annotations
 
 import cProfile

@@ -1,15 +1,7 @@
-"""GPU implementations, each skipping cleanly where it cannot run:
-
-keras-gpu         the Keras model in graph mode (tf.function) on /GPU:0;
-numpy-cupy        the unmodified NumPy model with CuPy as its array module
-                  (numpy_transformer/gpu/arrays.py); train_step is gpu.DeviceTrainer: no host
-                  read inside the step, Adam over whole arrays in one fused kernel per parameter;
-numpy-cupy-graph  train_step only: the same step recorded once as a CUDA graph and replayed
-                  (gpu.GraphedStep); a failed capture is reported as 'failed: ...', never
-                  silently timed eagerly.
-Every call ends with a device synchronisation, so a row's time is the step's, not its launch's.
-Precision: strict float32 unless `python -m benchmarks --tf32` set CUPY_TF32=1 before CuPy was
-imported (then cuBLAS may use TF32 tensor cores, as PyTorch's allow_tf32 and JAX's default do)."""
+"""GPU implementations, each skipping (with the reason) where it cannot run: keras-gpu (the
+Keras model as a graph on /GPU:0), numpy-cupy (the NumPy model on CuPy arrays; train_step is
+gpu.DeviceTrainer) and numpy-cupy-graph (that step replayed as a CUDA graph; a failed capture is
+'failed: ...', never timed eagerly). Every call ends with a device synchronisation."""
 from __future__ import annotations
 
 from numpy_transformer.training.keras_import import quiet_tensorflow

@@ -1,10 +1,7 @@
-"""keras-jax and keras-torch rows: the Keras model on the JAX or PyTorch backend, timed in a
-subprocess of its own (Keras fixes its backend at import: timing.in_subprocess), interleaved
-there with the NumPy model so that each row also has a NumPy time measured under the same
-conditions. The parent (runner.compare) builds the rows. Workloads as for the TensorFlow rows: forward (compiled inference), fwd_bwd
-(training-mode forward + backward from a fixed dlogits), train_step (Keras' own compiled
-train_on_batch: masked loss, backward, Adam with the warm-up schedule), decode
-(keras_transformer.greedy_decode with its key/value cache, like NumPy's decoder)."""
+"""keras-jax and keras-torch rows: the Keras model on the JAX or PyTorch backend, in a subprocess
+of its own (Keras fixes its backend at import), interleaved there with the NumPy model so that
+each row has a NumPy time measured beside it; runner.compare builds the rows. train_step is
+Keras' own compiled train_on_batch, decode the key/value-cached greedy_decode."""
 from __future__ import annotations
 
 import importlib.util

@@ -1,10 +1,6 @@
 """python -m benchmarks kernels: each speed mechanism of numpy_transformer/fast/ against the plain
-op it replaces (ops/), at the shapes the models run it at, float32: the measured gain that
-docs/performance.md quotes.
-
-Each pair runs interleaved (benchmarks/timing.py's compare: same rounds, alternating order),
-forward and backward together where the op has both; inputs the fast op overwrites are copied
-on both sides, so the copy costs the same. Stored results (--save): benchmarks/results/kernels/."""
+op it replaces, at the shapes the models run it at, float32, interleaved (timing.compare); inputs
+the fast op overwrites are copied on both sides. docs/performance.md quotes the gains."""
 from __future__ import annotations
 
 import numpy as np

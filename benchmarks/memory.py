@@ -1,20 +1,7 @@
-"""Peak memory of one workload, measured in a fresh subprocess.
-
-tracemalloc sees only allocations made through Python's allocator hooks (NumPy's data
-buffers, but not BLAS work buffers, TensorFlow's allocator or XLA), so instead each
-(config, workload, implementation) runs in its own interpreter and the kernel's resident-set
-counters are read from /proc/self/status:
-
-  rss_import    VmRSS after the imports (Python + NumPy, plus TensorFlow/Keras for Keras);
-  rss_ready     VmRSS after building the model and one warm-up call (tracing/compilation,
-                optimizer slots, allocator caches);
-  peak          VmHWM over `steps` further calls; the high-water mark is reset just before
-                them (writing 5 to /proc/self/clear_refs), so build-time spikes do not count.
-
-Reported: peak_rss_mb (whole process), model_peak_mb = peak − rss_import (what the model,
-optimizer state, activations and runtime caches add on top of the libraries: the number to
-compare between backends) and step_peak_mb = peak − rss_ready (transient memory of a step).
-Without clear_refs (non-Linux) ru_maxrss is used and the reset is skipped (noted)."""
+"""Peak memory of one workload, in a fresh subprocess: the kernel's resident-set counters
+(VmRSS, VmHWM in /proc/self/status), since tracemalloc misses BLAS, TensorFlow and XLA buffers.
+model_peak_mb = the peak over `steps` calls (high-water mark reset after a warm-up) minus the RSS
+after the imports; the method in full: docs/benchmarks.md, section Method."""
 from __future__ import annotations
 
 import resource

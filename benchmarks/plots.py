@@ -1,10 +1,6 @@
-"""Matplotlib figures: time vs batch / sequence length / d_model per implementation (log-log,
-error bars = interquartile range), and an overview of the main comparison. Each title names
-the configuration and the machine; the legends sit outside the axes. Bare `Figure`s (no
-pyplot): plotting never switches the process's matplotlib backend.
-
-`python -m benchmarks plot [results.json]` draws them again from a stored run's JSON (default
-benchmarks/results/results.json), beside it, without timing anything."""
+"""Matplotlib figures of the translation harness: time against each sweep's variable (log-log,
+IQR error bars) and an overview; bare Figures (no pyplot), titles naming the config and the
+machine. `python -m benchmarks plot [results.json]` redraws them from a stored run."""
 from __future__ import annotations
 
 import json

@@ -1,13 +1,6 @@
-"""python -m benchmarks rnn: the road-to-attention layers, NumPy vs Keras on the CPU.
-
-Layers: the simple RNN over T steps (NumPy ops/rnn.py vs stock keras.layers.SimpleRNN with
-return_sequences=True) and Bahdanau attention of one decoder state over T encoder states
-(ops/bahdanau.py vs keras_transformer.rnn.BahdanauAttention). Workloads: forward, and forward +
-backward from a fixed upstream gradient (Keras: GradientTape of Σ y·dy, gradients of the
-inputs and every weight). Keras runs eager and as a tf.function graph. Default shape B=64,
-T=50, H=128 (Bahdanau: d_s = d_h = d_a = H). Timing as in the main harness: warm-up first,
-then repetitions interleaved round-robin (timing.run_interleaved). Stored results (--save):
-benchmarks/results/rnn/."""
+"""python -m benchmarks rnn: the road-to-attention layers, NumPy (ops/rnn.py, ops/bahdanau.py)
+against Keras (SimpleRNN, keras_transformer.rnn.BahdanauAttention) eager and as a graph on the
+CPU: forward, and forward + backward from a fixed upstream gradient; B=64, T=50, H=128."""
 from __future__ import annotations
 
 import numpy as np

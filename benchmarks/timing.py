@@ -1,16 +1,8 @@
-"""Interleaved timing: several implementations of one workload measured in the same process and
-the same time window. After their warm-up calls, repetition r runs every implementation once, in
-an order rotated by r (round-robin), so slow drifts of the machine (other processes, thermal
-state) hit all of them alike and their ratios stay meaningful on a noisy machine.
-
-To time any callable against another, `compare`:
-
-    >>> from benchmarks.timing import compare
-    >>> r = compare(lambda: a @ b, lambda: np.dot(a, b), reps=30)
-    >>> r["f"]["median_s"], r["g"]["median_s"], r["ratio"]      # ratio: f's time over g's
-
-`in_subprocess` runs a function of this package in a fresh interpreter (a Keras backend of its
-own, untouched malloc state) and returns its JSON result."""
+"""Interleaved timing: several implementations of one workload in the same process and time
+window. After their warm-ups, repetition r runs each once, in an order rotated by r, so slow
+drifts of the machine hit all alike and their ratios stay meaningful on a noisy machine.
+`compare(f, g)` times any callable against another (docs/benchmarks.md); `in_subprocess` runs a
+function of this package in a fresh interpreter (a Keras backend of its own, fresh malloc state)."""
 from __future__ import annotations
 
 import gc

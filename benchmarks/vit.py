@@ -1,17 +1,8 @@
-"""python -m benchmarks vit: the Vision Transformer's workloads, NumPy vs Keras (eager, graph,
-XLA): forward (inference), fwd_bwd (training-mode forward + backward from fixed dlogits) and
-train_step (forward + cross-entropy + backward + Adam), timed interleaved in one process with
-the harness' timing (benchmarks/timing.py), analytic FLOPs and GFLOP/s; and the training step of
-Keras on JAX / PyTorch where installed (`keras-jax`, `keras-torch`: the application's two
-backends in a subprocess per Keras backend, NumPy timed beside it there). The targets: NumPy's
-training step over the fastest Keras's, per preset. Stored results (--save):
-benchmarks/results/vit/.
-
-Presets: `digits` is the model `python -m numpy_transformer vit` trains by default (8×8×1
-images, 4×4 patches → 5 tokens, d_model 64, 4 heads, d_ff 128, 4 layers, batch 64), `digits-p2`
-the same with 2×2 patches (17 tokens); `cifar-tiny` a ViT-Tiny-like
-model on CIFAR-sized input (32×32×3, 4×4 patches → 64 tokens, d_model 192, 3 heads, d_ff 768,
-6 layers, batch 64); `tiny` is for tests."""
+"""python -m benchmarks vit: the Vision Transformer's forward, fwd_bwd and train_step, NumPy
+against Keras eager / graph / XLA in this process, and the training step of Keras on JAX and
+PyTorch (the application's backends, a subprocess each, NumPy timed beside it there). Presets:
+`digits` (what `python -m numpy_transformer vit` trains), `digits-p2` (2×2 patches), `cifar-tiny`
+(ViT-Tiny's width on 32×32×3 images), `tiny` (tests). docs/vit.md#benchmarks-python--m-benchmarks-vit."""
 from __future__ import annotations
 
 import importlib.util
