@@ -13,7 +13,7 @@ from numpy_transformer.config import BertConfig
 
 from . import flops, machine
 from .cli import csv
-from .report import app_targets_markdown, header, table, target_entry
+from .report import app_markdown, target_entry
 from .timing import in_subprocess, jsonable, row, run_interleaved
 
 STORED, REPS = "bert", 10
@@ -105,12 +105,8 @@ def targets(rows):
 
 
 def markdown(result):
-    rows = result["rows"]
-    lines = ["# BERT benchmark: NumPy vs Keras, training steps", "", header(result["meta"]), ""]
-    lines += app_targets_markdown(targets(rows), "Keras backend (compiled `train_on_batch`, NumPy timed beside it "
-                                  "in that backend's subprocess)")
     by = {}
-    for r in rows:
+    for r in result["rows"]:
         by.setdefault((r["config"], r["workload"], r["keras_backend"]), {})["numpy" if r["impl"] == "numpy" else "keras"] = r
     cell = lambda r: (f"{r['median_s'] * 1e3:.1f} ({r['iqr_s'] * 1e3:.1f})" if r.get("status") == "ok"  # noqa: E731
                       else r.get("status", "—"))
@@ -118,11 +114,11 @@ def markdown(result):
     cells = [[*key, cell(p.get("numpy", {})), cell(p.get("keras", {})),
               f"{p['numpy']['median_s'] / p['keras']['median_s']:.2f}×" if ok(p.get("numpy", {}), p.get("keras", {}))
               else ""] for key, p in by.items()]
-    lines += ["## Results", "", *table(("config", "workload", "Keras backend", "NumPy median ms (IQR)",
-                                        "Keras median ms (IQR)", "NumPy ÷ Keras"), cells),
-              "", "NumPy ÷ Keras below 1: NumPy is faster. Each row's two times come from the same subprocess, "
-              "interleaved."]
-    return "\n".join(lines) + "\n"
+    return app_markdown("BERT benchmark: NumPy vs Keras, training steps", result, targets(result["rows"]),
+                        "Keras backend (compiled `train_on_batch`, NumPy timed beside it in that backend's subprocess)",
+                        ("config", "workload", "Keras backend", "NumPy median ms (IQR)", "Keras median ms (IQR)",
+                         "NumPy ÷ Keras"), cells, "NumPy ÷ Keras below 1: NumPy is faster. Each row's two times come "
+                        "from the same subprocess, interleaved.")
 
 
 def options(p):

@@ -66,10 +66,12 @@ def workloads(km, workload, shape, data):
 
 def child(args):
     """Runs in the subprocess: NumPy and Keras-on-this-backend, interleaved."""
+    from numpy_transformer.config import TransformerConfig
+    from numpy_transformer.training.keras_import import quiet_tensorflow
+
     from . import configs, machine, np_backend
     from .timing import run_interleaved
     machine.pin_numpy_threads(args["threads"])
-    from numpy_transformer.training.keras_import import quiet_tensorflow
     with quiet_tensorflow():          # Keras and its backend's start-up lines (NT_KERAS_LOG=1 shows them)
         import keras
         import keras_transformer as kt
@@ -77,9 +79,7 @@ def child(args):
         import torch
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = \
             os.environ.get("NT_BENCH_TF32") == "1"
-    preset = configs.PRESETS[args["preset"]] if args["preset"] in configs.PRESETS else None
-    if preset is None:
-        preset = dict(configs.sweep_points(args["sweep"], args["quick"]))[args["x"]]
+    preset = configs.Preset(args["preset"], TransformerConfig.from_dict(args["cfg"]), configs.Shape(**args["shape"]))
     state = configs.shared_state(preset.cfg)
     data = configs.make_batch(preset.cfg, preset.shape)
     km = kt.TransformerModel(preset.cfg)
@@ -95,13 +95,14 @@ def child(args):
     return out
 
 
-def run(impl, preset, workload, opts, extra=None):
+def run(impl, preset, workload, opts):
     """In the parent: the subprocess's {impl: result, "numpy": result}, or a failure/skip."""
     backend = BACKENDS[impl]
     if importlib.util.find_spec(backend) is None or importlib.util.find_spec("keras") is None:
         return {impl: {"status": f"skipped: {backend} not installed", "times_s": [], "first_call_s": None}}
-    args = {"impl": impl, "preset": preset.name, "workload": workload, "reps": opts.reps, "warmup": opts.warmup,
-            "cooldown": opts.cooldown, "threads": opts.threads, "quick": opts.quick, **(extra or {})}
+    args = {"impl": impl, "preset": preset.name, "cfg": preset.cfg.to_dict(), "shape": preset.shape.to_dict(),
+            "workload": workload, "reps": opts.reps, "warmup": opts.warmup, "cooldown": opts.cooldown,
+            "threads": opts.threads}
     env = {"KERAS_BACKEND": backend}
     if backend == "torch":
         env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", str(opts.threads))

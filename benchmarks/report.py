@@ -260,13 +260,16 @@ def header(meta):
               f"{load(mi.get('loadavg_at_start'))} / {load(meta.get('loadavg_at_end'))}.")
 
 
-def app_targets_markdown(ts, what):
-    """The targets of the ViT and BERT harnesses (target_entry rows): NumPy over the fastest `what`."""
-    if not ts:
-        return []
-    cells = [[t["config"], t["workload"], f"{t['numpy_median_s'] * 1e3:.1f}", t["fastest"],
-              f"{t['fastest_median_s'] * 1e3:.1f}", f"{t['value']:.2f}× ({t['q1']:.2f}–{t['q3']:.2f}, n={t['n']})",
-              f"<= {t['threshold']:.2f}×", "✅ met" if t["passed"] else "❌ not met"] for t in ts]
-    return ["## Targets", "", f"NumPy's training step over the fastest {what}'s, same run, same machine.", "",
-            *table(("config", "workload", "NumPy ms", "fastest Keras", "its ms", "NumPy ÷ fastest (paired IQR)",
-                    "target", "result"), cells), ""]
+def app_markdown(title, result, targets, what, head, cells, note):
+    """The report of the ViT and BERT harnesses: title, header, the targets (target_entry rows:
+    NumPy over the fastest `what`), the results table and a note on reading it."""
+    lines = [f"# {title}", "", header(result["meta"]), ""]
+    if targets:
+        lines += ["## Targets", "", f"NumPy's training step over the fastest {what}'s, same run, same machine.", "",
+                  *table(("config", "workload", "NumPy ms", "fastest Keras", "its ms", "NumPy ÷ fastest (paired IQR)",
+                          "target", "result"), ([t["config"], t["workload"], f"{t['numpy_median_s'] * 1e3:.1f}",
+                                                 t["fastest"], f"{t['fastest_median_s'] * 1e3:.1f}",
+                                                 f"{t['value']:.2f}× ({t['q1']:.2f}–{t['q3']:.2f}, n={t['n']})",
+                                                 f"<= {t['threshold']:.2f}×", "✅ met" if t["passed"] else "❌ not met"]
+                                                for t in targets)), ""]
+    return "\n".join(lines + ["## Results", "", *table(head, cells), "", note]) + "\n"

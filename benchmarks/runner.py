@@ -91,7 +91,7 @@ def compare(models, workload, backends, opts, peak_gflops, extra=None):
     paired_numpy = {}
     for impl in (b for b in PORTABLE_KERAS if b in backends):
         from . import keras_portable
-        sub = keras_portable.run(impl, preset, workload, opts, extra)
+        sub = keras_portable.run(impl, preset, workload, opts)
         res[impl] = {"output": None, **sub[impl]}
         if sub.get("numpy", {}).get("median_s"):
             paired_numpy[impl] = sub["numpy"]["median_s"]   # NumPy timed beside it, in that process

@@ -13,7 +13,7 @@ from numpy_transformer.config import ViTConfig
 
 from . import flops, machine
 from .cli import csv
-from .report import app_targets_markdown, header, table, target_entry
+from .report import app_markdown, target_entry
 from .timing import in_subprocess, jsonable, row, run_interleaved
 
 STORED, REPS = "vit", 10
@@ -135,18 +135,15 @@ def targets(rows):
 
 def markdown(result):
     rows = result["rows"]
-    lines = ["# ViT benchmark: NumPy vs Keras", "", header(result["meta"]), ""]
-    lines += app_targets_markdown(targets(rows), "Keras mode (TensorFlow graph or XLA here; Keras on JAX or PyTorch "
-                                  "in a subprocess, NumPy timed beside it there)")
     ref = {(r["config"], r["workload"]): r.get("median_s") for r in rows if r["impl"] == "numpy"}
     cells = [[r["config"], r["workload"], r["impl"], r["status"], "", "", ""] if r["status"] != "ok" else
              [r["config"], r["workload"], r["impl"], f"{r['median_s'] * 1e3:.2f}", f"{r['iqr_s'] * 1e3:.2f}",
               f"{r['gflops_per_s']:.2f}", f"{r['median_s'] / ref[r['config'], r['workload']]:.2f}×"
               if ref.get((r["config"], r["workload"])) else ""] for r in rows]
-    lines += ["## Results", "", *table(("config", "workload", "impl", "median ms", "IQR ms", "GFLOP/s", "vs numpy"),
-                                      cells),
-              "", "vs numpy: the implementation's median time over NumPy's (below 1: faster than NumPy)."]
-    return "\n".join(lines) + "\n"
+    return app_markdown("ViT benchmark: NumPy vs Keras", result, targets(rows), "Keras mode (TensorFlow graph or XLA "
+                        "here; Keras on JAX or PyTorch in a subprocess, NumPy timed beside it there)",
+                        ("config", "workload", "impl", "median ms", "IQR ms", "GFLOP/s", "vs numpy"), cells,
+                        "vs numpy: the implementation's median time over NumPy's (below 1: faster than NumPy).")
 
 
 def options(p):
