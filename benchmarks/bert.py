@@ -107,7 +107,8 @@ def targets(rows):
 def markdown(result):
     by = {}
     for r in result["rows"]:
-        by.setdefault((r["config"], r["workload"], r["keras_backend"]), {})["numpy" if r["impl"] == "numpy" else "keras"] = r
+        side = "numpy" if r["impl"] == "numpy" else "keras"
+        by.setdefault((r["config"], r["workload"], r["keras_backend"]), {})[side] = r
     cell = lambda r: (f"{r['median_s'] * 1e3:.1f} ({r['iqr_s'] * 1e3:.1f})" if r.get("status") == "ok"  # noqa: E731
                       else r.get("status", "—"))
     ok = lambda n, k: n.get("status") == "ok" and k.get("status") == "ok"  # noqa: E731

@@ -33,7 +33,8 @@ CATEGORIES = (
     ("dropout masks", lambda f, fn: f == "ops/dropout.py"),
     ("loss (softmax cross-entropy over the vocabulary)", lambda f, fn: f in ("fast/loss.py", "ops/loss.py")),
     ("optimizer (Adam, its threads, clipping)",
-     lambda f, fn: f in ("fast/adam.py", "ops/optim.py") or "acquire" in fn or f.startswith("futures/") or f.endswith("/threading.py")),
+     lambda f, fn: f in ("fast/adam.py", "ops/optim.py") or "acquire" in fn or f.startswith("futures/")
+     or f.endswith("/threading.py")),
     ("embeddings and their scatter-add",
      lambda f, fn: f in ("ops/embedding.py", "ops/bert.py", "ops/patches.py") or "'at'" in fn),
     ("reductions (np.sum / mean / max called above)", lambda f, fn: "reduce" in fn),
@@ -120,8 +121,9 @@ def profile_train_step(preset_name="book", steps=3, path=None, top=25):
     stats = _profile(translation_step(preset_name)[0], steps)
     total = stats.total_tt
     label = lambda p, line, fn: fn if p == "~" else f"{_tail(p)}:{line}({fn})"  # noqa: E731  "~": builtins, C
+    by_self_time = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]
     hot = [{"function": label(*k), "tottime_s": v[2] / steps, "cumtime_s": v[3] / steps, "calls": v[1] // steps,
-            "share": v[2] / total if total else None} for k, v in sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]]
+            "share": v[2] / total if total else None} for k, v in by_self_time]
     text = io.StringIO()
     text.write(f"NumPy training step at the {preset_name} config ({preset.cfg.to_dict()}, shape "
                f"{preset.shape.to_dict()}), {steps} profiled steps after 1 warm-up, cProfile; times per step.\n\n"

@@ -126,7 +126,8 @@ def translation_parser():
     add("--sweeps", type=csv(configs.SWEEPS), default="batch,seq,d_model", help="batch,seq,d_model or none")
     add("--sweep-workloads", type=wl, help="workloads of the sweeps (default train_step; quick: forward)")
     add("--sweep-backends", type=be, help="default numpy,keras-graph,keras-xla,gpu; quick: numpy,keras-graph")
-    add("--memory-workloads", type=wl, help="peak memory, a subprocess each (default train_step,decode; quick: train_step)")
+    add("--memory-workloads", type=wl, help="peak memory, a subprocess each (default train_step,decode; quick: "
+        "train_step)")
     add("--memory-configs", type=pr, help="configs whose memory is measured (default: all run; quick: small)")
     add("--memory-backends", type=be, default="numpy,keras-graph", help="backends whose memory is measured")
     add("--profile", choices=(*configs.PRESETS, "none"), default="book", help="preset whose NumPy step is profiled")
@@ -153,7 +154,8 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["_child"]:       # timing.in_subprocess: benchmarks.<module>.<function>(spec) as JSON
         module, fn = argv[1].split(".")
-        print(json.dumps(getattr(importlib.import_module(f"benchmarks.{module}"), fn)(json.loads(argv[2])), default=str))
+        result = getattr(importlib.import_module(f"benchmarks.{module}"), fn)(json.loads(argv[2]))
+        print(json.dumps(result, default=str))
         return 0
     if argv[:1] and argv[0] in MOVED:
         print(f"error: `python -m benchmarks {argv[0]}` is now `{MOVED[argv[0]]}`", file=sys.stderr)

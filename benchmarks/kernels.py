@@ -98,7 +98,8 @@ def loss_pair():
     logits, labels = _f32(rng, B, T, V, scale=3.0), rng.integers(1, V, (B, T))
     labels[:, -3:] = 0
     return ("one-buffer cross-entropy", "fast/loss.py", f"loss and dlogits, ({B}, {T}, {V}), 3 pads per row",
-            lambda: pl.masked_cross_entropy(logits, labels, 0, 0.1), lambda: fl.masked_cross_entropy(logits, labels, 0, 0.1))
+            lambda: pl.masked_cross_entropy(logits, labels, 0, 0.1),
+            lambda: fl.masked_cross_entropy(logits, labels, 0, 0.1))
 
 
 def adam_pair():
@@ -148,7 +149,3 @@ def markdown(result):
     return "\n".join(["# fast/ against the plain ops", "", header(result["meta"]) + " float32, medians; speed-up = "
                       "plain ÷ fast, the median of per-round ratios (the two ran interleaved).", "",
                       *table(("mechanism", "file", "workload", "plain ms", "fast ms", "speed-up (IQR)"), cells)]) + "\n"
-
-
-def options(p):
-    pass

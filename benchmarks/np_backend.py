@@ -1,8 +1,6 @@
 """The NumPy reference's workloads as zero-argument callables (CPU, and CuPy when present)."""
 from __future__ import annotations
 
-import numpy as np
-
 from numpy_transformer import Transformer, WarmupSchedule
 from numpy_transformer.fast import ThreadedAdam, masked_cross_entropy
 from numpy_transformer.models.decoding import greedy_decode
@@ -48,6 +46,6 @@ def workloads(model, workload, shape, data):
         return {"numpy": lambda: greedy_decode(model, src, START_ID, EOS_ID, L, use_cache=True),
                 "numpy-nocache": lambda: greedy_decode(model, src, START_ID, EOS_ID, L, use_cache=False)}
     from .machine import numpy_threads   # Adam's thread pool follows the pinned BLAS threads
+    adam = lambda: ThreadedAdam(WarmupSchedule(model.cfg.d_model, 4000), **ADAM, threads=numpy_threads())  # noqa: E731
     return {"numpy": steps(model, workload, (src, tgt), dlogits if workload == "fwd_bwd" else lab,
-                           lambda logits, y: masked_cross_entropy(logits, y, model.cfg.pad_id),
-                           lambda: ThreadedAdam(WarmupSchedule(model.cfg.d_model, 4000), **ADAM, threads=numpy_threads()))}
+                           lambda logits, y: masked_cross_entropy(logits, y, model.cfg.pad_id), adam)}

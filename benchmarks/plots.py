@@ -56,7 +56,8 @@ def machine_line(meta):
              f"NumPy {mi.get('numpy', '?')}"
              + (f", TensorFlow {mi['tensorflow']}" if mi.get("tensorflow") else "")
              + (f", GPU {gpus}" if gpus else ""),
-             f"{str(mi.get('date', ''))[:10]}, git {mi.get('git_head', '?')}" + (" (quick run)" if meta.get("quick") else "")]
+             f"{str(mi.get('date', ''))[:10]}, git {mi.get('git_head', '?')}"
+             + (" (quick run)" if meta.get("quick") else "")]
     return "; ".join(parts)
 
 
@@ -103,7 +104,8 @@ def sweep_plot(rows, sweep, path, meta=None):
             pts = sorted((r["x"], r) for r in rows if (r["workload"], r["impl"]) == (w, impl))
             xs = [x for x, _ in pts]
             med = [r["median_s"] * 1e3 for _, r in pts]
-            err = [[(r["median_s"] - r["q1_s"]) * 1e3 for _, r in pts], [(r["q3_s"] - r["median_s"]) * 1e3 for _, r in pts]]
+            err = [[(r["median_s"] - r["q1_s"]) * 1e3 for _, r in pts],
+                   [(r["q3_s"] - r["median_s"]) * 1e3 for _, r in pts]]
             color, marker = STYLE.get(impl, (None, "."))
             ax.errorbar(xs, med, yerr=err, label=impl, color=color, marker=marker, ms=5, capsize=3, lw=1.4)
         ax.set_xscale("log", base=2)

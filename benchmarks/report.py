@@ -165,7 +165,8 @@ def targets_markdown(targets):
             meas += f" ({d['numpy_mb']:.0f} MB vs {d['keras_graph_mb']:.0f} MB)"
         elif d.get("gflops_per_s"):
             meas += f" ({d['gflops_per_s']:.1f} GFLOP/s)"
-        res = f"— not measured: {t['why_not_measured']}" if t["passed"] is None else ("✅ pass" if t["passed"] else "❌ fail")
+        res = (f"— not measured: {t['why_not_measured']}" if t["passed"] is None
+               else "✅ pass" if t["passed"] else "❌ fail")
         cells.append([t["description"], meas, f"{t['op']} {_fmt_val(t['threshold'], t['unit'])}", res])
     return table(("target", "measured", "threshold", "result"), cells)
 
@@ -208,7 +209,7 @@ def _contention_lines(rows, cores):
     line = (f"- other processes kept {np.mean(o):.2f} cores busy on average (max {np.max(o):.2f}) during the timed "
             "comparisons (from /proc/stat minus this process; column 'other load' per row)")
     if np.mean(o) > 0.2 * cores:
-        line += (f". **The machine was shared**: absolute times and the GEMM peak are lower than on an idle "
+        line += (". **The machine was shared**: absolute times and the GEMM peak are lower than on an idle "
                  "machine, and multi-threaded OpenBLAS suffers more from oversubscription than TensorFlow")
     return [line]
 

@@ -118,16 +118,16 @@ def run(a, log, meta):
                              "median_ms": 1e3 * r.get("median_s", float("nan")),
                              "q1_ms": 1e3 * r.get("q1_s", float("nan")), "q3_ms": 1e3 * r.get("q3_s", float("nan")),
                              "first_call_ms": 1e3 * (r["first_call_s"] or float("nan"))})
-            log(f"  {layer:9s} {workload:8s} " + "  ".join(
-                f"{r['impl']} {r['median_ms']:.2f} ms" for r in rows if r["layer"] == layer and r["workload"] == workload))
+            log(f"  {layer:9s} {workload:8s} " + "  ".join(f"{r['impl']} {r['median_ms']:.2f} ms" for r in rows
+                                                          if (r["layer"], r["workload"]) == (layer, workload)))
     return {"shape": {"B": a.batch, "T": a.steps, "H": a.hidden}, "dtype": a.dtype, "reps": a.reps, "rows": rows}
 
 
 def markdown(result):
     s, meta = result["shape"], result["meta"]
     impls = list(dict.fromkeys(r["impl"] for r in result["rows"]))
-    cell = lambda r: (f"{r['median_ms']:.2f} ms ({r['q1_ms']:.2f}–{r['q3_ms']:.2f})" if r["status"] == "ok"  # noqa: E731
-                      else r["status"])
+    cell = lambda r: (f"{r['median_ms']:.2f} ms ({r['q1_ms']:.2f}–{r['q3_ms']:.2f})"  # noqa: E731
+                      if r["status"] == "ok" else r["status"])
     cells = [[layer, wl, *(cell(next(r for r in result["rows"] if (r["layer"], r["workload"], r["impl"]) ==
                                      (layer, wl, impl))) for impl in impls)]
              for layer in ("rnn", "bahdanau") for wl in ("forward", "fwd_bwd")]

@@ -126,7 +126,7 @@ def targets(rows):
     issue's target is <= 1.0."""
     out = []
     for name in dict.fromkeys(r["config"] for r in rows):
-        get = {r["impl"]: r for r in rows if r["config"] == name and r["workload"] == "train_step" and r["status"] == "ok"}
+        get = {r["impl"]: r for r in rows if (r["config"], r["workload"], r["status"]) == (name, "train_step", "ok")}
         keras = [get[m] for m in ("keras-graph", "keras-xla", *OTHER_BACKENDS) if m in get]
         if "numpy" in get and keras:
             out.append(target_entry(name, "train_step", get["numpy"], keras))

@@ -165,8 +165,10 @@ def main(argv=None):
     from benchmarks.cli import Parser, closing, out_dir
     ap = Parser(prog="python tools/translators.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=positive_float, default=8.0, help="training budget per model (default: 8)")
-    ap.add_argument("--data", type=Path, default=DATA, help="deu.txt-style file (default: ../shared/data/deu-eng-50k.tsv)")
-    ap.add_argument("--n", type=positive_int, default=50000, help="first N pairs (default: 50000, all of the shared file)")
+    ap.add_argument("--data", type=Path, default=DATA, help="deu.txt-style file (default: "
+                    "../shared/data/deu-eng-50k.tsv)")
+    ap.add_argument("--n", type=positive_int, default=50000, help="first N pairs (default: 50000, "
+                    "all of the shared file)")
     ap.add_argument("--max-epochs", type=positive_int, default=200, help="epoch cap; the budget normally stops first")
     ap.add_argument("--threads", default="auto", help="BLAS threads for both runs (default: auto)")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
