@@ -169,6 +169,22 @@ def check_input_file(flag, text, suffixes=(), what="file"):
     return path
 
 
+def check_output_dir(flag, text):
+    """A directory the user named for a command's output: it may be new, but its parent must
+    exist (it is not created, as output_file's directory: a typo should not quietly make a new
+    tree) and neither may be a file. Raises the UsageError that names the flag, before any work."""
+    path = Path(text)
+    if path.is_file():
+        raise UsageError(f"{flag} {text} is a file, not a directory")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UsageError(f"{flag} {text}: {parent} is a file, not a directory")
+    if not path.exists() and not path.parent.is_dir():
+        raise UsageError(f"{flag} {text}: the directory {path.parent} does not exist (it is not created: name a "
+                         f"directory whose parent exists)")
+    return path
+
+
 def refuse_ignored_on_resume(given, allowed, run_dir):
     """--resume continues a run with its own model, data and training settings: an option the
     user typed (`given`, cli/main.py) that --resume would not use is an error, not silently

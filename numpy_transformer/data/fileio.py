@@ -1,9 +1,32 @@
-"""Atomic file writes: a temporary file in the target's directory, then a rename over it."""
+"""Atomic file writes (a temporary file in the target's directory, then a rename over it), and
+the one-line error for a user's text file that is not UTF-8."""
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+from .errors import InputError
+
+
+def not_utf8(path, lineno, error):
+    """The InputError for bytes that are not UTF-8 in line `lineno` (1-based) of `path`;
+    `error`: the UnicodeDecodeError of decoding that line, so its position is the line's byte."""
+    return InputError(f"{path}: line {lineno} is not valid UTF-8 ({error.reason} at byte {error.start})")
+
+
+def read_utf8(path):
+    """The text of a UTF-8 file (a leading BOM dropped), or not_utf8's error naming the line and
+    the byte within it (a binary file passed as data, a file saved in Latin-1)."""
+    raw = Path(path).read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        start = raw.rfind(b"\n", 0, e.start) + 1
+        e.start -= start                                # its position within the line
+        raise not_utf8(path, raw.count(b"\n", 0, start) + 1, e) from None
 
 
 def atomic_write(path, write):

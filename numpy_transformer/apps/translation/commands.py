@@ -177,7 +177,8 @@ def _evaluate(a):
     write_json(out, r)
     print(summary_lines(r, f"{a.split} split", examples=5))
     print(json.dumps({k: v for k, v in r.items() if k != "examples"}, indent=1))
-    print(f"(all scores and 10 examples in {out})")
+    n = len(r["examples"])                  # at most 10; fewer with a small --limit or skipped pairs
+    print(f"(all scores and {n} example{'s' if n != 1 else ''} in {out})")
     return 0
 
 
