@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ...cli.options import (THREADS_HELP, HelpFormatter, check_input_file, check_keras_combination, choice_list,
                             nonneg_int, open_fraction, parse_threads, positive_float, positive_int)
+from ...config import KINDS, RNNConfig
+from ...data.fileio import check_writable
 from ...training.threads import ThreadPolicy
 
 BACKENDS = choice_list("numpy", "keras")
@@ -11,9 +13,11 @@ MODELS = choice_list("none", "time", "bahdanau")
 
 
 def _check(a):
-    """What can be refused before the data is read and Keras imported."""
+    """What can be refused before the data is read and Keras imported; --out-dir last, and it
+    must take files (data/fileio.check_writable: before any work)."""
     if "keras" in a.backends:
         check_keras_combination("keras", a.dtype)
+    check_writable(a.out_dir, "--out-dir")
 
 
 def _trained(run):
@@ -35,11 +39,12 @@ def _general_attention(a):
 
 
 def _sunspots(a):
-    _check(a)
     if a.data:
         check_input_file("--data", a.data, what="CSV file")
+    _check(a)
     from .examples import run_sunspots
-    with ThreadPolicy(a.threads, a.batch_size * (a.hidden + 1) * a.hidden).start() as policy:   # a step's GEMM
+    work = KINDS["rnn"].largest_gemm(RNNConfig(hidden=a.hidden, time_steps=a.time_steps), a.batch_size)
+    with ThreadPolicy(a.threads, work).start() as policy:
         return _trained(lambda: run_sunspots(
             data=a.data, time_steps=a.time_steps, hidden=a.hidden, epochs=a.epochs, batch_size=a.batch_size,
             lr=a.lr, stride=a.stride, train_fraction=a.train_fraction, backends=a.backends,
