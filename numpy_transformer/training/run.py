@@ -87,12 +87,11 @@ def resume_args(a, ck, args_class, key):
     return args, read_history(run_dir, meta["epoch"])
 
 
-def thread_policy(stack, threads, cfg, batch_size, meta):
+def thread_policy(stack, threads, cfg, batch_size):
     """The started BLAS thread policy for the model's training step (its largest GEMM: the
-    registry's), undone when `stack` closes; recorded in the checkpoint's `meta`."""
-    policy = stack.enter_context(ThreadPolicy(threads, kind_of(cfg).largest_gemm(cfg, batch_size)).start())
-    meta["threads"] = policy.describe()
-    return policy
+    registry's), undone when `stack` closes. Its `describe()` goes into the checkpoint's metadata
+    once the backend is built (with TensorFlow's pools, when the Keras twin's import set them)."""
+    return stack.enter_context(ThreadPolicy(threads, kind_of(cfg).largest_gemm(cfg, batch_size)).start())
 
 
 def make_backend(name, cfg, numpy_backend, keras_backend, *args, seed, weights=None, optimizer=None,

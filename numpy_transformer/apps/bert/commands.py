@@ -151,9 +151,10 @@ def _run(a, task):
     data = (bd.mlm_data if task == "mlm" else bd.pair_data)(splits, tok, cfg, args)
     meta["baseline"] = data["baseline"]
     with contextlib.ExitStack() as stack:       # the BLAS thread policy is undone on every way out
-        policy = run.thread_policy(stack, a.threads, cfg, args.batch_size, meta)
+        policy = run.thread_policy(stack, a.threads, cfg, args.batch_size)
         backend = make_backend(a.backend, cfg, task, args, math.ceil(data["n_train"] / args.batch_size), weights,
                                on_import=policy.tensorflow_threads, data_parallel=a.data_parallel, optimizer=optimizer)
+        meta["threads"] = policy.describe()             # with TensorFlow's pools, once its import set them
         return _train(a, task, run_dir, cfg, tok, args, meta, history, data, backend, policy)
 
 

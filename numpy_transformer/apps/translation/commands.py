@@ -58,9 +58,10 @@ def _train(a):
             history, start, optimizer = [], 0, None
             weights = init["weights"] if init is not None else None   # same start for both backends' runs
         meta = dict(meta)
-        policy = run.thread_policy(stack, a.threads, cfg, args.batch_size, meta)
+        policy = run.thread_policy(stack, a.threads, cfg, args.batch_size)
         backend = make_backend(a.backend, cfg, args, on_import=policy.tensorflow_threads, data_parallel=a.data_parallel,
                                weights=weights, optimizer=optimizer)
+        meta["threads"] = policy.describe()             # with TensorFlow's pools, once its import set them
         train = encode_split(splits.train, src_tok, tgt_tok, cfg.max_len)
         val = encode_split(splits.val, src_tok, tgt_tok, cfg.max_len)
         check_fits(train, splits.train, src_tok, tgt_tok, cfg.max_len)
@@ -115,15 +116,8 @@ def _translate(a):
     for msg in bad:
         print(f"error: {msg}", file=sys.stderr)
     if a.plot_attention and good:
-        from ...training.plots import plot_attention
         (s, enc), o = good[0], outs[0]
-        layer = tr.attention_layers - 1 if a.attention_layer is None else a.attention_layer
-        w = tr.attention(s, o, layer=layer)
-        plot_attention(w, tr.source_tokens(s), (o.split() + ["<eos>"])[: w.shape[1]], a.plot_attention,
-                       f"\u201c{s}\u201d \u2192 \u201c{o}\u201d" + (f"  (unknown: {', '.join(enc.unknown)})" if enc.unknown else ""),
-                       layer=layer, num_layers=tr.attention_layers, what=tr.attention_title)
-        print(f"attention maps (decoder layer {layer}): {a.plot_attention}" if tr.attention_layers > 1 or
-              tr.attention_title is None else f"attention map: {a.plot_attention}")
+        print(tr.plot_attention(s, o, a.plot_attention, a.attention_layer, enc.unknown))
     return 2 if bad else 0
 
 

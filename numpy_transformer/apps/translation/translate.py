@@ -120,6 +120,21 @@ class Translator:
         return model.attention_weights()[key][0]
 
 
+    def plot_attention(self, sentence, translation, path, layer=None, unknown=()):
+        """Draw decoder layer `layer`'s (default: the last) cross-attention over `translation` into
+        the PNG `path` (training/plots.py); returns the line that says where."""
+        from ...training.plots import plot_attention
+        n = self.attention_layers
+        layer = n - 1 if layer is None else layer
+        w = self.attention(sentence, translation, layer=layer)
+        plot_attention(w, self.source_tokens(sentence), (translation.split() + ["<eos>"])[: w.shape[1]], path,
+                       f"\u201c{sentence}\u201d \u2192 \u201c{translation}\u201d"
+                       + (f"  (unknown: {', '.join(unknown)})" if unknown else ""),
+                       layer=layer, num_layers=n, what=self.attention_title)
+        if n > 1 or self.attention_title is None:
+            return f"attention maps (decoder layer {layer}): {path}"
+        return f"attention map: {path}"
+
 def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None, threads=None):
     """Corpus BLEU and chrF of the run's own test split (rebuilt from its metadata). Pairs whose
     source is too long for the model are skipped and counted."""

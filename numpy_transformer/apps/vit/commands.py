@@ -128,10 +128,11 @@ def run_vit(a):
             check_images(split.x_train[:1], cfg, "the data's images")  # a resumed run's data must fit its model
         except ValueError as e:
             raise InputError(str(e)) from None
-        policy = run.thread_policy(stack, a.threads, cfg, args.batch_size, meta)
+        policy = run.thread_policy(stack, a.threads, cfg, args.batch_size)
         backend = make_backend(a.backend, cfg, args, math.ceil(len(split.x_train) / args.batch_size),
                                on_import=policy.tensorflow_threads, data_parallel=a.data_parallel, weights=weights,
                                optimizer=optimizer)
+        meta["threads"] = policy.describe()             # with TensorFlow's pools, once its import set them
         return _train(a, split, cfg, args, meta, history, backend, policy, run_dir)
 
 
