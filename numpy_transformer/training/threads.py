@@ -52,13 +52,6 @@ def available_cores():
         return os.cpu_count() or 1
 
 
-def largest_gemm(cfg, batch_size):
-    """Multiply-adds of the largest GEMM in a training step: batch·max_len rows through the
-    feed-forward (d_model × d_ff) or the output projection (d_model × target vocabulary)."""
-    rows = batch_size * cfg.max_len
-    return rows * cfg.d_model * max(cfg.d_ff, cfg.tgt_vocab_size, 3 * cfg.d_model)
-
-
 def _cpu_sample():
     """(busy CPU seconds of the whole machine, CPU seconds of this process) or None."""
     try:

@@ -7,6 +7,8 @@ from pathlib import Path
 from ...cli.options import (THREADS_HELP, HelpFormatter, check_input_file, check_keras_combination,
                             check_output_dir, choice_list, nonneg_int, open_fraction, parse_threads, positive_float,
                             positive_int)
+from ...config import KINDS, RNNConfig
+from ...data.fileio import check_writable
 from ...training.threads import ThreadPolicy
 
 BACKENDS = choice_list("numpy", "keras")
@@ -16,12 +18,13 @@ OUT_DIRS = {"sunspots": "runs/sunspots", "fibonacci": "runs/fibonacci"}    # the
 
 def _check(a):
     """What can be refused before the data is read and Keras imported. An --out-dir other than
-    the default needs an existing parent; the default runs/<command> is made, runs/
-    included (a fresh clone has no runs/)."""
+    the default needs an existing parent; the default runs/<command> is made, runs/ included (a
+    fresh clone has no runs/); either way it must take files (data/fileio.check_writable)."""
     if "keras" in a.backends:
         check_keras_combination("keras", a.dtype)
     if Path(a.out_dir) != Path(OUT_DIRS[a.command]):
         check_output_dir("--out-dir", a.out_dir)
+    check_writable(a.out_dir, "--out-dir")
 
 
 def _trained(run):
@@ -43,11 +46,12 @@ def _general_attention(a):
 
 
 def _sunspots(a):
-    _check(a)
     if a.data:
         check_input_file("--data", a.data, what="CSV file")
+    _check(a)
     from .examples import run_sunspots
-    with ThreadPolicy(a.threads, a.batch_size * (a.hidden + 1) * a.hidden).start() as policy:   # a step's GEMM
+    work = KINDS["rnn"].largest_gemm(RNNConfig(hidden=a.hidden, time_steps=a.time_steps), a.batch_size)
+    with ThreadPolicy(a.threads, work).start() as policy:
         return _trained(lambda: run_sunspots(
             data=a.data, time_steps=a.time_steps, hidden=a.hidden, epochs=a.epochs, batch_size=a.batch_size,
             lr=a.lr, stride=a.stride, train_fraction=a.train_fraction, backends=a.backends,
