@@ -12,13 +12,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from numpy_transformer.config import RNNTranslatorConfig, schedule_width
+from numpy_transformer.config import kind_of, schedule_width
 
 from . import distribute
 from .decoding import greedy_decode
 from .losses import MaskedLoss, masked_accuracy
-from .model import TransformerModel
-from .rnn_translator import RNNTranslatorModel
 from .schedule import WarmupSchedule
 from .state import KerasCheckpointState
 
@@ -35,7 +33,7 @@ class KerasBackend(KerasCheckpointState):
         self.parallel = distribute.data_parallel(args.batch_size) if data_parallel else None
         self.placement = self.parallel.describe() if self.parallel else distribute.one_device()
         keras.utils.set_random_seed(args.seed)
-        self.model = (RNNTranslatorModel if isinstance(cfg, RNNTranslatorConfig) else TransformerModel)(cfg)
+        self.model = kind_of(cfg).keras_class()(cfg)     # TransformerModel or RNNTranslatorModel (the registry)
         self.model.build()
         self.opt = keras.optimizers.Adam(WarmupSchedule(schedule_width(cfg), args.warmup), beta_1=args.beta1,
                                          beta_2=args.beta2, epsilon=args.eps, global_clipnorm=args.clipnorm)

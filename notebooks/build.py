@@ -2,8 +2,9 @@
 
     python -m notebooks.build              every notebook: run notebooks/NN_*.py, write NN_*.ipynb
     python -m notebooks.build 02 05        only those whose name starts with (or contains) 02, 05
-    python -m notebooks.build --check      no execution: fail if a stored .ipynb's cells differ
-                                           from its .py source (what the test suite checks too)
+    python -m notebooks.build --check      no execution: a line per notebook (up to date, or stale:
+                                           a stored .ipynb's cells differ from its .py source, what
+                                           the test suite checks too), a summary; exit 1 if stale
 
 The source of each notebook is a jupytext "percent" script (`# %%` code cells, `# %% [markdown]`
 prose), diff-friendly and reviewable; the .ipynb beside it is what GitHub shows, with outputs
@@ -127,6 +128,25 @@ def build(py_path):
     return seconds
 
 
+def check(files):
+    """--check: one line per notebook (up to date, or stale with its first difference) and a
+    summary that names the rebuild command; 1 if any is stale, else 0. Nothing is executed."""
+    stale = []
+    for p in files:
+        problems = stale_cells(p)
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        print(f"{p.with_suffix('.ipynb').name}: " + (f"stale: {problems[0]}{more}" if problems else "up to date"))
+        if problems:
+            stale.append(p.stem[:2])
+    what = f"{len(files)} notebook{'s' if len(files) != 1 else ''}"
+    if not stale:
+        print(f"{what}: up to date")
+        return 0
+    print(f"{what}: {len(files) - len(stale)} up to date, {len(stale)} stale "
+          f"(rebuild with: python -m notebooks.build {' '.join(stale)})")
+    return 1
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m notebooks.build", description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="*", help="name prefixes or parts (e.g. 02 bert); default: all")
@@ -137,11 +157,7 @@ def main(argv=None):
         print(f"no notebook matches {a.notebooks}", file=sys.stderr)
         return 2
     if a.check:
-        bad = {p.name: stale_cells(p) for p in files}
-        for name, lines in bad.items():
-            for line in lines:
-                print(f"{name}: {line}")
-        return 1 if any(bad.values()) else 0
+        return check(files)
     total = 0.0
     for p in files:
         print(f"{p.name} ...", end=" ", flush=True)

@@ -74,7 +74,8 @@ class ParityReport:
 REPORT = ParityReport()
 
 # metric names: abs = max |a - b|; rel = ||a - b|| / max(||a||, ||b||) (Frobenius);
-# max_rel = max |a - b| / max |b| (elementwise error against the largest reference entry)
+# max_rel = max |a - b| / max |b| (elementwise error against the largest reference entry);
+# within = max |a - b| / bound, a bound per entry (check_within)
 
 
 def abs_err(a, b):
@@ -125,6 +126,21 @@ def check_rel(quantity, a, b, tol, dtype, config, group=None):
 
 def check_max_rel(quantity, a, b, tol, dtype, config, group=None):
     return check("max_rel", quantity, a, b, tol, dtype, config, group)
+
+
+def check_within(quantity, a, b, bound, dtype, config, group=None):
+    """Record max |a - b| / bound (a bound per element, the same shape) and assert it is <= 1:
+    for comparisons whose tolerance differs entry by entry (e.g. test_keras_translation's)."""
+    a_np, b_np = np.asarray(_numpy(a), np.float64), np.asarray(_numpy(b), np.float64)
+    assert a_np.shape == b_np.shape == np.shape(bound), f"{quantity}: shapes differ"
+    assert np.all(np.isfinite(a_np)) and np.all(np.isfinite(b_np)), f"{quantity}: non-finite values"
+    ratio = np.abs(a_np - b_np) / bound
+    err = float(ratio.max()) if ratio.size else 0.0
+    REPORT.record(quantity, dtype, config, "within", 1.0, err, group)
+    worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.size else ()
+    assert err <= 1.0, (f"{quantity} [{dtype}, {config}]: |a - b| is {err:.3g}x its bound at {worst} "
+                        f"({a_np[worst]:.6g} vs {b_np[worst]:.6g}, bound {np.asarray(bound)[worst]:.3g})")
+    return err
 
 
 # ---------------------------------------------------------------------- pytest glue

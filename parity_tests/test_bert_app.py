@@ -182,7 +182,9 @@ def test_bad_input_gets_clear_errors(capsys, runs, tmp_path, small_tsv):
     assert "not divisible by num_heads" in err(["bert", "pretrain", "--d-model", "10", "--heads", "4",
                                                  "--data", str(tmp_path / "none.tsv"), "--run-dir", str(tmp_path / "r")])
     assert "no data at" in err(["bert", "pretrain", "--data", str(tmp_path / "none.tsv"), "--run-dir", str(tmp_path / "r")])
-    assert "already holds a checkpoint" in err(["bert", "pretrain", "--run-dir", str(runs / "mlm")])
+    # every option is checked before the run directory (issue 31), so the data must be there
+    assert "already holds a checkpoint" in err(["bert", "pretrain", "--data", str(small_tsv), "--run-dir",
+                                                str(runs / "mlm")])
     assert "this needs a pre-trained (bert pretrain) one" in err(
         ["bert", "finetune", "--init", str(runs / "cls"), "--run-dir", str(tmp_path / "f")])
     # another model's checkpoint

@@ -220,7 +220,8 @@ def test_keras_import_prints_no_tensorflow_log_lines():
     require("keras")
     import subprocess
     import sys
-    code = "from numpy_transformer.apps.translation.train import _import_keras_backend; _import_keras_backend(); print('ok')"
+    code = ("from numpy_transformer.training.run import import_keras; "
+            "import_keras('keras_transformer.training:KerasBackend'); print('ok')")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stdout == "ok\n"
     assert p.stderr == "", p.stderr

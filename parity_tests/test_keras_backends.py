@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from inner_pytest import failure_report
 from requires import ALL, missing, require
 
 keras = require("keras")
@@ -43,6 +44,6 @@ def test_keras_parity_suite_on_backend(backend):
                         str(HERE)],
                        cwd=HERE.parent, env=env, capture_output=True, text=True, timeout=1500)
     tail = "\n".join(r.stdout.strip().splitlines()[-15:])
-    assert r.returncode == 0, f"Keras parity suite failed on {backend}:\n{tail}\n{r.stderr[-2000:]}"
+    assert r.returncode == 0, f"Keras parity suite failed on {backend}:\n{failure_report(r.stdout, r.stderr)}"
     assert " passed" in tail and " failed" not in tail, tail
     print(f"[{backend}] {tail.splitlines()[-1]}")

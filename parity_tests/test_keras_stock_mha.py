@@ -8,6 +8,7 @@ from requires import require
 
 keras = require("keras")
 
+from numpy_transformer.config.tree import flatten, unflatten  # noqa: E402
 from numpy_transformer.ops.attention import causal_mask, mha_backward, mha_forward  # noqa: E402
 from parity_report import check_abs, check_forward, check_grad, parity_report  # noqa: E402
 from keras_grads import backend_dtype_guard, to_numpy, vjp  # noqa: E402,F401
@@ -66,8 +67,10 @@ def test_numpy_mha_matches_stock_keras_mha(dtype, kind, scores):
     dy = rng.standard_normal((B, TQ, D)).astype(dtype)
     mask = masks(kind)
 
-    out, cache = mha_forward(xq, None if kind == "self" else xkv, p, H, mask)
-    dxq, dxkv, grads = mha_backward(dy, cache, p)
+    tree = unflatten(p)                    # the op takes its parameter subtree (wq.weight, ...)
+    out, cache = mha_forward(xq, None if kind == "self" else xkv, tree, H, mask)
+    dxq, dxkv, grads = mha_backward(dy, cache, tree)
+    grads = flatten(grads)                 # compared by the shared dotted names
     if kind == "self":
         dxkv = None
 

@@ -96,3 +96,49 @@ def test_a_checkpoint_without_a_kind_still_loads(tmp_path):
     cfg = CONFIGS["rnn-attention"]
     path = _write(tmp_path, {k: v for k, v in cfg.to_dict().items() if k != "kind"}, cfg)
     assert load_checkpoint(path, kinds=("transformer", "rnn-attention"))["cfg"] == cfg
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_each_entry_describes_its_config_and_sizes_its_largest_gemm(name):
+    """The columns the applications read (training/run.py's start-up line and thread policy)."""
+    cfg, entry = CONFIGS[name], KINDS[name]
+    text = entry.describe(cfg)
+    assert isinstance(text, str) and text and "\n" not in text
+    assert entry.largest_gemm(cfg, 4) == 2 * entry.largest_gemm(cfg, 2) > 0        # linear in the batch
+
+
+def test_the_largest_gemm_is_the_widest_matmul_of_a_step():
+    """The Transformer's: batch x max_len rows through its widest weight (here the output layer,
+    d_model x target vocabulary, as no feed-forward is wider)."""
+    cfg = TransformerConfig(src_vocab_size=11, tgt_vocab_size=300, d_model=8, num_heads=2, d_ff=16, num_layers=1,
+                            max_len=6)
+    assert KINDS["transformer"].largest_gemm(cfg, 5) == 5 * 6 * 8 * 300
+    assert KINDS["vit"].largest_gemm(CONFIGS["vit"], 5) == 5 * (4 + 1) * 8 * 24      # Q/K/V: 3 x d_model
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_build_gives_the_registered_model_fast_where_it_has_fast_kernels(name):
+    from numpy_transformer.models.kernels import get_kernels
+    cfg, entry = CONFIGS[name], KINDS[name]
+    plain, fast = entry.build(cfg, seed=3), entry.build(cfg, seed=3, fast=True)
+    assert type(plain) is type(fast) is entry.numpy_class()
+    if entry.fast_kernels:
+        assert plain.kernels is get_kernels("plain") and fast.kernels is get_kernels("fast")
+    for k, v in plain.state_dict().items():           # one initialisation whatever the kernels
+        np.testing.assert_array_equal(v, fast.state_dict()[k], err_msg=k)
+
+
+def test_the_translation_models_are_registry_kinds_and_keras_picks_its_model_there():
+    from numpy_transformer.apps.translation.model_options import MODELS, OPTIONS
+    assert set(MODELS) <= set(KINDS) and all(KINDS[k].command.startswith("train") for k in MODELS)
+    for kind, options in OPTIONS.items():         # each option sets a field of that kind's config
+        fields = set(KINDS[kind].config_class.__dataclass_fields__)
+        assert {o.field for o in options.values()} <= fields, kind
+    require("keras")
+    from numpy_transformer.apps.translation.train import TrainArgs, make_backend
+    for name in ("transformer", "rnn-attention"):
+        backend = make_backend("keras", CONFIGS[name], TrainArgs(seed=1))
+        assert type(backend.model) is KINDS[name].keras_class()
+        ref = KINDS[name].build(CONFIGS[name], seed=1).state_dict()     # the NumPy start, copied
+        for k, v in backend.get_weights().items():
+            np.testing.assert_array_equal(v, ref[k], err_msg=k)

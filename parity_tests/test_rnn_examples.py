@@ -97,6 +97,10 @@ def test_series_file_errors(tmp_path):
     nan.write_text("1\n2\nnan\n4\n")
     with pytest.raises(ValueError, match="NaN/inf"):
         load_series(nan)
+    binary = tmp_path / "binary.bin"                   # a file that is not text: line 2 holds byte 0xff
+    binary.write_bytes(b"Month,Sunspots\n1749-01,\xff\xfe58.0\n")
+    with pytest.raises(ValueError, match=r"binary.bin: line 2 is not valid UTF-8 \(invalid start byte at byte 8\)"):
+        load_series(binary)
 
 
 # ---------------------------------------------------------------------------- both backends
@@ -162,6 +166,40 @@ def test_sunspots_cli_reads_a_csv_and_reports_errors(tmp_path, capsys):
         main(["sunspots", "--backends", "torch", "--out-dir", str(tmp_path / "o")])
     assert e.value.code == 2
     assert "argument --backends: must be one or more of numpy, keras" in capsys.readouterr().err
+    binary = tmp_path / "binary.bin"                   # not UTF-8: one line, as train and bert say it
+    binary.write_bytes(bytes(range(256)) * 4)          # byte 10 ends line 1; 0x80 is byte 117 of line 2
+    assert main(["sunspots", "--data", str(binary), "--out-dir", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == (f"error: {binary}: line 2 is not valid UTF-8 (invalid start byte at "
+                                       f"byte 117)\n")
+
+
+@pytest.mark.parametrize("command", ["sunspots", "fibonacci"])
+def test_out_dir_needs_an_existing_parent(command, tmp_path, capsys, monkeypatch):
+    """A typo in --out-dir does not quietly make a new tree (as translate's --plot-attention):
+    refused in one line before any data is read; the directory itself may be new, and the
+    default runs/<command> is made with runs/ in a fresh clone."""
+    import numpy_transformer.apps.rnn.examples as examples
+    monkeypatch.setattr(examples, f"run_{command}", lambda **k: pytest.fail("started before refusing"))
+    missing = tmp_path / "nonexistent" / "deep" / "dir"
+    assert main([command, "--out-dir", str(missing), "--backends", "numpy"]) == 2
+    assert capsys.readouterr().err == (f"error: --out-dir {missing}: the directory {missing.parent} does not exist "
+                                       f"(it is not created: name a directory whose parent exists)\n")
+    assert not (tmp_path / "nonexistent").exists()
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    assert main([command, "--out-dir", str(a_file), "--backends", "numpy"]) == 2
+    assert capsys.readouterr().err == f"error: --out-dir {a_file} is a file, not a directory\n"
+    assert main([command, "--out-dir", str(a_file / "sub"), "--backends", "numpy"]) == 2
+    assert capsys.readouterr().err == f"error: --out-dir {a_file / 'sub'}: {a_file} is a file, not a directory\n"
+    started = []
+    monkeypatch.setattr(examples, f"run_{command}", lambda **k: started.append(k["out_dir"]) or 0)
+    fresh = tmp_path / "fresh-clone"                   # no runs/ yet: the default is made, runs/ with it
+    fresh.mkdir()
+    monkeypatch.chdir(fresh)
+    assert main([command, "--backends", "numpy"]) == 0
+    assert main([command, "--backends", "numpy", "--out-dir", f"runs/{command}"]) == 0
+    assert main([command, "--backends", "numpy", "--out-dir", str(tmp_path / "new")]) == 0   # a new leaf is fine
+    assert started == [f"runs/{command}", f"runs/{command}", str(tmp_path / "new")]
 
 
 @pytest.mark.slow

@@ -62,6 +62,15 @@ def test_translate_greedy_beam_plot_and_evaluate(rnn_run, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(rnn_run), "--beam", "2", "--limit", "10", "--threads", "1"]) == 0
     r = json.loads((rnn_run / "eval_test_numpy_beam2.json").read_text())
     assert r["sentences"] + r["skipped"] == 10 and 0 <= r["bleu"] <= 100
+    capsys.readouterr()
+    # the closing line counts the examples the file holds (at most 10; here --limit 5 leaves fewer)
+    assert main(["evaluate", "--checkpoint", str(rnn_run), "--limit", "5", "--threads", "1"]) == 0
+    out = rnn_run / "eval_test_numpy_beam1.json"
+    r = json.loads(out.read_text())
+    n = len(r["examples"])
+    assert n == r["sentences"] <= 5
+    assert capsys.readouterr().out.splitlines()[-1] == (f"(all scores and {n} example{'s' if n != 1 else ''} "
+                                                        f"in {out})")
 
 
 @pytest.mark.slow

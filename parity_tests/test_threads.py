@@ -56,7 +56,42 @@ def test_decoding_a_few_sentences_gets_one_thread():
         assert ThreadPolicy("auto", None, cores=2).cap == 2
         assert threads.decoding_policy("auto", None).cap == threads.available_cores()   # a whole split
         assert threads.decoding_policy("auto", threads.SMALL_DECODE).cap == threads.available_cores()
-        assert threads.decoding_policy(3, 10).cap == 3                            # a fixed --threads N rules
+        assert threads.decoding_policy(1, threads.SMALL_DECODE * 10).cap == 1    # a fixed --threads N rules
+
+
+def test_more_threads_than_cores_are_clamped_with_a_note(capsys):
+    """--threads 999 on 2 usable cores runs 2 (what auto allows at most), says so in one line and
+    records it; a count within the cores is taken as given, silently."""
+    p = ThreadPolicy(999, work=10, cores=2)
+    assert p.cap == 2 and not p.adaptive
+    assert p.reason == "--threads 999, clamped to the 2 usable cores"
+    assert capsys.readouterr().err == ("note: --threads 999: this process can use 2 cores, so it runs 2 threads "
+                                       "(as --threads auto would at most)\n")
+    d = p.describe()
+    assert d["requested"] == 999 and d["cap"] == 2
+    assert ThreadPolicy(2, cores=2).cap == 2 and ThreadPolicy(1, cores=2).cap == 1
+    assert capsys.readouterr().err == ""
+    assert threads.decoding_policy(10 ** 6, None).cap == threads.available_cores()   # decoding too
+
+
+def test_the_command_line_clamps_threads(capsys, tmp_path, small_tsv):
+    """On the machine's real core count: general-attention and translate (the issue's case, on a
+    one-epoch run) say the note once and work."""
+    require("safetensors")
+    from conftest import TINY
+    from numpy_transformer.cli.main import main
+    cores = threads.available_cores()
+    note = (f"note: --threads {cores + 7}: this process can use {cores} core{'s' if cores > 1 else ''}, "
+            f"so it runs {cores} thread{'s' if cores > 1 else ''} (as --threads auto would at most)\n")
+    assert main(["general-attention", "--threads", str(cores + 7)]) == 0
+    assert capsys.readouterr().err == note
+    run = tmp_path / "t"
+    assert main(["train", "--data", str(small_tsv), "--run-dir", str(run), "--epochs", "1", "--threads", "1",
+                 *TINY]) == 0
+    capsys.readouterr()
+    assert main(["translate", "i am here", "--checkpoint", str(run), "--threads", str(cores + 7)]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == note and cap.out.startswith("i am here -> ")
 
 
 def test_auto_follows_the_load_of_other_processes(monkeypatch):

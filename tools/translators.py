@@ -77,7 +77,6 @@ def train(name, args, out):
 
 def score(name, run_dir, wall, load, cmd, out):
     from numpy_transformer.apps.translation.translate import Translator, evaluate
-    from numpy_transformer.apps.translation.model_kinds import kind_of
     from numpy_transformer.training.plots import plot_attention
     tr = Translator(run_dir)
     history = json.loads((run_dir / "history.json").read_text())
@@ -96,7 +95,7 @@ def score(name, run_dir, wall, load, cmd, out):
     layer = tr.attention_layers - 1
     plot_attention(w, tr.source_tokens(s), (o.split() + ["<eos>"])[: w.shape[1]], png,
                    f"{name}: \u201c{s}\u201d \u2192 \u201c{o}\u201d", layer=layer, num_layers=tr.attention_layers,
-                   what=kind_of(tr.cfg).attention_title(tr.cfg))
+                   what=tr.attention_title)
     return {"model": name, "command": " ".join(cmd[1:]), "config": tr.cfg.to_dict(),
             "parameters": int(tr.backend.model.num_parameters()), "epochs": len(history),
             "training_seconds": sum(h["seconds"] + h.get("val_seconds", 0.0) for h in history),

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ..data.errors import UsageError   # a bad option: `error: …`, exit status 2 (cli/main.py)
+from ..data.fileio import check_writable
 
 PROG = "python -m numpy_transformer"
 
@@ -149,8 +150,10 @@ def output_file(*suffixes):
         folder = path.parent
         if not folder.is_dir():
             raise argparse.ArgumentTypeError(f"{text}: the directory {folder} does not exist")
-        if not os.access(folder, os.W_OK):
-            raise argparse.ArgumentTypeError(f"{text}: the directory {folder} is not writable")
+        try:
+            check_writable(folder, f"{text}: the directory")      # the one probe every writing command makes
+        except UsageError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
         return text
     parse.__name__ = "output_file"
     return parse
@@ -169,15 +172,45 @@ def check_input_file(flag, text, suffixes=(), what="file"):
     return path
 
 
-def refuse_ignored_on_resume(given, allowed, run_dir):
-    """--resume continues a run with its own model, data and training settings: an option the
-    user typed (`given`, cli/main.py) that --resume would not use is an error, not silently
-    ignored. `allowed`: the dests --resume does take from the command line."""
-    ignored = [f"--{dest.replace('_', '-')}" for dest in sorted(set(given) - set(allowed) - {"resume", "run_dir"})]
-    if ignored:
-        raise UsageError(f"--resume continues {run_dir} with its own settings, so {', '.join(ignored)} would be "
-                         f"ignored. Leave {'them' if len(ignored) > 1 else 'it'} out, or start a new run "
-                         f"(another --run-dir or --overwrite)")
+def check_output_dir(flag, text):
+    """A directory the user named for a command's output: it may be new, but its parent must
+    exist (it is not created, as output_file's directory: a typo should not quietly make a new
+    tree) and neither may be a file. Raises the UsageError that names the flag, before any work."""
+    path = Path(text)
+    if path.is_file():
+        raise UsageError(f"{flag} {text} is a file, not a directory")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UsageError(f"{flag} {text}: {parent} is a file, not a directory")
+    if not path.exists() and not path.parent.is_dir():
+        raise UsageError(f"{flag} {text}: the directory {path.parent} does not exist (it is not created: name a "
+                         f"directory whose parent exists)")
+    return path
+
+
+def add_run_options(p, run_dir, epochs, writes="checkpoint, history and plots", threads="auto", threads_help=""):
+    """The options every training command shares (train, vit, bert pretrain|finetune), which the
+    run handler reads (training/run.py). `epochs`: the default number, as help text."""
+    p.add_argument("--run-dir", default=run_dir, help=f"where the {writes} go")
+    p.add_argument("--backend", choices=["numpy", "keras"], default="numpy",
+                   help="numpy, or keras (the Keras twin from the same initial weights)")
+    p.add_argument("--data-parallel", action="store_true", help=DATA_PARALLEL_HELP)
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start a new run in a --run-dir that holds one")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help=f"passes over the training split (default: {epochs}; with --resume: the run's own)")
+    p.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES", help=TIME_BUDGET_HELP)
+    p.add_argument("--threads", type=parse_threads, default=threads, metavar="auto|N", help=THREADS_HELP + threads_help)
+
+
+def add_decoding_options(p, default_checkpoint):
+    """The options of the commands that decode with a checkpoint (translate, evaluate)."""
+    p.add_argument("--checkpoint", default=default_checkpoint, help="run directory or .safetensors file")
+    p.add_argument("--backend", choices=["numpy", "keras"], default="numpy", help="which implementation decodes")
+    p.add_argument("--beam", type=positive_int, default=1, help="beam width (1 = greedy)")
+    p.add_argument("--alpha", type=nonneg_float, default=0.6,
+                   help="beam length penalty exponent, >= 0 (0: no length normalisation)")
+    p.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
 
 
 def keras_backend_name():

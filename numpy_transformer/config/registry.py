@@ -1,6 +1,9 @@
-"""The model registry: one line per kind maps it to its config class, its parameter shapes and
-its model classes (NumPy and Keras). Every config writes its `kind` into its dict, so loaders and
-checkpoints ask the registry instead of guessing a model from the keys it happens to have.
+"""The model registry: the one table of model kinds. One line per kind gives its config class,
+its parameter shapes, its NumPy model and its Keras twin, how messages name it, the command that
+trains it, one line describing a config, and the size of its training step's largest GEMM (the
+BLAS thread policy's measure, training/threads.py). Every config writes its `kind` into its dict,
+so loaders and checkpoints (training/checkpoint.py), the command line and the applications ask
+the registry instead of guessing a model from its type or the keys it happens to have.
 
 The model classes are named, not imported (`"module:Class"`, resolved on first use): config/
 sits below the models and below keras_transformer, so it can import neither."""
@@ -17,7 +20,7 @@ from .rnn_translator import RNNTranslatorConfig, rnn_translator_parameter_shapes
 from .shapes import transformer_parameter_shapes, vit_parameter_shapes
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelKind:
     kind: str                 # the config's `kind`, written into every config dict and checkpoint
     title: str                # how messages name it
@@ -26,6 +29,9 @@ class ModelKind:
     shapes: Callable          # cfg -> {parameter name: shape}, in the state dict's order
     numpy_model: str          # "module:Class" of the NumPy model
     keras_model: str          # "module:Class" of the Keras twin
+    fast_kernels: bool        # the NumPy model takes kernels="fast" (models/kernels.py)
+    describe: Callable        # cfg -> "d_model=128, heads=4, …": start-up lines and plot titles
+    largest_gemm: Callable    # (cfg, batch_size) -> multiply-adds of a training step's largest GEMM
 
     def numpy_class(self):
         return _resolve(self.numpy_model)
@@ -34,25 +40,63 @@ class ModelKind:
         """The Keras twin's class (imports Keras: only for --backend keras and the tests)."""
         return _resolve(self.keras_model)
 
+    def build(self, cfg, seed=0, fast=False):
+        """The NumPy model of `cfg`, initialised from `seed`; `fast`: on the fast kernels where
+        the model has them (the applications train on them; the plain ones are the default)."""
+        kernels = {"kernels": "fast"} if fast and self.fast_kernels else {}
+        return self.numpy_class()(cfg, seed=seed, **kernels)
+
 
 def _resolve(name):
     module, _, attr = name.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
+def _ln(c):
+    return f"{'pre' if c.norm_first else 'post'}-LN"
+
+
+# the largest GEMMs: rows (the batch's positions) through the widest weight matrix of a step
 KINDS = {k.kind: k for k in (
-    ModelKind("transformer", "translation Transformer", "train", TransformerConfig, transformer_parameter_shapes,
-              "numpy_transformer.models.transformer:Transformer", "keras_transformer.model:TransformerModel"),
-    ModelKind("rnn-attention", "attentional RNN translator", "train --model rnn-attention",
-              RNNTranslatorConfig, rnn_translator_parameter_shapes,
-              "numpy_transformer.models.rnn_translator:RNNTranslator",
-              "keras_transformer.rnn_translator:RNNTranslatorModel"),
-    ModelKind("vit", "Vision Transformer", "vit", ViTConfig, vit_parameter_shapes,
-              "numpy_transformer.models.vit:VisionTransformer", "keras_transformer.vit:VisionTransformerModel"),
-    ModelKind("bert", "BERT encoder", "bert pretrain", BertConfig, bert_parameter_shapes,
-              "numpy_transformer.models.bert:BertEncoder", "keras_transformer.bert:BertModel"),
-    ModelKind("rnn", "SimpleRNN regressor", "sunspots", RNNConfig, rnn_parameter_shapes,
-              "numpy_transformer.models.rnn:RNNRegressor", "keras_transformer.rnn:RNNRegressor"),
+    ModelKind(kind="transformer", title="translation Transformer", command="train",
+              config_class=TransformerConfig, shapes=transformer_parameter_shapes,
+              numpy_model="numpy_transformer.models.transformer:Transformer",
+              keras_model="keras_transformer.model:TransformerModel", fast_kernels=True,
+              describe=lambda c: (f"d_model={c.d_model}, heads={c.num_heads}, d_ff={c.d_ff}, "
+                                  f"{c.num_layers}+{c.num_layers} layers, {_ln(c)}"),
+              # the feed-forward (d_model × d_ff), the output layer (× target vocabulary) or Q/K/V
+              largest_gemm=lambda c, b: b * c.max_len * c.d_model * max(c.d_ff, c.tgt_vocab_size, 3 * c.d_model)),
+    ModelKind(kind="rnn-attention", title="attentional RNN translator", command="train --model rnn-attention",
+              config_class=RNNTranslatorConfig, shapes=rnn_translator_parameter_shapes,
+              numpy_model="numpy_transformer.models.rnn_translator:RNNTranslator",
+              keras_model="keras_transformer.rnn_translator:RNNTranslatorModel", fast_kernels=False,
+              describe=lambda c: (f"GRU encoder-decoder, embed {c.embed_dim}, hidden {c.hidden}, Luong {c.score} "
+                                  f"attention" + (f" ({c.d_a} units)" if c.score == "concat" else "")
+                                  + ", input feeding"),
+              # the output layer over every position, or the decoder GRU's per-step input projection
+              largest_gemm=lambda c, b: b * c.max_len * c.hidden * max(c.tgt_vocab_size, 3 * c.hidden)),
+    ModelKind(kind="vit", title="Vision Transformer", command="vit", config_class=ViTConfig,
+              shapes=vit_parameter_shapes, numpy_model="numpy_transformer.models.vit:VisionTransformer",
+              keras_model="keras_transformer.vit:VisionTransformerModel", fast_kernels=True,
+              describe=lambda c: (f"{c.num_patches} patches of {c.patch_size}x{c.patch_size}, d_model={c.d_model}, "
+                                  f"heads={c.num_heads}, d_ff={c.d_ff}, {c.num_layers} layers, {_ln(c)}, "
+                                  f"{c.activation}"),
+              # the patches and the class token through the MLP, the Q/K/V projection or the head
+              largest_gemm=lambda c, b: b * (c.num_patches + 1) * c.d_model * max(c.d_ff, 3 * c.d_model,
+                                                                                 c.num_classes)),
+    ModelKind(kind="bert", title="BERT encoder", command="bert pretrain", config_class=BertConfig,
+              shapes=bert_parameter_shapes, numpy_model="numpy_transformer.models.bert:BertEncoder",
+              keras_model="keras_transformer.bert:BertModel", fast_kernels=True,
+              describe=lambda c: (f"vocab {c.vocab_size}, d_model={c.d_model}, heads={c.num_heads}, d_ff={c.d_ff}, "
+                                  f"{c.num_layers} layers, {_ln(c)}"),
+              # the FFN of ~8-token sequences (the sentence pairs' typical length, not max_len)
+              largest_gemm=lambda c, b: b * 8 * c.d_model * c.d_ff),
+    ModelKind(kind="rnn", title="SimpleRNN regressor", command="sunspots", config_class=RNNConfig,
+              shapes=rnn_parameter_shapes, numpy_model="numpy_transformer.models.rnn:RNNRegressor",
+              keras_model="keras_transformer.rnn:RNNRegressor", fast_kernels=False,
+              describe=lambda c: f"SimpleRNN, {c.hidden} units, {c.time_steps} steps",
+              # a step's recurrent GEMM: the batch through [x_t; h] (hidden + 1) × hidden
+              largest_gemm=lambda c, b: b * (c.hidden + 1) * c.hidden),
 )}
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from .book_pickle import BookPickleError, load_book_pickle
 from .text import clean_pair, clean_sentence, transliterate_german
 from .errors import InputError, MissingFileError
+from .fileio import not_utf8
 
 __all__ = [
     "load_pairs", "clean_sentence", "clean_pair", "transliterate_german", "prepare_dataset",
@@ -87,8 +88,7 @@ def load_pairs(path, n: int | None = None) -> list[tuple[str, str]]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise InputError(f"{path}: line {lineno} is not valid UTF-8 ({e.reason} at byte "
-                                 f"{e.start})") from None
+                raise not_utf8(path, lineno, e) from None
             if lineno == 1 and line.startswith("\ufeff"):
                 line = line[1:]
             line = line.rstrip("\r\n")

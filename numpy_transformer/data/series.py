@@ -4,11 +4,13 @@ the book's Fibonacci data (chapter 9)."""
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError, MissingFileError
+from .fileio import read_utf8
 
 SHIPPED_SERIES = Path(__file__).resolve().parents[1] / "data" / "seasonal_series.csv"
 
@@ -44,21 +46,20 @@ def write_series_csv(path, values, start_year=1749):
 def load_series(path=None):
     """The last column of a CSV as float64 (a header line is skipped; e.g. the monthly sunspots
     file "Month","Sunspots"); default: the series shipped in the package. Clear errors for a
-    missing file, a non-numeric entry or a series too short to window."""
+    missing file, bytes that are not UTF-8, a non-numeric entry or a series too short to window."""
     path = Path(path) if path else SHIPPED_SERIES
     if not path.is_file():
         raise MissingFileError(f"series file not found: {path}")
     values = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for i, row in enumerate(csv.reader(f)):
-            if not row or not "".join(row).strip():
-                continue
-            try:
-                values.append(float(row[-1]))
-            except ValueError:
-                if i == 0:
-                    continue                               # header
-                raise InputError(f"{path}, line {i + 1}: last column {row[-1]!r} is not a number") from None
+    for i, row in enumerate(csv.reader(io.StringIO(read_utf8(path), newline=""))):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            values.append(float(row[-1]))
+        except ValueError:
+            if i == 0:
+                continue                               # header
+            raise InputError(f"{path}, line {i + 1}: last column {row[-1]!r} is not a number") from None
     a = np.asarray(values, np.float64)
     if a.size < 3:
         raise InputError(f"{path}: needs at least 3 numbers, found {a.size}")

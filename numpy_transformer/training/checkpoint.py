@@ -15,6 +15,7 @@ Layout of a run directory:
 from __future__ import annotations
 
 import json
+import re
 import sys
 import zlib
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..config import KINDS, check_state_dict, kind_of_dict
 from ..data.errors import InputError, MissingFileError
-from ..data.fileio import atomic_write
+from ..data.fileio import ATOMIC_TEMP, atomic_write
 from ..data.tokenizer import Tokenizer
 from ..ops.optim import check_adam_state
 
@@ -31,6 +32,10 @@ FORMAT, VERSION = "numpy-transformer-checkpoint", "1"
 CHECKPOINT = "checkpoint.safetensors"
 CHECKSUMS = "crc32"             # metadata key: JSON {tensor name or "__metadata__.<key>": 8 hex digits}
 CHECKED_METADATA = ("config", "meta")
+# safetensors' save_file (0.8) writes through a temporary file of its own beside the target, named
+# by Rust's tempfile crate: ".tmp" + 6 characters [A-Za-z0-9]; a process killed mid-save leaves it
+SAFETENSORS_TEMP = re.compile(r"\.tmp[A-Za-z0-9]{6}")
+TEMP_FILES = (ATOMIC_TEMP, SAFETENSORS_TEMP)    # what the writers of a run directory can leave behind
 
 
 def crc32(a):

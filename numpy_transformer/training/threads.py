@@ -24,7 +24,9 @@ So `--threads auto` (the default) does two things:
    busy one its spinning made one RNN translation take 0.8-8 s instead of 0.8-2.1 s. So below
    SMALL_DECODE multiply-adds (the largest GEMM's, summed over every decoding step: sentences ×
    beam × max_len rows) decoding runs on one thread; scoring a whole split is above it.
-An integer `--threads N` fixes N threads and turns both off. Where /proc/stat does not exist
+An integer `--threads N` fixes N threads and turns both off; more than the usable cores (the
+process's CPU affinity) would only add threads that wait for a core, so N is clamped to them with a
+one-line note (auto's own most). Where /proc/stat does not exist
 (not Linux) `auto` applies the size cap only. The choice, the cap and the reason are recorded
 in the run's checkpoint metadata ("threads") and the threads each epoch ran with in history.json.
 OpenBLAS's sums depend in their last bits on the thread count, so bit-for-bit repeatable runs
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 
 SMALL_GEMM = 1 << 19     # multiply-adds (5.2e5): below it a second thread measured no gain (see above)
@@ -47,13 +50,6 @@ def available_cores():
         return len(os.sched_getaffinity(0))
     except AttributeError:   # not Linux
         return os.cpu_count() or 1
-
-
-def largest_gemm(cfg, batch_size):
-    """Multiply-adds of the largest GEMM in a training step: batch·max_len rows through the
-    feed-forward (d_model × d_ff) or the output projection (d_model × target vocabulary)."""
-    rows = batch_size * cfg.max_len
-    return rows * cfg.d_model * max(cfg.d_ff, cfg.tgt_vocab_size, 3 * cfg.d_model)
 
 
 def _cpu_sample():
@@ -86,6 +82,11 @@ class ThreadPolicy:
             self.reason = (f"auto: {what} {work:.2g} multiply-adds < {small:.2g}, one thread"
                            if self.cap == 1 and self.cores > 1 else
                            f"auto: up to {self.cap} of {self.cores} cores, fewer while other processes keep cores busy")
+        elif int(requested) > self.cores:
+            s = "s" if self.cores > 1 else ""
+            self.cap, self.reason = self.cores, f"--threads {requested}, clamped to the {self.cores} usable core{s}"
+            print(f"note: --threads {requested}: this process can use {self.cores} core{s}, so it runs {self.cores} "
+                  f"thread{s} (as --threads auto would at most)", file=sys.stderr)
         else:
             self.cap, self.reason = int(requested), f"--threads {requested}"
         self.adaptive = requested == "auto" and self.cap > 1 and _cpu_sample() is not None

@@ -1,6 +1,7 @@
 """Data for the BERT commands (apps/bert/commands.py): the shared English–German pairs, split once
 (seeded, grouped by English sentence, so no held-out English sentence was seen in training),
-masked-language-model batches and the translation-pair classification task.
+masked-language-model batches and the translation-pair classification task, each task's
+encoded splits and baseline (mlm_data, pair_data).
 
 MLM (Devlin et al., 2019, section 3.1 and appendix A): in every sentence, max(1, round(15 %))
 of the real tokens are chosen (BERT's create_pretraining_data rule; never [CLS], [SEP] or
@@ -21,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...data.errors import MissingFileError
+from ...data.errors import MissingFileError, UsageError
 from ...data.pairs import load_pairs, prepare_dataset
 from ...data.wordpiece import SPECIALS, special_ids_mask
 
@@ -157,3 +158,61 @@ def pair_batches(id_lists, seg_lists, labels, batch_size, order=None):
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         yield Batch(pad([id_lists[j] for j in idx]), pad([seg_lists[j] for j in idx]), labels[idx])
+
+
+# ---------------------------------------------------------------- the tasks' splits and baselines
+
+def curve_baseline(task, b):
+    """The curves' baseline line. The curves show the val split, so the line is the val split's
+    share; the summary printed at the end (and result.json) is the test split's, a different set
+    of sentences and masked tokens (pre-training on deu-eng-50k: 5.5 % of the val split's masked
+    tokens are `tom`, docs/results/bert-mlm-curves.png; 6.2 % of the test split's,
+    bert-mlm-result.json), so the label names both."""
+    what = (f"most frequent token {b['token']!r}" if task == "mlm" else
+            f"majority class ({'translation' if b['class'] == 1 else 'not a translation'})")
+    return f"{what}: {b['val']:.1%} of the val split (test split {b['test']:.1%})", b["val"]
+
+
+def mlm_data(splits, tok, cfg, args):
+    enc = {}
+    for name in ("train", "val", "test"):
+        ids, segs = tok.encode_many(sentences(getattr(splits, name)))
+        enc[name], _, enc[f"{name}_dropped"] = fit_length(ids, segs, cfg.max_len)
+        if not enc[name]:            # as train's --max-len: a fact about the data, known only now
+            raise UsageError(f"--max-len {cfg.max_len} leaves no {name} sentence: all {len(ids)} are longer "
+                             f"(with [CLS] and [SEP])")
+    top = most_frequent_token(enc["train"], cfg.vocab_size)
+
+    def held_out(name):                     # masked once, with a fixed seed
+        batches = list(mlm_batches(enc[name], 512, np.random.default_rng([args.seed, 99]), cfg.vocab_size))
+        labels = np.concatenate([b.labels[b.labels != 0] for b in batches])
+        return batches, float(np.mean(labels == top))
+    (val, base_val), (test, base_test) = held_out("val"), held_out("test")
+
+    def train(epoch, rng):
+        return mlm_batches(enc["train"], args.batch_size, rng, cfg.vocab_size, rng.permutation(len(enc["train"])))
+    return {"train": train, "val": lambda: val, "test": lambda: test, "n_train": len(enc["train"]),
+            "baseline": {"token": tok.id_to_token(top), "val": base_val, "test": base_test},
+            "describe": f"{len(enc['train'])}/{len(enc['val'])}/{len(enc['test'])} train/val/test sentences "
+                        f"(English and German; {enc['train_dropped']} over --max-len dropped), "
+                        f"most frequent token {tok.id_to_token(top)!r}"}
+
+
+def pair_data(splits, tok, cfg, args):
+    ex = {}
+    for name in ("train", "val", "test"):
+        ex[name] = pair_examples(getattr(splits, name), tok, np.random.default_rng([args.seed, 7, len(name)]),
+                                    cfg.max_len)
+        if not len(ex[name][0]):
+            raise UsageError(f"the pre-trained model's max_len {cfg.max_len} leaves no {name} pair "
+                             f"([CLS] en [SEP] de [SEP] is longer for every one)")
+    majority = int(np.bincount(ex["train"][2]).argmax())
+    fixed = {name: list(pair_batches(*ex[name][:3], 512)) for name in ("val", "test")}
+
+    def train(epoch, rng):
+        return pair_batches(*ex["train"][:3], args.batch_size, rng.permutation(len(ex["train"][0])))
+    return {"train": train, "val": lambda: fixed["val"], "test": lambda: fixed["test"], "n_train": len(ex["train"][0]),
+            "baseline": {"class": majority, "val": float(np.mean(ex["val"][2] == majority)),
+                         "test": float(np.mean(ex["test"][2] == majority))},
+            "describe": f"{len(ex['train'][0])}/{len(ex['val'][0])}/{len(ex['test'][0])} train/val/test pairs, "
+                        f"half translations, half same-length negatives ({ex['train'][3]} over max_len dropped)"}

@@ -19,7 +19,7 @@ from ...ops import Adam
 from ...ops.loss import masked_cross_entropy
 from ...ops.optim import WarmupCosine
 from ...training.checkpoint import NumpyCheckpointState
-from ...training.keras_import import quiet_tensorflow
+from ...training import run
 from ...training.loop import Job, RunArgs
 from ...training.loop import fit as loop_fit
 
@@ -65,29 +65,16 @@ class NumpyBertBackend(NumpyCheckpointState):
         return loss * len(labels), int(np.sum(logits.argmax(-1) == labels)), len(labels)
 
 
-def make_backend(name, cfg, task, args, steps_per_epoch, weights=None, on_import=None, data_parallel=False):
-    """The backend, starting from `weights` (a state dict) or the NumPy initial weights of
-    args.seed; both backends alike. `data_parallel`: the Keras backend trains on every device
-    (keras_transformer/distribute.py)."""
+def make_backend(name, cfg, task, args, steps_per_epoch, weights=None, on_import=None, data_parallel=False,
+                 optimizer=None):
+    """NumpyBertBackend or keras_transformer's KerasBertBackend for `task` on the warm-up + cosine
+    schedule of `args` (training/run.py: the start from `weights` or the NumPy initial weights of
+    args.seed, `on_import`, `data_parallel`, `optimizer`)."""
     total = max(args.epochs * steps_per_epoch, args.warmup_steps + 1)
-    sched = (args.lr, min(args.warmup_steps, total - 1), total)
-    opt = dict(beta1=args.beta1, beta2=args.beta2, eps=args.eps)
-    if name == "numpy":
-        backend = NumpyBertBackend(cfg, task, *sched, args.seed, **opt)
-    elif name == "keras":
-        with quiet_tensorflow():         # lazy: only the applications cross the wall
-            from keras_transformer.bert_training import KerasBertBackend
-        if on_import is not None:
-            on_import()
-        backend = KerasBertBackend(cfg, task, *sched, args.seed, **opt, data_parallel=data_parallel,
-                                   batch_size=args.batch_size)
-        if weights is None:
-            weights = BertEncoder(cfg, seed=args.seed).state_dict()
-    else:
-        raise ValueError(f"unknown backend {name!r} (numpy or keras)")
-    if weights is not None:
-        backend.set_weights(weights)
-    return backend
+    return run.make_backend(name, cfg, NumpyBertBackend, "keras_transformer.bert_training:KerasBertBackend", task,
+                            args.lr, min(args.warmup_steps, total - 1), total, args.seed, args.beta1, args.beta2,
+                            args.eps, seed=args.seed, weights=weights, optimizer=optimizer, on_import=on_import,
+                            data_parallel=data_parallel, batch_size=args.batch_size)
 
 
 def evaluate(backend, batches):

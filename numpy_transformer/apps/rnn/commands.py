@@ -2,18 +2,29 @@
 fibonacci. `register` adds them to the command line (cli/main.py); each parser's `run` is its handler."""
 from __future__ import annotations
 
-from ...cli.options import (THREADS_HELP, HelpFormatter, check_input_file, check_keras_combination, choice_list,
-                            nonneg_int, open_fraction, parse_threads, positive_float, positive_int)
+from pathlib import Path
+
+from ...cli.options import (THREADS_HELP, HelpFormatter, check_input_file, check_keras_combination,
+                            check_output_dir, choice_list, nonneg_int, open_fraction, parse_threads, positive_float,
+                            positive_int)
+from ...config import KINDS, RNNConfig
+from ...data.fileio import check_writable
 from ...training.threads import ThreadPolicy
 
 BACKENDS = choice_list("numpy", "keras")
 MODELS = choice_list("none", "time", "bahdanau")
+OUT_DIRS = {"sunspots": "runs/sunspots", "fibonacci": "runs/fibonacci"}    # the defaults of --out-dir
 
 
 def _check(a):
-    """What can be refused before the data is read and Keras imported."""
+    """What can be refused before the data is read and Keras imported. An --out-dir other than
+    the default needs an existing parent; the default runs/<command> is made, runs/ included (a
+    fresh clone has no runs/); either way it must take files (data/fileio.check_writable)."""
     if "keras" in a.backends:
         check_keras_combination("keras", a.dtype)
+    if Path(a.out_dir) != Path(OUT_DIRS[a.command]):
+        check_output_dir("--out-dir", a.out_dir)
+    check_writable(a.out_dir, "--out-dir")
 
 
 def _trained(run):
@@ -35,11 +46,12 @@ def _general_attention(a):
 
 
 def _sunspots(a):
-    _check(a)
     if a.data:
         check_input_file("--data", a.data, what="CSV file")
+    _check(a)
     from .examples import run_sunspots
-    with ThreadPolicy(a.threads, a.batch_size * (a.hidden + 1) * a.hidden).start() as policy:   # a step's GEMM
+    work = KINDS["rnn"].largest_gemm(RNNConfig(hidden=a.hidden, time_steps=a.time_steps), a.batch_size)
+    with ThreadPolicy(a.threads, work).start() as policy:
         return _trained(lambda: run_sunspots(
             data=a.data, time_steps=a.time_steps, hidden=a.hidden, epochs=a.epochs, batch_size=a.batch_size,
             lr=a.lr, stride=a.stride, train_fraction=a.train_fraction, backends=a.backends,
@@ -84,7 +96,7 @@ def register(subs):
     s.add_argument("--stride", type=positive_int, default=1, help="months between training windows (the book: 12)")
     s.add_argument("--train-fraction", type=open_fraction, default=0.8, help="leading share of the series "
                    "used for training; the rest is the test split")
-    _common(s, 20, 16, "runs/sunspots")
+    _common(s, 20, 16, OUT_DIRS["sunspots"])
     s.set_defaults(run=_sunspots)
 
     f = subs.add_parser("fibonacci", formatter_class=HelpFormatter, help="next number of Fibonacci sequences with a SimpleRNN, with the "
@@ -98,6 +110,6 @@ def register(subs):
     f.add_argument("--d-a", type=positive_int, default=4, help="Bahdanau attention size")
     f.add_argument("--models", type=MODELS, default="none,time,bahdanau", help="none (SimpleRNN alone), time (the book's "
                    "attention), bahdanau")
-    _common(f, 30, 16, "runs/fibonacci")
+    _common(f, 30, 16, OUT_DIRS["fibonacci"])
     f.set_defaults(run=_fibonacci)
     return {"general-attention": g, "sunspots": s, "fibonacci": f}

@@ -1,23 +1,15 @@
 """Checks of the translation commands' options that need no data, so a bad option is reported in
 one line before anything is read or trained: path checks, the model's shape, and what `--resume`
-and `--init-from` would silently ignore or fail on."""
+and `--init-from` would silently ignore or fail on. The run directory's own checks are the run
+handler's (training/run.py), after these."""
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
 from ...cli.options import UsageError, check_input_file, check_keras_combination
-from .model_kinds import KINDS, kind_of, other_options
-
-
-def model_config(a, src_vocab, tgt_vocab):
-    """The config of the --model the options describe (model_kinds.py); where the options
-    describe no valid model (heads that do not divide d_model, …) the config's reason is a
-    UsageError: this is where the user's options become a model."""
-    try:
-        return KINDS[a.model].config(a, src_vocab, tgt_vocab)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+from ...training.run import check_run_options
+from .model_options import MODELS, OPTIONS, model_config, other_options
 
 
 def check_model_options(kind, given, why):
@@ -29,8 +21,9 @@ def check_model_options(kind, given, why):
 
 
 def check_train(a, given=frozenset()):
-    if a.resume and a.overwrite:
-        raise UsageError("--resume and --overwrite contradict each other: continue the run or start it over")
+    """Every option of `train` that can be checked without reading anything (the run directory
+    comes after these: training/run.check_run_dir)."""
+    check_run_options(a)
     if a.resume and a.init_from:
         raise UsageError("--resume continues the run's own weights; --init-from is for a new run")
     if a.data and not a.resume:
@@ -40,18 +33,15 @@ def check_train(a, given=frozenset()):
                          f"so --max-len must be at least 2")
     if not a.resume:
         check_keras_combination(a.backend, a.dtype)
-        check_model_options(KINDS[a.model], given, f"--model {a.model}")
+        check_model_options(a.model, given, f"--model {a.model}")
         if a.model == "rnn-attention" and a.attention_units is not None and a.score != "concat":
             raise UsageError(f"--attention-units is the concat score's attention size; --score {a.score} has none "
                              f"(use --score concat or leave --attention-units out)")
-        if (Path(a.run_dir) / "checkpoint.safetensors").exists() and not a.overwrite:
-            raise UsageError(f"{a.run_dir} already holds a checkpoint: pass --resume to continue it, "
-                             f"--overwrite to start over, or another --run-dir")
         model_config(a, 4, 4)          # d_model vs heads, dropout range: the vocabularies come later
 
 
 # option dest -> (flag, where --resume takes the value from); the model's own options come from
-# its registry entry (model_kinds.py)
+# OPTIONS (model_options.py)
 _RESUMED = {"dropout": ("--dropout", "cfg", "dropout"), "max_len": ("--max-len", "cfg", "max_len"),
             "dtype": ("--dtype", "cfg", "dtype"),
             "batch_size": ("--batch-size", "args", "batch_size"), "seed": ("--seed", "args", "seed"),
@@ -63,22 +53,20 @@ _RESUMED = {"dropout": ("--dropout", "cfg", "dropout"), "max_len": ("--max-len",
 
 
 def check_resume(a, given):
-    """Load the run's checkpoint and refuse flags that --resume would ignore (the run keeps its
-    own model, data and training settings; only --epochs, --backend and --threads apply)."""
+    """Load the run's checkpoint (training/run.check_run_dir found one) and refuse flags that
+    --resume would ignore (the run keeps its own model, data and training settings; only
+    --epochs, --time-budget, --backend and --threads apply)."""
     from ...training.checkpoint import load_checkpoint
-    try:
-        ck = load_checkpoint(a.run_dir, kinds=tuple(KINDS))
-    except FileNotFoundError:
-        raise UsageError(f"--resume: no checkpoint in {a.run_dir} to continue (leave out --resume to start a run)") from None
-    cfg, meta = ck["cfg"], ck["meta"]
-    kind = kind_of(cfg)
+    ck = load_checkpoint(a.run_dir, kinds=MODELS)
+    cfg = ck["cfg"]
+    kind = cfg.kind
     check_keras_combination(a.backend, cfg.dtype)
-    if "model" in given and a.model != kind.name:
-        raise UsageError(f"--resume: {a.run_dir} holds a run of --model {kind.name}, not --model {a.model}")
-    check_model_options(kind, given, f"{a.run_dir}, a run of --model {kind.name}")
-    resumed = {**_RESUMED, **{dest: (o.flag, "cfg", o.field) for dest, o in kind.options.items()}}
+    if "model" in given and a.model != kind:
+        raise UsageError(f"--resume: {a.run_dir} holds a run of --model {kind}, not --model {a.model}")
+    check_model_options(kind, given, f"{a.run_dir}, a run of --model {kind}")
+    resumed = {**_RESUMED, **{dest: (o.flag, "cfg", o.field) for dest, o in OPTIONS[kind].items()}}
     sources = {"cfg": vars(cfg) if not hasattr(cfg, "to_dict") else cfg.to_dict(),
-               "args": meta.get("train_args", {}), "meta": meta}
+               "args": ck["meta"].get("train_args", {}), "meta": ck["meta"]}
     ignored = []
     for dest in sorted(given & set(resumed), key=list(resumed).index):
         flag, where, key = resumed[dest]
@@ -97,9 +85,6 @@ def check_resume(a, given):
     if ignored:
         raise UsageError(f"--resume continues {a.run_dir} with its own settings, so these flags would be ignored: "
                          f"{'; '.join(ignored)}. Leave them out, or start a new run (another --run-dir or --overwrite)")
-    if a.epochs is not None and a.epochs <= meta["epoch"]:
-        raise UsageError(f"--epochs {a.epochs}: {a.run_dir} has already completed {meta['epoch']} epochs; "
-                         f"ask for more to continue it")
     return ck
 
 
@@ -110,13 +95,13 @@ def check_init_from(a, cfg=None, ck=None):
     how many keys are missing or extra) instead of listing all of them."""
     from ...training.checkpoint import load_checkpoint
     if cfg is None:
-        ck = load_checkpoint(a.init_from, kinds=tuple(KINDS))
+        ck = load_checkpoint(a.init_from, kinds=MODELS)
         theirs = ck["cfg"]
-        if kind_of(theirs).name != a.model:
-            raise UsageError(f"--init-from {a.init_from} is a checkpoint of --model {kind_of(theirs).name}; this run trains "
+        if theirs.kind != a.model:
+            raise UsageError(f"--init-from {a.init_from} is a checkpoint of --model {theirs.kind}; this run trains "
                              f"--model {a.model}")
         flags = [f"{flag} {getattr(theirs, field)} (this run: {getattr(a, dest)})"
-                 for dest, (flag, field, _) in kind_of(theirs).options.items() if getattr(theirs, field) != getattr(a, dest)]
+                 for dest, (flag, field, _) in OPTIONS[theirs.kind].items() if getattr(theirs, field) != getattr(a, dest)]
         problems = _shape_problems(model_config(a, theirs.src_vocab_size, theirs.tgt_vocab_size), ck["weights"])
         if flags or problems:
             raise UsageError(f"--init-from {a.init_from} is another model" + (f" ({', '.join(flags)})" if flags else "")
@@ -149,16 +134,3 @@ def _shape_problems(cfg, weights):
     if extra:
         parts.append(f"{len(extra)} extra (e.g. {extra[0]})")
     return parts
-
-
-def check_demo(a):
-    if a.d_model % 4:
-        raise UsageError(f"--d-model {a.d_model}: the demo model has 4 heads, so --d-model must be a multiple of 4")
-
-
-def summarise_skipped(r):
-    """', 1 skipped (…)' for an evaluation result that could not score every pair."""
-    if not r.get("skipped"):
-        return ""
-    return (f"; {r['skipped']} of {r['sentences'] + r['skipped']} pairs skipped "
-            f"(longer than the model's max_len, or no known word)")

@@ -1,17 +1,21 @@
-"""A self-contained demo: learn to reverse random token sequences (a synthetic seq2seq task
-that needs attention to work) with the NumPy Transformer, then decode held-out sequences."""
+"""`python -m numpy_transformer demo`, a self-contained demo: learn to reverse random token
+sequences (a synthetic seq2seq task that needs attention to work) with the NumPy Transformer,
+then decode held-out sequences. `add_parser` and `command` are its options and its handler
+(commands.py registers them)."""
 from __future__ import annotations
 
 import time
 
 import numpy as np
 
+from ...cli.options import THREADS_HELP, HelpFormatter, UsageError, nonneg_int, parse_threads, positive_int
 from ...config import TransformerConfig
 from ...models.decoding import greedy_decode
 from ...fast import ThreadedAdam, masked_cross_entropy
 from ...models import Transformer
 from ...ops import WarmupSchedule, masked_accuracy
 from ...training.progress import progress
+from ...training.threads import ThreadPolicy
 
 PAD, START, EOS, FIRST = 0, 1, 2, 3
 
@@ -74,3 +78,25 @@ def run_demo(steps=1500, batch_size=32, vocab_size=16, seq_len=8, d_model=64, nu
         p = p[: list(p).index(EOS)] if EOS in p else p
         print(f"  {' '.join(map(str, s)):<28} -> {' '.join(map(str, p))}")
     return {"token_accuracy": tok_acc, "exact_match": float(np.mean(exact)), "seconds": train_s}
+
+
+def add_parser(subs):
+    d = subs.add_parser("demo", help="train a small model to reverse sequences (synthetic, no data needed)",
+                        formatter_class=HelpFormatter)
+    d.add_argument("--steps", type=positive_int, default=1500, help="training steps")
+    d.add_argument("--batch-size", type=positive_int, default=32, help="sequences per step")
+    d.add_argument("--d-model", type=positive_int, default=64, help="model width (4 heads, d_ff = 4·d_model)")
+    d.add_argument("--layers", type=positive_int, default=2, help="encoder layers = decoder layers")
+    d.add_argument("--seed", type=nonneg_int, default=0, help="initialisation and data seed")
+    d.add_argument("--threads", type=parse_threads, default="auto", metavar="auto|N", help=THREADS_HELP)
+    return d
+
+
+def command(a):
+    if a.d_model % 4:
+        raise UsageError(f"--d-model {a.d_model}: the demo model has 4 heads, so --d-model must be a multiple of 4")
+    work = a.batch_size * 10 * a.d_model * 4 * a.d_model      # the demo's FFN GEMM (max_len 10, d_ff 4·d)
+    with ThreadPolicy(a.threads, work).start() as policy:
+        run_demo(steps=a.steps, batch_size=a.batch_size, d_model=a.d_model, num_layers=a.layers, seed=a.seed,
+                 threads=policy)
+    return 0

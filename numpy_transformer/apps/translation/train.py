@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ...training.checkpoint import NumpyCheckpointState, load_checkpoint
-from ...config import schedule_width
+from ...training.checkpoint import NumpyCheckpointState
+from ...training import run
+from ...config import kind_of, schedule_width
+from ...data.errors import UsageError
 from .batching import encode_source, encode_target, make_batches
 from ...models.decoding import beam_search, greedy_decode
 from ...fast import ThreadedAdam, masked_cross_entropy
 from ...ops import WarmupSchedule, masked_accuracy
-from .model_kinds import KINDS, kind_of
-from ...training.keras_import import quiet_tensorflow
-from ...training.loop import Job, RunArgs, TrainingDiverged, read_history  # noqa: F401 (TrainingDiverged: its old home)
+from ...training.loop import Job, RunArgs, TrainingDiverged  # noqa: F401 (TrainingDiverged: its old home)
 from ...training.loop import fit as loop_fit
 
 
@@ -42,7 +42,7 @@ class NumpyBackend(NumpyCheckpointState):
 
     def __init__(self, cfg, args: TrainArgs):
         self.cfg, self.args = cfg, args
-        self.model = kind_of(cfg).numpy_model(cfg, args.seed)     # the Transformer or the RNN translator
+        self.model = kind_of(cfg).build(cfg, args.seed, fast=True)   # the Transformer or the RNN translator
         self.opt = ThreadedAdam(WarmupSchedule(schedule_width(cfg), args.warmup), args.beta1, args.beta2, args.eps,
                         clipnorm=args.clipnorm)
 
@@ -68,28 +68,12 @@ class NumpyBackend(NumpyCheckpointState):
         return [list(hyps[0][0]) for hyps in beam_search(self.model, src_ids, start_id, eos_id, max_len, beam, alpha)]
 
 
-def make_backend(name, cfg, args, on_import=None, data_parallel=False):
-    """`on_import`: called right after the Keras backend's import, before TensorFlow's first op
-    (the CLI sets TensorFlow's thread pools there). `data_parallel`: the Keras backend trains on
-    every device (keras_transformer/distribute.py)."""
-    if name == "numpy":
-        return NumpyBackend(cfg, args)
-    if name == "keras":
-        KerasBackend = _import_keras_backend()
-        if on_import is not None:
-            on_import()
-        backend = KerasBackend(cfg, args, data_parallel=data_parallel)
-        # the same start as a NumPy run of this seed
-        backend.set_weights(kind_of(cfg).numpy_model(cfg, args.seed).state_dict())
-        return backend
-    raise ValueError(f"unknown backend {name!r} (numpy or keras)")
-
-
-def _import_keras_backend():
-    """keras_transformer.training's KerasBackend, imported lazily and quietly."""
-    with quiet_tensorflow():
-        from keras_transformer.training import KerasBackend
-    return KerasBackend
+def make_backend(name, cfg, args, on_import=None, data_parallel=False, weights=None, optimizer=None):
+    """NumpyBackend or keras_transformer.training's KerasBackend, from the NumPy initial weights of
+    args.seed or `weights` (training/run.py: `on_import`, `data_parallel`, `optimizer`)."""
+    return run.make_backend(name, cfg, NumpyBackend, "keras_transformer.training:KerasBackend", args,
+                            seed=args.seed, weights=weights, optimizer=optimizer, on_import=on_import,
+                            data_parallel=data_parallel)
 
 
 def encode_split(pairs, src_tok, tgt_tok, max_len):
@@ -102,6 +86,15 @@ def encode_split(pairs, src_tok, tgt_tok, max_len):
             srcs.append(s)
             tgts.append(t)
     return srcs, tgts, len(pairs) - len(srcs)
+
+
+def check_fits(encoded, pairs, src_tok, tgt_tok, max_len):
+    """A UsageError when `max_len` drops every training pair (encode_split's `encoded`), with the
+    --max-len the shortest would need."""
+    if not encoded[0]:
+        need = min(max(len(encode_source(en, src_tok)), len(encode_target(de, tgt_tok)) - 1) for en, de in pairs)
+        raise UsageError(f"--max-len {max_len} leaves no training pair: all {len(pairs)} are longer "
+                         f"(the shortest needs --max-len {need})")
 
 
 def evaluate_batches(backend, batches):
@@ -144,19 +137,3 @@ def run_title(run_dir, cfg, args, backend_name):
     """One line naming the run and its configuration (for plot titles)."""
     return (f"{Path(run_dir).name}: {backend_name}, {kind_of(cfg).describe(cfg)}, "
             f"batch {args.batch_size}, warm-up {args.warmup}, {cfg.dtype}")
-
-
-def resume_state(run_dir, backend_name, checkpoint=None, on_import=None, data_parallel=False):
-    """Everything needed to continue a run: config, backend with weights and optimizer state
-    restored, tokenizers, metadata, history, next epoch. `checkpoint`: load_checkpoint(run_dir)
-    when the caller already has it."""
-    ck = checkpoint or load_checkpoint(run_dir, kinds=tuple(KINDS))
-    meta = ck["meta"]
-    args = TrainArgs(**meta.get("train_args", {}))
-    backend = make_backend(backend_name, ck["cfg"], args, on_import, data_parallel)
-    backend.set_weights(ck["weights"])
-    if ck["optimizer"]:
-        backend.set_optimizer_state(ck["optimizer"])
-    return {"cfg": ck["cfg"], "args": args, "backend": backend, "meta": meta,
-            "history": read_history(ck["dir"], meta["epoch"]),
-            "src_tok": ck["src_tok"], "tgt_tok": ck["tgt_tok"], "epoch": meta["epoch"]}

@@ -13,7 +13,8 @@ from ...data.corpus import default_corpus
 from ...data.pairs import load_pairs, prepare_dataset
 from ...data.text import clean_words, unknown_note
 from .batching import encode_source, pad_sequences
-from .model_kinds import KINDS, kind_of
+from ...config import kind_of
+from .model_options import MODELS
 from .train import TrainArgs, make_backend
 
 
@@ -45,13 +46,13 @@ class Translator:
     """A checkpoint, its tokenizers and a backend, ready to translate cleaned or raw English."""
 
     def __init__(self, checkpoint, backend="numpy"):
-        ck = load_checkpoint(checkpoint, kinds=tuple(KINDS))
+        ck = load_checkpoint(checkpoint, kinds=MODELS)
         if ck["src_tok"] is None or ck["tgt_tok"] is None:
             raise CheckpointError(f"{ck['dir']}: src_tokenizer.json / tgt_tokenizer.json missing beside the checkpoint")
         self.cfg, self.meta, self.dir = ck["cfg"], ck["meta"], ck["dir"]
         self.src_tok, self.tgt_tok = ck["src_tok"], ck["tgt_tok"]
-        self.backend = make_backend(backend, self.cfg, TrainArgs(**ck["meta"].get("train_args", {})))
-        self.backend.set_weights(ck["weights"])
+        self.backend = make_backend(backend, self.cfg, TrainArgs(**ck["meta"].get("train_args", {})),
+                                    weights=ck["weights"])
 
     def encode(self, sentence):
         """Clean like the training data (data/text.py), then ids + <eos>, the unknown words and
@@ -93,7 +94,12 @@ class Translator:
     @property
     def attention_layers(self):
         """How many decoder layers have cross-attention maps (the RNN translator: one)."""
-        return kind_of(self.cfg).attention_layers(self.cfg)
+        return 1 if self.cfg.kind == "rnn-attention" else self.cfg.num_layers
+
+    @property
+    def attention_title(self):
+        """What an attention map shows (None: the Transformer's layer and heads)."""
+        return f"Luong {self.cfg.score} attention (GRU decoder)" if self.cfg.kind == "rnn-attention" else None
 
     def attention(self, sentence, translation, layer=None):
         """Cross-attention of decoder layer `layer` (default: the last), (heads, target words +
@@ -103,16 +109,31 @@ class Translator:
         layer = n - 1 if layer is None else layer
         if not 0 <= layer < n:
             raise ValueError(f"decoder layer {layer} does not exist: this model has layers 0 to {n - 1}")
-        kind = kind_of(self.cfg)
-        model = kind.numpy_model(self.cfg, 0)
+        model = kind_of(self.cfg).build(self.cfg, fast=True)
         model.load_state_dict(self.backend.get_weights())
         src = np.array([self.encode(sentence)[0]])
         # a translation that ran to max_len without <eos> has max_len words: the decoder input
         # (<start> + words) keeps max_len positions, and the last row predicts the last word
         tgt = ([self.tgt_tok.start_id] + self.tgt_tok.encode(translation))[: self.cfg.max_len]
         model.forward(src, np.array([tgt]))
-        return model.attention_weights()[kind.attention_key(layer)][0]
+        key = "decoder.attention" if self.cfg.kind == "rnn-attention" else f"decoder.layers.{layer}.cross_attn"
+        return model.attention_weights()[key][0]
 
+
+    def plot_attention(self, sentence, translation, path, layer=None, unknown=()):
+        """Draw decoder layer `layer`'s (default: the last) cross-attention over `translation` into
+        the PNG `path` (training/plots.py); returns the line that says where."""
+        from ...training.plots import plot_attention
+        n = self.attention_layers
+        layer = n - 1 if layer is None else layer
+        w = self.attention(sentence, translation, layer=layer)
+        plot_attention(w, self.source_tokens(sentence), (translation.split() + ["<eos>"])[: w.shape[1]], path,
+                       f"\u201c{sentence}\u201d \u2192 \u201c{translation}\u201d"
+                       + (f"  (unknown: {', '.join(unknown)})" if unknown else ""),
+                       layer=layer, num_layers=n, what=self.attention_title)
+        if n > 1 or self.attention_title is None:
+            return f"attention maps (decoder layer {layer}): {path}"
+        return f"attention map: {path}"
 
 def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None, threads=None):
     """Corpus BLEU and chrF of the run's own test split (rebuilt from its metadata). Pairs whose
@@ -135,3 +156,19 @@ def evaluate(translator, split="test", beam=1, alpha=0.6, limit=None, threads=No
             "bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
             "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
             "examples": [{"en": e, "ref": r, "hyp": h} for e, r, h in zip(srcs, refs, hyps)][:10]}
+
+
+def summary_lines(r, what, examples=3):
+    """A short human summary of an evaluation result (BLEU, chrF, counts, a few examples)."""
+    lines = [f"{what} ({r['sentences']} sentences, {'greedy' if r['beam'] == 1 else 'beam ' + str(r['beam'])}): "
+             f"BLEU {r['bleu']:.1f}, chrF {r['chrf']:.1f}" + summarise_skipped(r)]
+    lines += [f"  {ex['en']:<36} -> {ex['hyp']:<36} (reference: {ex['ref']})" for ex in r["examples"][:examples]]
+    return "\n".join(lines)
+
+
+def summarise_skipped(r):
+    """', 1 skipped (…)' for an evaluation result that could not score every pair."""
+    if not r.get("skipped"):
+        return ""
+    return (f"; {r['skipped']} of {r['sentences'] + r['skipped']} pairs skipped "
+            f"(longer than the model's max_len, or no known word)")

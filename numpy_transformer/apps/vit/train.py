@@ -18,7 +18,7 @@ from ...ops import Adam
 from ...ops.loss import masked_cross_entropy
 from ...ops.optim import WarmupCosine
 from ...training.checkpoint import NumpyCheckpointState
-from ...training.keras_import import quiet_tensorflow
+from ...training import run
 from ...training.loop import Job, RunArgs
 from ...training.loop import fit as loop_fit
 
@@ -73,27 +73,17 @@ class NumpyViTBackend(NumpyCheckpointState):
         return self.model.attention_weights()
 
 
-def make_backend(name, cfg, args, steps_per_epoch, on_import=None, data_parallel=False):
-    """The backend, starting from the NumPy initial weights of args.seed (both backends alike).
-    `on_import`: called right after the Keras backend's import (the thread policy's TensorFlow pools);
-    `data_parallel`: the Keras backend trains on every device (keras_transformer/distribute.py)."""
-    sched = (args.lr, args.warmup_epochs * steps_per_epoch, max(args.epochs * steps_per_epoch,
-                                                                 args.warmup_epochs * steps_per_epoch + 1))
-    opt = dict(beta1=args.beta1, beta2=args.beta2, eps=args.eps)
-    if name == "numpy":
-        return NumpyViTBackend(cfg, *sched, args.seed, **opt)
-    if name == "keras":
-        import os
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        with quiet_tensorflow():         # lazy: only the applications cross the wall
-            from keras_transformer.vit_training import KerasViTBackend
-        if on_import is not None:
-            on_import()
-        backend = KerasViTBackend(cfg, *sched, args.seed, **opt, data_parallel=data_parallel,
-                                  batch_size=args.batch_size)
-        backend.set_weights(VisionTransformer(cfg, seed=args.seed).state_dict())
-        return backend
-    raise ValueError(f"unknown backend {name!r} (numpy or keras)")
+def make_backend(name, cfg, args, steps_per_epoch, on_import=None, data_parallel=False, weights=None,
+                 optimizer=None):
+    """NumpyViTBackend or keras_transformer's KerasViTBackend on the warm-up + cosine schedule of
+    `args` (training/run.py: the start from the NumPy initial weights of args.seed or `weights`,
+    `on_import`, `data_parallel`, `optimizer`)."""
+    warmup = args.warmup_epochs * steps_per_epoch
+    sched = (args.lr, warmup, max(args.epochs * steps_per_epoch, warmup + 1))
+    return run.make_backend(name, cfg, NumpyViTBackend, "keras_transformer.vit_training:KerasViTBackend",
+                            *sched, args.seed, args.beta1, args.beta2, args.eps, seed=args.seed, weights=weights,
+                            optimizer=optimizer, on_import=on_import, data_parallel=data_parallel,
+                            batch_size=args.batch_size)
 
 
 def evaluate(backend, images, labels, batch_size=512):
@@ -102,12 +92,6 @@ def evaluate(backend, images, labels, batch_size=512):
     loss, _ = cross_entropy(logits, labels)
     pred = logits.argmax(-1)
     return loss, float(np.mean(pred == labels)), pred
-
-
-def largest_gemm(cfg, batch_size):
-    """Multiply-adds of a training step's largest GEMM (for --threads auto): the batch's tokens
-    (patches and the class token) through the MLP's first layer or the Q/K/V projection."""
-    return batch_size * (cfg.num_patches + 1) * cfg.d_model * max(cfg.d_ff, 3 * cfg.d_model, cfg.num_classes)
 
 
 def run_title(run_dir, cfg, args, backend_name):
