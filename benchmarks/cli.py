@@ -3,13 +3,11 @@
 Without a command: the translation model, NumPy against Keras (runner.py). Commands:
   vit          the Vision Transformer's workloads, NumPy against Keras
   bert         BERT's pre-training and fine-tuning steps against every installed Keras backend
-  rnn          the road-to-attention layers (simple RNN, Bahdanau attention) against Keras
-  kernels      each fast/ mechanism against the plain op it replaces
-  breakdown    where each model's NumPy training step spends its time
   plot         redraw a stored run's plots from its results.json
 `python -m benchmarks COMMAND --help` gives each one's options. Every run writes to a folder of
 its own, benchmarks/runs/<time>-<command>/ (or --out DIR); --save replaces the stored results in
-benchmarks/results/ that the docs quote."""
+benchmarks/results/ that the docs quote. Finished experiments are scripts in tools/ (translators.py,
+rnn_layers.py, kernels.py, breakdown.py) with the same options, folders and --save (run_module)."""
 from __future__ import annotations
 
 import argparse
@@ -25,8 +23,10 @@ from . import machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
-COMMANDS = ("vit", "bert", "rnn", "kernels", "breakdown", "plot")
-MOVED = {"translators": "python tools/translators.py"}      # finished comparisons, out of the harness
+COMMANDS = ("vit", "bert", "plot")
+MOVED = {"translators": "python tools/translators.py",      # finished comparisons, out of the harness
+         "rnn": "python tools/rnn_layers.py", "breakdown": "python tools/breakdown.py",
+         "kernels": "python tools/kernels.py"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -170,19 +170,27 @@ def main(argv=None):
         print("wrote", ", ".join(replot(path)), "beside", path)
         return 0
     if name == "translation":
-        from . import report as module, runner
+        from . import report, runner
         p = translation_parser()
         a = translation_options(p, p.parse_args(argv))
-        run, stored = runner.run, RESULTS
-    else:
-        module = importlib.import_module(f"benchmarks.{name}")
-        p = parser(f"python -m benchmarks {name}", module.__doc__)
-        getattr(module, "options", lambda p: None)(p)
-        a = p.parse_args(argv)
-        a.reps = a.reps or module.REPS
-        run, stored = module.run, os.path.join(RESULTS, module.STORED)
+        return execute(report, runner.run, p, a, name, RESULTS, " ".join(["python -m benchmarks", *argv]))
+    return run_module(importlib.import_module(f"benchmarks.{name}"), name, argv)
+
+
+def run_module(module, name, argv, prog=None):
+    """A harness module's command (`python -m benchmarks vit`, or a script in tools/ that calls
+    this): its options (module.options), REPS, STORED results folder, run() and markdown()."""
+    prog = prog or f"python -m benchmarks {name}"
+    p = parser(prog, module.__doc__)
+    getattr(module, "options", lambda p: None)(p)
+    a = p.parse_args(argv)
+    a.reps = a.reps or module.REPS
+    return execute(module, module.run, p, a, name, os.path.join(RESULTS, module.STORED), " ".join([prog, *argv]))
+
+
+def execute(module, run, p, a, name, stored, command):
+    """Run `run(a, log, meta)` into the run's folder: results.json, module.markdown's results.md."""
     a.out = out_dir(p, a, name, stored)
-    command = " ".join(["python -m benchmarks", *([] if name == "translation" else [name]), *argv])
     t0 = time.time()
     log = lambda s: print(f"[{time.time() - t0:6.0f} s] {s}", file=sys.stderr, flush=True)  # noqa: E731
     machine.set_gpu_precision(getattr(a, "tf32", False))

@@ -183,7 +183,7 @@ def run(a, logger, meta):
     prof = None
     if a.profile:
         log(f"profiling the NumPy training step ({a.profile})")
-        from .breakdown import profile_train_step
+        from .profile import profile_train_step
         prof = profile_train_step(a.profile, 2 if a.quick else 3, f"{a.out}/profile_numpy_{a.profile}_train_step.txt")
     targets = report.compute_targets(rows, quick=a.quick)
     pngs = [plots.overview_plot(rows, f"{a.out}/overview.png", meta)]

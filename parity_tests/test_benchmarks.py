@@ -236,10 +236,9 @@ BAD = [(["--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
        (["vit", "--configs", "huge"], "unknown value(s) huge; choose from tiny, digits, digits-p2, cifar-tiny"),
        (["bert", "--configs", "huge"], "unknown value(s) huge; choose from tiny, default"),
        (["bert", "--keras-backends", "mxnet"], "unknown value(s) mxnet; choose from tensorflow, jax, torch"),
-       (["rnn", "--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
-       (["rnn", "--backends", "keras-xla"], "unknown value(s) keras-xla; choose from numpy, keras-eager, keras-graph"),
-       (["kernels", "--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
-       (["breakdown", "--models", "gpt"], "unknown value(s) gpt; choose from translation-book, vit-cifar-tiny"),
+       (["rnn", "--reps", "1"], "`python -m benchmarks rnn` is now `python tools/rnn_layers.py`"),
+       (["kernels", "--reps", "1"], "`python -m benchmarks kernels` is now `python tools/kernels.py`"),
+       (["breakdown"], "`python -m benchmarks breakdown` is now `python tools/breakdown.py`"),
        (["translators", "--minutes", "8"], "`python -m benchmarks translators` is now `python tools/translators.py`")]
 
 
@@ -257,7 +256,9 @@ def test_a_bad_option_is_one_error_line_before_any_work(folders, capsys, argv, m
 
 @pytest.mark.parametrize("module,command", [("vit", "python -m benchmarks vit"), ("plots", "python -m benchmarks plot"),
                                             ("runner", "python -m benchmarks --help"),
-                                            ("translators", "python tools/translators.py")])
+                                            ("translators", "python tools/translators.py"),
+                                            ("rnn", "python tools/rnn_layers.py"), ("kernels", "python tools/kernels.py"),
+                                            ("breakdown", "python tools/breakdown.py")])
 def test_an_old_module_entry_point_names_the_command_and_exits_2(module, command):
     """`python -m benchmarks.vit` used to be the command; run now, it must not exit 0 having done nothing."""
     root = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""benchmarks/kernels.py (python -m benchmarks kernels) compares like with like: at small shapes each pair's plain and fast
+"""tools/kernels.py (a finished experiment, moved out of benchmarks/) compares like with like: at small shapes each pair's plain and fast
 callables give the same result (float32: the fast ops reorder sums; GELU's erf differs by at
 most the 3.1e-7 of test_fast_gelu.py), and a run writes rows with a speed-up for every pair."""
 import json
@@ -6,7 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import cli, kernels as bench
+from tool_scripts import load_tool
+
+bench = load_tool("kernels")
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ def test_each_pair_computes_the_same_thing(small):
 
 @pytest.mark.slow
 def test_a_short_run_writes_json_and_markdown(small, tmp_path):
-    assert cli.main(["kernels", "--reps", "2", "--threads", "1", "--out", str(tmp_path)]) == 0
+    assert bench.main(["--reps", "2", "--threads", "1", "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert len(rows) == 9 and all(r["speedup"] > 0 and r["n"] == 2 for r in rows)
     assert "| exact GELU, forward |" in (tmp_path / "results.md").read_text()

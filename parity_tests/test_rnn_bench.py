@@ -1,4 +1,4 @@
-"""benchmarks/rnn.py (python -m benchmarks rnn): a tiny end-to-end run of every layer, workload
+"""tools/rnn_layers.py (a finished comparison, moved out of benchmarks/): a tiny end-to-end run of every layer, workload
 and implementation, writing JSON and markdown; the timed callables compute what they claim."""
 import json
 
@@ -7,7 +7,9 @@ import pytest
 
 from requires import require
 
-from benchmarks import cli, rnn
+from tool_scripts import load_tool
+
+rnn = load_tool("rnn_layers")
 
 
 def test_numpy_callables_compute_the_ops():
@@ -22,7 +24,7 @@ def test_numpy_callables_compute_the_ops():
 @pytest.mark.slow
 def test_tiny_run_writes_results(tmp_path):
     require("keras")
-    assert cli.main(["rnn", "--batch", "2", "--steps", "3", "--hidden", "4", "--reps", "1", "--warmup", "1",
+    assert rnn.main(["--batch", "2", "--steps", "3", "--hidden", "4", "--reps", "1", "--warmup", "1",
                      "--threads", "1", "--cooldown", "0", "--out", str(tmp_path)]) == 0
     r = json.loads((tmp_path / "results.json").read_text())
     assert {(x["layer"], x["workload"], x["impl"]) for x in r["rows"]} == {
@@ -32,3 +34,14 @@ def test_tiny_run_writes_results(tmp_path):
     assert r["shape"] == {"B": 2, "T": 3, "H": 4} and r["meta"]["threads"] == 1
     md = (tmp_path / "results.md").read_text()
     assert "| rnn | fwd_bwd |" in md and "| bahdanau | forward |" in md
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
+    (["--backends", "keras-xla"], "unknown value(s) keras-xla; choose from numpy, keras-eager, keras-graph")])
+def test_a_bad_option_is_one_error_line(capsys, argv, message):
+    with pytest.raises(SystemExit) as e:
+        rnn.main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert "(see python tools/rnn_layers.py --help)" in err

@@ -1,13 +1,12 @@
 """`train --model rnn-attention` end to end: the run directory, bit-for-bit --resume, translate
 (greedy, beam, --plot-attention), evaluate, the Keras backend, --time-budget, and the errors for
 options that do not apply to the chosen model, given before any data is read."""
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tool_scripts import load_tool
 from requires import require
 
 require("safetensors")
@@ -139,12 +138,7 @@ def test_resume_and_init_from_refuse_the_other_model(rnn_run, tmp_path, capsys, 
 
 
 def _translators():
-    """tools/translators.py, a script (tools/ is no package), loaded by its path."""
-    spec = importlib.util.spec_from_file_location("translators", Path(__file__).resolve().parents[1] / "tools"
-                                                  / "translators.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("translators")
 
 
 @pytest.mark.parametrize("argv,message", [(["--minutes", "0"], "argument --minutes: must be > 0, not 0"),

@@ -1,23 +1,27 @@
-"""python -m benchmarks breakdown: where each model's NumPy training step spends its time: the
-step the harnesses time (fast kernels, float32), timed without a profiler, then cProfile's self
-time of each function put in one of CATEGORIES, beside the step's GEMM floor (its matmul FLOPs at
-the GEMM peak NumPy's BLAS reaches here). Also the translation harness's `--profile` listing."""
+"""python tools/breakdown.py: where each model's NumPy training step spends its time: the step
+the harnesses time (fast kernels, float32), timed without a profiler, then cProfile's self time of
+each function put in one of CATEGORIES, beside the step's GEMM floor (its matmul FLOPs at the GEMM
+peak NumPy's BLAS reaches here).
+
+A finished experiment (its conclusion: docs/performance.md), moved out of the benchmark package;
+it runs through the harness's entry point (benchmarks.cli.run_module) and --save replaces the
+stored benchmarks/results/breakdown/. The translation harness's `--profile` is benchmarks/profile.py."""
 from __future__ import annotations
 
-import cProfile
-import io
-import os
-import pstats
 import resource
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from anywhere
 
-from numpy_transformer.cli.options import positive_int
+import numpy as np  # noqa: E402
 
-from . import machine
-from .cli import csv
-from .report import header
+from benchmarks import machine  # noqa: E402
+from benchmarks.cli import csv, run_module  # noqa: E402
+from benchmarks.profile import cprofile, file_tail, translation_step  # noqa: E402
+from benchmarks.report import header  # noqa: E402
+from numpy_transformer.cli.options import positive_int  # noqa: E402
 
 STORED, REPS = "breakdown", 10
 MODELS = ("translation-book", "vit-cifar-tiny", "bert-pretrain", "bert-finetune")
@@ -42,35 +46,20 @@ CATEGORIES = (
 )
 
 
-def _tail(path):
-    parts = path.replace(os.sep, "/").split("/")
-    return "/".join(parts[-2:])
-
-
-def translation_step(preset_name):
-    """The translation harness's NumPy training step (np_backend.py) at a preset, its FLOPs, a description."""
-    from . import configs, flops, np_backend
-    preset = configs.PRESETS[preset_name]
-    m = np_backend.make_model(preset.cfg, configs.shared_state(preset.cfg))
-    step = np_backend.workloads(m, "train_step", preset.shape, configs.make_batch(preset.cfg, preset.shape))["numpy"]
-    return step, flops.workload_flops("train_step", preset.cfg, preset.shape), \
-        f"translation, {preset_name} config, batch {preset.shape.batch}"
-
-
 def step_for(model):
     """(zero-argument step, matmul FLOPs of one step, description) as the harnesses build them."""
     if model == "translation-book":
         return translation_step("book")
     if model == "vit-cifar-tiny":
         from numpy_transformer import VisionTransformer
-        from . import vit
+        from benchmarks import vit
         cfg, B = vit.PRESETS["cifar-tiny"]
         state = VisionTransformer(cfg).state_dict()
         step = vit.numpy_workloads(cfg, state, "train_step", vit.make_data(cfg, B))["numpy"]
         return step, vit.workload_flops("train_step", cfg, B), f"ViT cifar-tiny, batch {B}"
     from numpy_transformer.apps.bert.train import BertArgs, make_backend
     from numpy_transformer.models import BertEncoder
-    from . import bert
+    from benchmarks import bert
     workload = "pretrain_step" if model == "bert-pretrain" else "finetune_step"
     cfg, B, T = bert.PRESETS["default"]
     task = bert.WORKLOADS[workload]
@@ -79,17 +68,6 @@ def step_for(model):
     batch, rng = bert.make_batch(cfg, B, T, task), np.random.default_rng(0)
     return (lambda: backend.train_step(batch, rng)), bert.step_flops(cfg, batch, task), \
         f"BERT default, {workload}, batch {B}×{T}"
-
-
-def _profile(step, steps, warmup=1):
-    for _ in range(warmup):
-        step()                                   # Adam's moments, buffers
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(steps):
-        step()
-    prof.disable()
-    return pstats.Stats(prof)
 
 
 def breakdown(model, reps, profiled, peak_gflops):
@@ -103,43 +81,14 @@ def breakdown(model, reps, profiled, peak_gflops):
         times.append(time.perf_counter() - t0)
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cats = dict.fromkeys((name for name, _ in CATEGORIES), 0.0)
-    for (path, _line, fn), v in _profile(step, profiled, warmup=0).stats.items():
-        cats[next(name for name, pred in CATEGORIES if pred(_tail(path), fn))] += v[2] / profiled
+    for (path, _line, fn), v in cprofile(step, profiled, warmup=0).stats.items():
+        cats[next(name for name, pred in CATEGORIES if pred(file_tail(path), fn))] += v[2] / profiled
     total = sum(cats.values())
     return {"model": model, "what": what, "median_s": float(np.median(times)), "times_s": times, "flops": flops,
             "gemm_floor_s": flops / (peak_gflops * 1e9), "profiled_total_s": total,
             "page_faults_per_step": (r1.ru_minflt - r0.ru_minflt) / reps,
             "system_s_per_step": (r1.ru_stime - r0.ru_stime) / reps,
             "categories_s": cats, "categories_share": {k: v / total for k, v in cats.items()}}
-
-
-def profile_train_step(preset_name="book", steps=3, path=None, top=25):
-    """cProfile of the translation harness's NumPy training step at a preset: the hot functions
-    by self time per step, and the whole listing in the text file `path`."""
-    from .configs import PRESETS
-    preset = PRESETS[preset_name]
-    stats = _profile(translation_step(preset_name)[0], steps)
-    total = stats.total_tt
-    label = lambda p, line, fn: fn if p == "~" else f"{_tail(p)}:{line}({fn})"  # noqa: E731  "~": builtins, C
-    by_self_time = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]
-    hot = [{"function": label(*k), "tottime_s": v[2] / steps, "cumtime_s": v[3] / steps, "calls": v[1] // steps,
-            "share": v[2] / total if total else None} for k, v in by_self_time]
-    text = io.StringIO()
-    text.write(f"NumPy training step at the {preset_name} config ({preset.cfg.to_dict()}, shape "
-               f"{preset.shape.to_dict()}), {steps} profiled steps after 1 warm-up, cProfile; times per step.\n\n"
-               f"total per step (under cProfile): {total / steps:.3f} s\n\nTop functions by self time (tottime):\n"
-               f"{'tottime s':>10} {'share':>7} {'cumtime s':>10} {'calls':>7}  function\n")
-    for h in hot:
-        text.write(f"{h['tottime_s']:10.4f} {100 * h['share']:6.1f}% {h['cumtime_s']:10.4f} {h['calls']:7d}  "
-                   f"{h['function']}\n")
-    stats.stream = text
-    text.write("\nBy cumulative time (cProfile, totals over all profiled steps):\n")
-    stats.sort_stats("cumulative").print_stats(30)
-    if path:
-        with open(path, "w") as f:
-            f.write(text.getvalue())
-    return {"config": preset_name, "steps": steps, "tool": "cProfile", "total_s_per_step": total / steps, "top": hot,
-            "file": os.path.basename(path) if path else None}
 
 
 def run(a, log, meta):
@@ -173,3 +122,12 @@ def markdown(result):
 def options(p):
     p.add_argument("--models", type=csv(MODELS), default=",".join(MODELS), help=f"comma list of {','.join(MODELS)}")
     p.add_argument("--profiled", type=positive_int, default=3, help="steps under cProfile per model")
+
+
+def main(argv=None):
+    return run_module(sys.modules[__name__], "breakdown", sys.argv[1:] if argv is None else argv,
+                      prog="python tools/breakdown.py")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,15 +1,24 @@
-"""python -m benchmarks kernels: each speed mechanism of numpy_transformer/fast/ against the plain
-op it replaces, at the shapes the models run it at, float32, interleaved (timing.compare); inputs
-the fast op overwrites are copied on both sides. docs/performance.md quotes the gains."""
+"""python tools/kernels.py: each speed mechanism of numpy_transformer/fast/ against the plain op it
+replaces, at the shapes the models run it at, float32, interleaved (timing.compare); inputs the
+fast op overwrites are copied on both sides. docs/performance.md quotes the gains.
+
+A finished experiment (the case for each fast/ mechanism, concluded in docs/performance.md), moved
+out of the benchmark package; rerun it when fast/ changes. It runs through the harness's entry
+point (benchmarks.cli.run_module) and --save replaces the stored benchmarks/results/kernels/."""
 from __future__ import annotations
 
-import numpy as np
+import sys
+from pathlib import Path
 
-from numpy_transformer.config.tree import unflatten
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from anywhere
 
-from . import machine
-from .report import header, table
-from .timing import compare
+import numpy as np  # noqa: E402
+
+from benchmarks import machine  # noqa: E402
+from benchmarks.cli import run_module  # noqa: E402
+from benchmarks.report import header, table  # noqa: E402
+from benchmarks.timing import compare  # noqa: E402
+from numpy_transformer.config.tree import unflatten  # noqa: E402
 
 STORED, REPS = "kernels", 20
 BOOK = dict(B=64, T=12, d=512, h=8, f=2048, V=3864)       # the book config's decoder, batch 64
@@ -149,3 +158,12 @@ def markdown(result):
     return "\n".join(["# fast/ against the plain ops", "", header(result["meta"]) + " float32, medians; speed-up = "
                       "plain ÷ fast, the median of per-round ratios (the two ran interleaved).", "",
                       *table(("mechanism", "file", "workload", "plain ms", "fast ms", "speed-up (IQR)"), cells)]) + "\n"
+
+
+def main(argv=None):
+    return run_module(sys.modules[__name__], "kernels", sys.argv[1:] if argv is None else argv,
+                      prog="python tools/kernels.py")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

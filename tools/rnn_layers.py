@@ -1,17 +1,25 @@
-"""python -m benchmarks rnn: the road-to-attention layers, NumPy (ops/rnn.py, ops/bahdanau.py)
+"""python tools/rnn_layers.py: the road-to-attention layers, NumPy (ops/rnn.py, ops/bahdanau.py)
 against Keras (SimpleRNN, keras_transformer.rnn.BahdanauAttention) eager and as a graph on the
-CPU: forward, and forward + backward from a fixed upstream gradient; B=64, T=50, H=128."""
+CPU: forward, and forward + backward from a fixed upstream gradient; B=64, T=50, H=128.
+
+A finished comparison (its conclusion: docs/rnn_attention.md), moved out of the benchmark package;
+it still runs through the harness's entry point (benchmarks.cli.run_module) and --save replaces
+the stored benchmarks/results/rnn/."""
 from __future__ import annotations
 
-import numpy as np
+import sys
+from pathlib import Path
 
-from numpy_transformer.cli.options import nonneg_float, positive_int
-from numpy_transformer.training.keras_import import quiet_tensorflow
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from anywhere
 
-from . import machine
-from .cli import csv
-from .report import header, table
-from .timing import run_interleaved
+import numpy as np  # noqa: E402
+
+from benchmarks import machine  # noqa: E402
+from benchmarks.cli import csv, run_module  # noqa: E402
+from benchmarks.report import header, table  # noqa: E402
+from benchmarks.timing import run_interleaved  # noqa: E402
+from numpy_transformer.cli.options import nonneg_float, positive_int  # noqa: E402
+from numpy_transformer.training.keras_import import quiet_tensorflow  # noqa: E402
 
 STORED, REPS = "rnn", 10
 BACKENDS = ("numpy", "keras-eager", "keras-graph")
@@ -146,3 +154,12 @@ def options(p):
     p.add_argument("--cooldown", type=nonneg_float, default=0.02, help="seconds of idle before each timed call (lets "
                    "the other runtime's spinning threads go idle)")
     p.add_argument("--backends", type=csv(BACKENDS), default=",".join(BACKENDS))
+
+
+def main(argv=None):
+    return run_module(sys.modules[__name__], "rnn", sys.argv[1:] if argv is None else argv,
+                      prog="python tools/rnn_layers.py")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
