@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from requires import require
+from tool_scripts import load_tool
 
 for _mod in ("matplotlib", "threadpoolctl", "psutil"):
     require(_mod)
@@ -253,6 +254,23 @@ def test_a_bad_option_is_one_error_line_before_any_work(folders, capsys, argv, m
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
     assert not (folders / "runs").exists() and not (folders / "stored").exists()     # nothing was written
 
+
+TOOL_BAD = [("rnn_layers", ["--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
+            ("rnn_layers", ["--backends", "keras-xla"], "unknown value(s) keras-xla; choose from numpy, keras-eager"),
+            ("kernels", ["--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
+            ("breakdown", ["--models", "gpt"], "unknown value(s) gpt; choose from translation-book"),
+            ("breakdown", ["--profiled", "0"], "argument --profiled: must be a whole number >= 1")]
+
+
+@pytest.mark.parametrize("tool,argv,message", TOOL_BAD, ids=[f"{t} {' '.join(a)}" for t, a, _ in TOOL_BAD])
+def test_a_tool_script_s_bad_option_is_one_error_line_before_any_work(folders, capsys, tool, argv, message):
+    """The finished experiments in tools/ run through cli.run_module: the same one-line errors."""
+    with pytest.raises(SystemExit) as e:
+        load_tool(tool).main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert f"(see python tools/{tool}.py --help)" in err
+    assert not (folders / "runs").exists() and not (folders / "stored").exists()     # nothing was written
 
 @pytest.mark.parametrize("module,command", [("vit", "python -m benchmarks vit"), ("plots", "python -m benchmarks plot"),
                                             ("runner", "python -m benchmarks --help"),

@@ -26,12 +26,3 @@ def test_profile_lists_the_hot_functions_and_writes_the_listing(tmp_path):
     assert len(p["top"]) == 5 and p["file"] == "prof.txt" and p["total_s_per_step"] > 0
     assert [h["tottime_s"] for h in p["top"]] == sorted((h["tottime_s"] for h in p["top"]), reverse=True)
     assert "Top functions by self time" in out.read_text()
-
-
-@pytest.mark.parametrize("argv,message", [(["--models", "gpt"], "unknown value(s) gpt; choose from translation-book"),
-                                          (["--profiled", "0"], "argument --profiled: must be a whole number >= 1")])
-def test_a_bad_option_is_one_error_line(capsys, argv, message):
-    with pytest.raises(SystemExit) as e:
-        bd.main(argv)
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ") and message in err, err

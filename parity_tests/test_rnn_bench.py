@@ -34,14 +34,3 @@ def test_tiny_run_writes_results(tmp_path):
     assert r["shape"] == {"B": 2, "T": 3, "H": 4} and r["meta"]["threads"] == 1
     md = (tmp_path / "results.md").read_text()
     assert "| rnn | fwd_bwd |" in md and "| bahdanau | forward |" in md
-
-
-@pytest.mark.parametrize("argv,message", [
-    (["--reps", "0"], "argument --reps: must be a whole number >= 1, not 0"),
-    (["--backends", "keras-xla"], "unknown value(s) keras-xla; choose from numpy, keras-eager, keras-graph")])
-def test_a_bad_option_is_one_error_line(capsys, argv, message):
-    with pytest.raises(SystemExit) as e:
-        rnn.main(argv)
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ") and message in err, err
-    assert "(see python tools/rnn_layers.py --help)" in err
